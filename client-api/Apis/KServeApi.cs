@@ -1,0 +1,124 @@
+using System.Text.Json;
+using Orleans.AiFleet.ClientApi.Hosting;
+using Orleans.AiFleet.ClientApi.Inference;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+
+namespace Orleans.AiFleet.ClientApi.Apis;
+
+/// <summary>KServe v2 / Open Inference Protocol over HTTP+JSON under <c>/v2</c>.</summary>
+internal static class KServeApi
+{
+    public const string ServerName = "orleans-aifleet";
+    public const string ServerVersion = "0.1.0";
+
+    public static IEndpointRouteBuilder MapKServeApi(this IEndpointRouteBuilder app)
+    {
+        var v2 = app.MapGroup("/v2").WithTags("KServe v2");
+        v2.MapGet("", ServerMetadata);
+        v2.MapGet("/health/live", () => TypedResults.Ok(new { live = true }));
+        v2.MapGet("/health/ready", ServerReady);
+        v2.MapGet("/models/{model}", ModelMetadataAsync);
+        v2.MapGet("/models/{model}/versions/{version}", ModelMetadataAsync);
+        v2.MapGet("/models/{model}/ready", ModelReadyAsync);
+        v2.MapGet("/models/{model}/versions/{version}/ready", ModelReadyAsync);
+        v2.MapPost("/models/{model}/infer", InferAsync);
+        v2.MapPost("/models/{model}/versions/{version}/infer", InferAsync);
+        return app;
+    }
+
+    private static IResult ServerMetadata() =>
+        TypedResults.Ok(new { name = ServerName, version = ServerVersion, extensions = Array.Empty<string>() });
+
+    // KServe: 200 means ready, a 4xx means not ready.
+    private static IResult ServerReady(ModelWarmupService warmup) => warmup.IsReady
+        ? TypedResults.Ok(new { ready = true })
+        : KServeErrors.Error(StatusCodes.Status400BadRequest, "the server is not ready: models are still warming up");
+
+    private static async Task<IResult> ModelMetadataAsync(string model, string? version, ModelCatalog catalog)
+    {
+        var descriptor = await catalog.FindAsync(model);
+        if (descriptor is null)
+        {
+            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' is not in the repository");
+        }
+
+        return version is not null && !descriptor.Versions.Contains(version)
+            ? KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})")
+            : TypedResults.Ok(KServeJson.Metadata(descriptor, version));
+    }
+
+    private static async Task<IResult> ModelReadyAsync(string model, string? version, ModelCatalog catalog)
+    {
+        var descriptor = await catalog.FindAsync(model);
+        if (descriptor is null)
+        {
+            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' is not in the repository");
+        }
+
+        var wanted = version ?? descriptor.DefaultVersion;
+        var readiness = (await catalog.ReadinessAsync()).FirstOrDefault(r => r.Model == model && r.Version == wanted);
+        if (readiness is null)
+        {
+            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' has no version '{wanted}'");
+        }
+
+        return readiness.Ready
+            ? TypedResults.Ok(new { name = model, version = wanted, ready = true })
+            : KServeErrors.Error(StatusCodes.Status400BadRequest,
+                $"model '{model}' version {wanted} is not ready: {readiness.Error ?? $"{readiness.ReadyReplicas} of {readiness.Replicas} replicas warmed up"}");
+    }
+
+    private static async Task<IResult> InferAsync(
+        HttpContext http, string model, string? version, ModelCatalog catalog, IGrainFactory grains, ILoggerFactory loggers)
+    {
+        var ct = http.RequestAborted;
+        var descriptor = await catalog.FindAsync(model);
+        if (descriptor is null)
+        {
+            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' is not in the repository");
+        }
+
+        if (version is not null && !descriptor.Versions.Contains(version))
+        {
+            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})");
+        }
+
+        JsonDocument body;
+        try
+        {
+            body = await JsonDocument.ParseAsync(http.Request.Body, default, ct);
+        }
+        catch (JsonException e)
+        {
+            return KServeErrors.Error(StatusCodes.Status400BadRequest,
+                http.Request.ContentLength == 0 || e.BytePositionInLine == 0 && e.LineNumber == 0
+                    ? "the request body is empty; send a JSON object with 'inputs'"
+                    : $"the request body is not valid JSON: {e.Message}");
+        }
+
+        using (body)
+        {
+            if (!KServeJson.TryReadInferRequest(body.RootElement, model, version, out var request, out var error))
+            {
+                return KServeErrors.Error(StatusCodes.Status400BadRequest, error);
+            }
+
+            InferenceResponse response;
+            try
+            {
+                response = await grains.GetGrain<IInferenceRouterGrain>(0).InferAsync(request, ct);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return TypedResults.Empty;
+            }
+            catch (Exception e)
+            {
+                return KServeErrors.FromException(e, http, loggers.CreateLogger(typeof(KServeApi)));
+            }
+
+            await KServeJson.WriteInferResponseAsync(http.Response, response, ct);
+            return TypedResults.Empty;
+        }
+    }
+}

@@ -1,0 +1,27 @@
+using OpenTelemetry.Metrics;
+using Orleans.AiFleet.ClientApi.Apis;
+using Orleans.AiFleet.ClientApi.Inference;
+
+namespace Orleans.AiFleet.ClientApi.Hosting;
+
+/// <summary>client-api's own services: the model catalogue cache, warm-up and readiness, metrics.</summary>
+internal static class ApiServiceExtensions
+{
+    /// <summary>The meter the grains publish on (kept in step with the grains' InferenceMetrics).</summary>
+    public const string AiFleetMeter = "Orleans.AiFleet";
+
+    public static WebApplicationBuilder AddAiFleetApi(this WebApplicationBuilder builder)
+    {
+        var services = builder.Services;
+        services.AddSingleton(TimeProvider.System);
+        services.AddSingleton<ModelCatalog>();
+        services.AddSingleton<ModelWarmupService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());
+        services.AddHealthChecks().AddCheck<ModelWarmupService>("models", tags: [HealthApi.ReadyTag]);
+        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+            .AddMeter(AiFleetMeter, "Microsoft.Orleans")
+            .AddAspNetCoreInstrumentation()
+            .AddPrometheusExporter());
+        return builder;
+    }
+}

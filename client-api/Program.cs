@@ -1,0 +1,15 @@
+using Orleans.AiFleet.ClientApi.Apis;
+using Orleans.AiFleet.ClientApi.Hosting;
+
+var builder = WebApplication.CreateBuilder(args);
+builder.AddAiFleetEmbeddedSilo();
+builder.AddAiFleetApi();
+
+var app = builder.Build();
+app.MapHealthApi();
+app.MapKServeApi();
+app.MapPrometheusScrapingEndpoint("/metrics");
+app.Run();
+
+/// <summary>The entry point, public for WebApplicationFactory in the tests.</summary>
+public partial class Program;

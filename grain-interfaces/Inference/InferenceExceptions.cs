@@ -1,0 +1,30 @@
+namespace Orleans.AiFleet.GrainInterfaces.Inference;
+
+/// <summary>Base of the errors an inference call can end with; each maps to one protocol status code.</summary>
+[GenerateSerializer, Alias("aifleet.InferenceException")]
+public abstract class InferenceException(string message) : Exception(message);
+
+/// <summary>No such model, or no such version of it (HTTP 404).</summary>
+[GenerateSerializer, Alias("aifleet.ModelNotFoundException")]
+public sealed class ModelNotFoundException(string message) : InferenceException(message);
+
+/// <summary>The inputs do not fit the model: names, datatypes, shapes or data lengths (HTTP 400).</summary>
+[GenerateSerializer, Alias("aifleet.InvalidInferenceRequestException")]
+public sealed class InvalidInferenceRequestException(string message) : InferenceException(message);
+
+/// <summary>The replica's queue is full; retry after <see cref="RetryAfterMs"/> (HTTP 429 with Retry-After).</summary>
+[GenerateSerializer, Alias("aifleet.ReplicaOverloadedException")]
+public sealed class ReplicaOverloadedException(string message, int retryAfterMs) : InferenceException(message)
+{
+    /// <summary>How long the caller should wait before trying again.</summary>
+    [Id(0)]
+    public int RetryAfterMs { get; } = retryAfterMs;
+}
+
+/// <summary>The request did not finish within the model's request timeout (HTTP 504).</summary>
+[GenerateSerializer, Alias("aifleet.InferenceTimeoutException")]
+public sealed class InferenceTimeoutException(string message) : InferenceException(message);
+
+/// <summary>The model exists but cannot serve now: unloaded, or failed to load (HTTP 503).</summary>
+[GenerateSerializer, Alias("aifleet.ModelUnavailableException")]
+public sealed class ModelUnavailableException(string message) : InferenceException(message);

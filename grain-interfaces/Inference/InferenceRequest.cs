@@ -1,0 +1,19 @@
+namespace Orleans.AiFleet.GrainInterfaces.Inference;
+
+/// <summary>One inference call: the model, an optional version (the model's default when null), the inputs, and
+/// the outputs wanted (all of the model's outputs when null or empty).</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.InferenceRequest")]
+public sealed record InferenceRequest(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string? Version,
+    [property: Id(2)] IReadOnlyList<Tensor> Inputs,
+    [property: Id(3)] IReadOnlyList<string>? Outputs = null,
+    [property: Id(4)] string? Id = null);
+
+/// <summary>The answer to an <see cref="InferenceRequest"/>: the version that served it and the outputs.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.InferenceResponse")]
+public sealed record InferenceResponse(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string Version,
+    [property: Id(2)] string? Id,
+    [property: Id(3)] IReadOnlyList<Tensor> Outputs);

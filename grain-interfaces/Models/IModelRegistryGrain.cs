@@ -1,0 +1,29 @@
+namespace Orleans.AiFleet.GrainInterfaces.Models;
+
+/// <summary>The model repository's index (key "default"): which models and versions exist, and loading them.</summary>
+[Alias("aifleet.IModelRegistryGrain")]
+public interface IModelRegistryGrain : IGrainWithStringKey
+{
+    /// <summary>The well-known key of the one registry.</summary>
+    const string DefaultKey = "default";
+
+    /// <summary>Every model in the repository.</summary>
+    [Alias("ListModels")]
+    Task<IReadOnlyList<ModelDescriptor>> ListModelsAsync();
+
+    /// <summary>One model, or null when the repository has no model of that name.</summary>
+    [Alias("GetModel")]
+    Task<ModelDescriptor?> GetModelAsync(string name);
+
+    /// <summary>Activates and warms every version's replicas; returns once each is ready or has failed.</summary>
+    [Alias("LoadAll")]
+    Task<IReadOnlyList<ModelReadiness>> LoadAllAsync(CancellationToken cancellationToken = default);
+
+    /// <summary>The readiness of every model version as last loaded or unloaded.</summary>
+    [Alias("GetReadiness")]
+    Task<IReadOnlyList<ModelReadiness>> GetReadinessAsync();
+
+    /// <summary>Drains and deactivates one version's replicas; its session is freed when the last one goes.</summary>
+    [Alias("Unload")]
+    Task UnloadAsync(string model, string version);
+}

@@ -1,0 +1,469 @@
+using System.Buffers;
+using System.Diagnostics;
+using System.Threading.Channels;
+using Microsoft.ML.OnnxRuntime;
+using Microsoft.ML.OnnxRuntime.Tensors;
+using Tensor = Orleans.AiFleet.GrainInterfaces.Inference.Tensor;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+
+namespace Orleans.AiFleet.Grains.Inference;
+
+/// <summary>
+/// A replica's queue and batch loop. Callers only enqueue; one loop on the .NET thread pool forms batches and runs
+/// them, so a blocking <c>Run</c> never holds a grain turn.
+/// <para>When a batch runs: once it holds <c>maxBatchSize</c> rows; or once its oldest request has waited
+/// <c>maxQueueDelayMs</c>; or as soon as it holds as many rows as the previous batch did. The last rule is the
+/// demand estimate of a closed loop of clients: a lone client never waits for company that is not coming, while a
+/// crowd that came back together is batched together. Requests beyond the batch stay queued for the next one.</para>
+/// <para>Shapes: rows of a batch are stacked along dimension 0, which only works when every other dimension of
+/// every input agrees and the same outputs are wanted. A batch is therefore split into groups of compatible
+/// requests, one <c>Run</c> per group. If a run of several requests fails, each is re-run alone so that one bad
+/// request (an out-of-range token id, say) fails only itself.</para>
+/// <para>Queue length counts every accepted request that has not started running, the batch being formed
+/// included; past <c>maxQueueLength</c> a request is refused at once.</para>
+/// </summary>
+internal sealed class DynamicBatcher : IAsyncDisposable
+{
+    private readonly ModelSession _session;
+    private readonly InferenceMetrics _metrics;
+    private readonly TimeProvider _time;
+    private readonly Channel<Pending> _queue;
+    private readonly int _maxBatchRows;
+    private readonly int _maxQueueLength;
+    private readonly TimeSpan _maxQueueDelay;
+    private readonly TimeSpan _timeout;
+    private readonly Task _loop;
+    private Task<bool>? _waitForMore;
+    private int _waiting;
+    private int _lastBatchRows = 1;
+    private long _completed;
+    private long _batches;
+
+    public DynamicBatcher(ModelSession session, InferenceMetrics metrics, TimeProvider time)
+    {
+        _session = session;
+        _metrics = metrics;
+        _time = time;
+        _maxBatchRows = session.Config.MaxBatchSize;
+        _maxQueueLength = session.Config.MaxQueueLength;
+        _maxQueueDelay = TimeSpan.FromMilliseconds(session.Config.MaxQueueDelayMs);
+        _timeout = TimeSpan.FromMilliseconds(session.Config.RequestTimeoutMs);
+        _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+        _loop = Task.Run(RunLoopAsync);
+    }
+
+    /// <summary>Accepted requests that have not started running.</summary>
+    public int QueueLength => Volatile.Read(ref _waiting);
+
+    public long CompletedRequests => Interlocked.Read(ref _completed);
+
+    public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Queues the request; refuses at once when the queue is full or the replica is unloading.</summary>
+    public Task<InferenceResponse> InferAsync(PreparedRequest request, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Increment(ref _waiting) > _maxQueueLength)
+        {
+            Interlocked.Decrement(ref _waiting);
+            _metrics.Request(_session.Model, _session.Version, "overloaded");
+            throw new ReplicaOverloadedException(
+                $"model '{_session.Model}' version {_session.Version}: the replica's queue is full ({_maxQueueLength} requests); retry shortly",
+                retryAfterMs: Math.Max(100, _session.Config.MaxQueueDelayMs * 10));
+        }
+
+        var pending = new Pending(request, _time.GetTimestamp());
+        if (!_queue.Writer.TryWrite(pending))
+        {
+            Interlocked.Decrement(ref _waiting);
+            throw new ModelUnavailableException($"model '{_session.Model}' version {_session.Version}: the replica is unloading; retry");
+        }
+
+        return AwaitAsync(pending, cancellationToken);
+    }
+
+    /// <summary>One run on zero-filled inputs (dynamic dimensions as 1), so the first request pays no lazy set-up.</summary>
+    public Task WarmUpAsync() => Task.Run(() =>
+    {
+        var values = new OrtValue[_session.Config.Inputs.Count];
+        try
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                var spec = _session.Config.Inputs[i];
+                var shape = spec.Shape.Select(d => d < 0 ? 1L : d).ToArray();
+                var count = (int)shape.Aggregate(1L, (a, b) => a * b);
+                values[i] = spec.Datatype == "FP32"
+                    ? OrtValue.CreateTensorValueFromMemory(new float[count], shape)
+                    : OrtValue.CreateTensorValueFromMemory(new long[count], shape);
+            }
+
+            using var results = _session.Run(values, _session.OutputNames.ToArray());
+        }
+        finally
+        {
+            foreach (var v in values)
+            {
+                v?.Dispose();
+            }
+        }
+    });
+
+    /// <summary>Stops taking requests and returns once every queued one has been answered.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _queue.Writer.TryComplete();
+        await _loop.ConfigureAwait(false);
+    }
+
+    private async Task<InferenceResponse> AwaitAsync(Pending pending, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await pending.Completion.Task.WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Abandon(pending);
+            _metrics.Request(_session.Model, _session.Version, "timeout");
+            throw new InferenceTimeoutException(
+                $"model '{_session.Model}' version {_session.Version} did not answer within {_timeout.TotalMilliseconds:0} ms (requestTimeoutMs)");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            Abandon(pending);
+            _metrics.Request(_session.Model, _session.Version, "cancelled");
+            throw;
+        }
+    }
+
+    private void Abandon(Pending pending)
+    {
+        if (pending.TryAbandon())
+        {
+            Interlocked.Decrement(ref _waiting);
+        }
+    }
+
+    private Task<bool> WaitForMoreAsync()
+    {
+        // One outstanding wait at a time: a wait that lost to the deadline is reused by the next round.
+        if (_waitForMore is null || _waitForMore.IsCompleted)
+        {
+            _waitForMore = _queue.Reader.WaitToReadAsync().AsTask();
+        }
+
+        return _waitForMore;
+    }
+
+    private async Task RunLoopAsync()
+    {
+        var reader = _queue.Reader;
+        var batch = new List<Pending>(Math.Max(1, _maxBatchRows));
+        Pending? carry = null;
+        while (true)
+        {
+            if (carry is null)
+            {
+                if (!reader.TryRead(out carry))
+                {
+                    if (!await WaitForMoreAsync().ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+            }
+
+            batch.Clear();
+            var first = carry;
+            carry = null;
+            if (first.IsAbandoned)
+            {
+                continue;
+            }
+
+            batch.Add(first);
+            var rows = first.Request.Rows;
+            if (_maxBatchRows > 0)
+            {
+                (rows, carry) = await FillAsync(batch, rows, first.EnqueuedAt).ConfigureAwait(false);
+            }
+
+            _lastBatchRows = rows;
+            Execute(batch);
+        }
+    }
+
+    private async Task<(int Rows, Pending? Carry)> FillAsync(List<Pending> batch, int rows, long oldestEnqueuedAt)
+    {
+        var reader = _queue.Reader;
+        var target = Math.Clamp(_lastBatchRows, 1, _maxBatchRows);
+        while (true)
+        {
+            while (rows < _maxBatchRows && reader.TryRead(out var next))
+            {
+                if (next.IsAbandoned)
+                {
+                    continue;
+                }
+
+                if (rows + next.Request.Rows > _maxBatchRows)
+                {
+                    return (rows, next);
+                }
+
+                batch.Add(next);
+                rows += next.Request.Rows;
+            }
+
+            if (rows >= target || rows >= _maxBatchRows)
+            {
+                return (rows, null);
+            }
+
+            var remaining = _maxQueueDelay - _time.GetElapsedTime(oldestEnqueuedAt);
+            if (remaining <= TimeSpan.Zero)
+            {
+                return (rows, null);
+            }
+
+            var more = WaitForMoreAsync();
+            if (!more.IsCompleted)
+            {
+                using var cancelDelay = new CancellationTokenSource();
+                var delay = Task.Delay(remaining, _time, cancelDelay.Token);
+                var winner = await Task.WhenAny(more, delay).ConfigureAwait(false);
+                await cancelDelay.CancelAsync().ConfigureAwait(false);
+                if (winner != more)
+                {
+                    return (rows, null);
+                }
+            }
+
+            if (!await more.ConfigureAwait(false))
+            {
+                return (rows, null);
+            }
+        }
+    }
+
+    private void Execute(List<Pending> batch)
+    {
+        var started = _time.GetTimestamp();
+        var runnable = new List<Pending>(batch.Count);
+        foreach (var p in batch)
+        {
+            if (p.TryStart())
+            {
+                Interlocked.Decrement(ref _waiting);
+                _metrics.QueueTime(_session.Model, _session.Version, _time.GetElapsedTime(p.EnqueuedAt, started).TotalMilliseconds);
+                runnable.Add(p);
+            }
+        }
+
+        if (runnable.Count == 0)
+        {
+            return;
+        }
+
+        // Almost always one group; the split only happens when shapes or wanted outputs differ.
+        var groups = new List<List<Pending>>(1) { new() { runnable[0] } };
+        for (var i = 1; i < runnable.Count; i++)
+        {
+            var group = groups.FirstOrDefault(g => CanShareRun(g[0].Request, runnable[i].Request));
+            if (group is null)
+            {
+                groups.Add([runnable[i]]);
+            }
+            else
+            {
+                group.Add(runnable[i]);
+            }
+        }
+
+        foreach (var group in groups)
+        {
+            RunGroup(group, isolateFailures: group.Count > 1);
+        }
+    }
+
+    private static bool CanShareRun(PreparedRequest a, PreparedRequest b)
+    {
+        if (!a.Outputs.AsSpan().SequenceEqual(b.Outputs))
+        {
+            return false;
+        }
+
+        for (var i = 0; i < a.Inputs.Length; i++)
+        {
+            if (!a.Inputs[i].Shape.AsSpan(1).SequenceEqual(b.Inputs[i].Shape.AsSpan(1)))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private void RunGroup(List<Pending> group, bool isolateFailures)
+    {
+        var first = group[0].Request;
+        var rows = 0;
+        foreach (var p in group)
+        {
+            rows += p.Request.Rows;
+        }
+
+        var values = new OrtValue[first.Inputs.Length];
+        var rented = new List<Action>(first.Inputs.Length);
+        try
+        {
+            for (var i = 0; i < values.Length; i++)
+            {
+                values[i] = group.Count == 1 ? Wrap(first.Inputs[i]) : Stack(group, i, rows, rented);
+            }
+
+            var sw = Stopwatch.StartNew();
+            using (var outputs = _session.Run(values, first.Outputs))
+            {
+                sw.Stop();
+                Interlocked.Increment(ref _batches);
+                _metrics.Batch(_session.Model, _session.Version, rows, sw.Elapsed.TotalMilliseconds);
+                Split(group, first.Outputs, outputs);
+            }
+        }
+        catch (Exception) when (isolateFailures)
+        {
+            foreach (var p in group)
+            {
+                RunGroup([p], isolateFailures: false);
+            }
+        }
+        catch (OnnxRuntimeException e)
+        {
+            Fail(group, new InvalidInferenceRequestException($"model '{_session.Model}' version {_session.Version} rejected the input: {e.Message}"), "invalid");
+        }
+        catch (Exception e)
+        {
+            Fail(group, e, "error");
+        }
+        finally
+        {
+            foreach (var v in values)
+            {
+                v?.Dispose();
+            }
+
+            foreach (var giveBack in rented)
+            {
+                giveBack();
+            }
+        }
+    }
+
+    private static OrtValue Wrap(Tensor t) => t.DataType == TensorDataType.Fp32
+        ? OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, t.Fp32.AsMemory(), t.Shape)
+        : OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, t.Int64.AsMemory(), t.Shape);
+
+    private static OrtValue Stack(List<Pending> group, int input, int rows, List<Action> rented)
+    {
+        var shape = (long[])group[0].Request.Inputs[input].Shape.Clone();
+        shape[0] = rows;
+        return group[0].Request.Inputs[input].DataType == TensorDataType.Fp32
+            ? Stack(group, input, shape, static t => t.Fp32!, rented)
+            : Stack(group, input, shape, static t => t.Int64!, rented);
+    }
+
+    private static OrtValue Stack<T>(List<Pending> group, int input, long[] shape, Func<Tensor, T[]> data, List<Action> rented)
+        where T : unmanaged
+    {
+        var total = 0;
+        foreach (var p in group)
+        {
+            total += data(p.Request.Inputs[input]).Length;
+        }
+
+        var buffer = ArrayPool<T>.Shared.Rent(total);
+        rented.Add(() => ArrayPool<T>.Shared.Return(buffer));
+        var offset = 0;
+        foreach (var p in group)
+        {
+            var src = data(p.Request.Inputs[input]);
+            src.CopyTo(buffer, offset);
+            offset += src.Length;
+        }
+
+        return OrtValue.CreateTensorValueFromMemory(OrtMemoryInfo.DefaultInstance, buffer.AsMemory(0, total), shape);
+    }
+
+    private void Split(List<Pending> group, string[] names, IReadOnlyList<OrtValue> outputs)
+    {
+        var perRequest = new Tensor[group.Count][];
+        for (var r = 0; r < group.Count; r++)
+        {
+            perRequest[r] = new Tensor[names.Length];
+        }
+
+        for (var o = 0; o < names.Length; o++)
+        {
+            var info = outputs[o].GetTensorTypeAndShape();
+            var shape = info.Shape;
+            var rowElements = 1L;
+            for (var d = 1; d < shape.Length; d++)
+            {
+                rowElements *= shape[d];
+            }
+
+            var offset = 0L;
+            for (var r = 0; r < group.Count; r++)
+            {
+                var rows = _maxBatchRows > 0 ? group[r].Request.Rows : (shape.Length > 0 ? shape[0] : 1);
+                var outShape = (long[])shape.Clone();
+                if (outShape.Length > 0)
+                {
+                    outShape[0] = rows;
+                }
+
+                var start = (int)(offset * rowElements);
+                var length = shape.Length > 0 ? (int)(rows * rowElements) : 1;
+                perRequest[r][o] = info.ElementDataType == TensorElementType.Float
+                    ? Tensor.FromFloats(names[o], outShape, outputs[o].GetTensorDataAsSpan<float>().Slice(start, length).ToArray())
+                    : Tensor.FromInt64s(names[o], outShape, outputs[o].GetTensorDataAsSpan<long>().Slice(start, length).ToArray());
+                offset += rows;
+            }
+        }
+
+        for (var r = 0; r < group.Count; r++)
+        {
+            var request = group[r].Request.Request;
+            Interlocked.Increment(ref _completed);
+            _metrics.Request(_session.Model, _session.Version, "ok");
+            group[r].Completion.TrySetResult(new InferenceResponse(_session.Model, _session.Version, request.Id, perRequest[r]));
+        }
+    }
+
+    private void Fail(List<Pending> group, Exception error, string outcome)
+    {
+        foreach (var p in group)
+        {
+            _metrics.Request(_session.Model, _session.Version, outcome);
+            p.Completion.TrySetException(error);
+        }
+    }
+
+    private sealed class Pending(PreparedRequest request, long enqueuedAt)
+    {
+        private const int Queued = 0;
+        private const int Running = 1;
+        private const int Abandoned = 2;
+        private int _state;
+
+        public PreparedRequest Request { get; } = request;
+        public long EnqueuedAt { get; } = enqueuedAt;
+        public TaskCompletionSource<InferenceResponse> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        public bool IsAbandoned => Volatile.Read(ref _state) == Abandoned;
+        public bool TryStart() => Interlocked.CompareExchange(ref _state, Running, Queued) == Queued;
+        public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Queued) == Queued;
+    }
+}

@@ -1,0 +1,50 @@
+using System.Diagnostics.Metrics;
+
+namespace Orleans.AiFleet.Grains.Inference;
+
+/// <summary>
+/// The inference path's instruments on the <c>Orleans.AiFleet</c> meter, tagged by model and version. Exported
+/// by OpenTelemetry wherever the silo runs (client-api's /metrics in the embedded default).
+/// </summary>
+internal sealed class InferenceMetrics
+{
+    public const string MeterName = "Orleans.AiFleet";
+
+    private static readonly IReadOnlyList<double> MillisecondBuckets =
+        [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+
+    private static readonly IReadOnlyList<int> BatchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+    private readonly Counter<long> _requests;
+    private readonly Histogram<double> _queueTime;
+    private readonly Histogram<double> _computeTime;
+    private readonly Histogram<int> _batchSize;
+
+    public InferenceMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(MeterName);
+        _requests = meter.CreateCounter<long>(
+            "aifleet.inference.requests", "{request}", "Inference requests by model, version and outcome");
+        _queueTime = meter.CreateHistogram(
+            "aifleet.inference.queue_time", "ms", "Time from enqueue to the start of the request's batch",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
+        _computeTime = meter.CreateHistogram(
+            "aifleet.inference.compute_time", "ms", "ONNX Runtime time of one batch",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
+        _batchSize = meter.CreateHistogram(
+            "aifleet.inference.batch_size", "{row}", "Rows in one ONNX Runtime run",
+            advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
+    }
+
+    public void Request(string model, string version, string outcome) =>
+        _requests.Add(1, new("model", model), new("version", version), new("outcome", outcome));
+
+    public void QueueTime(string model, string version, double ms) =>
+        _queueTime.Record(ms, new("model", model), new("version", version));
+
+    public void Batch(string model, string version, int rows, double computeMs)
+    {
+        _batchSize.Record(rows, new("model", model), new("version", version));
+        _computeTime.Record(computeMs, new("model", model), new("version", version));
+    }
+}

@@ -1,0 +1,117 @@
+using System.Diagnostics;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.OnnxRuntime;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.GrainInterfaces.Models;
+using Orleans.AiFleet.Grains.Hosting;
+using Orleans.AiFleet.Grains.Models;
+using Orleans.Concurrency;
+
+namespace Orleans.AiFleet.Grains.Inference;
+
+/// <summary>
+/// One concurrency lane of a model version on this silo: the shared session's lease, a bounded queue and a batch
+/// loop. Activation loads (or shares) the session and runs the warm-up before the first request is taken.
+/// Reentrant because <see cref="InferAsync"/> only validates and enqueues: it touches no grain state after an
+/// await, and the batcher it hands to is thread-safe. Without it, requests would reach the queue one at a time
+/// and never form a batch.
+/// </summary>
+[Reentrant]
+internal sealed partial class ModelReplicaGrain(
+    ModelRepository repository,
+    OnnxSessionCache sessions,
+    InferenceMetrics metrics,
+    [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
+    ILocalSiloDetails silo,
+    ILogger<ModelReplicaGrain> logger) : Grain, IModelReplicaGrain
+{
+    private RepositoryModel _model = null!;
+    private string _version = "";
+    private OnnxSessionCache.Lease? _lease;
+    private DynamicBatcher? _batcher;
+    private DateTimeOffset? _warmedUpAt;
+
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        var key = this.GetPrimaryKeyString();
+        if (!ReplicaKey.TryParse(key, out var name, out var version, out _))
+        {
+            throw new ModelNotFoundException($"'{key}' is not a replica key (model/version/index)");
+        }
+
+        _model = repository.Find(name) ?? throw new ModelNotFoundException($"model '{name}' is not in the repository");
+        if (!_model.Versions.Contains(version))
+        {
+            throw new ModelNotFoundException($"model '{name}' has no version '{version}'");
+        }
+
+        _version = version;
+        try
+        {
+            _lease = sessions.Acquire(_model, version);
+        }
+        catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException or IOException)
+        {
+            LogLoadFailed(logger, e, name, version);
+            throw new ModelUnavailableException($"model '{name}' version {version} could not be loaded: {e.Message}");
+        }
+
+        _batcher = new DynamicBatcher(_lease.Session, metrics, time);
+        var sw = Stopwatch.StartNew();
+        await _batcher.WarmUpAsync();
+        _warmedUpAt = time.GetUtcNow();
+        LogWarmedUp(logger, key, _lease.Session.ExecutionProvider, sw.Elapsed.TotalMilliseconds);
+    }
+
+    public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        if (_batcher is not null)
+        {
+            await _batcher.DisposeAsync();
+        }
+
+        _lease?.Dispose();
+    }
+
+    public Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default)
+    {
+        PreparedRequest prepared;
+        try
+        {
+            prepared = RequestValidator.Prepare(_model.Config, _model.Name, request);
+        }
+        catch (InvalidInferenceRequestException)
+        {
+            metrics.Request(_model.Name, _version, "invalid");
+            throw;
+        }
+
+        return _batcher!.InferAsync(prepared, cancellationToken);
+    }
+
+    public Task<ReplicaStatus> WarmUpAsync() => GetStatusAsync();
+
+    public Task<ReplicaStatus> GetStatusAsync() => Task.FromResult(new ReplicaStatus(
+        this.GetPrimaryKeyString(),
+        _warmedUpAt is not null,
+        _warmedUpAt,
+        _batcher?.QueueLength ?? 0,
+        _batcher?.CompletedRequests ?? 0,
+        _batcher?.Batches ?? 0,
+        _lease?.Session.ExecutionProvider ?? "",
+        silo.SiloAddress.ToString()));
+
+    public Task UnloadAsync()
+    {
+        // Deactivation waits for the requests already in the grain; OnDeactivateAsync then drains the queue.
+        this.DeactivateOnIdle();
+        return Task.CompletedTask;
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Replica {Replica} warmed up on {Provider} in {Ms:0.0} ms")]
+    private static partial void LogWarmedUp(ILogger logger, string replica, string provider, double ms);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} version {Version} could not be loaded")]
+    private static partial void LogLoadFailed(ILogger logger, Exception error, string model, string version);
+}

@@ -1,0 +1,144 @@
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.Grains.Models;
+
+namespace Orleans.AiFleet.Grains.Inference;
+
+/// <summary>A request checked against its model: inputs in the graph's order, outputs resolved, rows counted.</summary>
+internal sealed record PreparedRequest(InferenceRequest Request, Tensor[] Inputs, string[] Outputs, int Rows);
+
+/// <summary>
+/// The one check of a request against a model's signature, done on the replica so that every caller (HTTP,
+/// other grains, tests) gets the same 400-class message naming the tensor and the problem.
+/// </summary>
+internal static class RequestValidator
+{
+    public static PreparedRequest Prepare(ModelConfig config, string model, InferenceRequest request)
+    {
+        var expected = string.Join(", ", config.Inputs.Select(i => $"{i.Name} {i.Datatype} {FormatShape(i.Shape)}"));
+        if (request.Inputs is not { Count: > 0 })
+        {
+            throw Invalid($"the request has no inputs; model '{model}' expects {expected}");
+        }
+
+        var byName = new Dictionary<string, Tensor>(StringComparer.Ordinal);
+        foreach (var t in request.Inputs)
+        {
+            if (t is null || string.IsNullOrEmpty(t.Name))
+            {
+                throw Invalid("every input needs a name");
+            }
+
+            if (!byName.TryAdd(t.Name, t))
+            {
+                throw Invalid($"input '{t.Name}' is given more than once");
+            }
+
+            if (!config.Inputs.Any(i => i.Name == t.Name))
+            {
+                throw Invalid($"model '{model}' has no input '{t.Name}'; it expects {expected}");
+            }
+        }
+
+        var inputs = new Tensor[config.Inputs.Count];
+        var rows = -1L;
+        for (var i = 0; i < inputs.Length; i++)
+        {
+            var spec = config.Inputs[i];
+            if (!byName.TryGetValue(spec.Name, out var t))
+            {
+                throw Invalid($"missing input '{spec.Name}' ({spec.Datatype} {FormatShape(spec.Shape)})");
+            }
+
+            CheckTensor(config, spec, t);
+            if (config.MaxBatchSize > 0)
+            {
+                if (rows >= 0 && t.Shape[0] != rows)
+                {
+                    throw Invalid($"inputs disagree on the batch dimension: '{t.Name}' has {t.Shape[0]} rows, another has {rows}");
+                }
+
+                rows = t.Shape[0];
+            }
+
+            inputs[i] = t;
+        }
+
+        if (config.MaxBatchSize > 0 && rows > config.MaxBatchSize)
+        {
+            throw Invalid($"the request has {rows} rows; model '{model}' takes at most {config.MaxBatchSize} (maxBatchSize)");
+        }
+
+        return new PreparedRequest(request, inputs, ResolveOutputs(config, model, request.Outputs), config.MaxBatchSize > 0 ? (int)rows : 1);
+    }
+
+    private static void CheckTensor(ModelConfig config, TensorConfig spec, Tensor t)
+    {
+        TensorDataTypes.TryParse(spec.Datatype, out var type);
+        if (t.DataType != type)
+        {
+            throw Invalid($"input '{t.Name}' has datatype {t.DataType.ToProtocolName()}; the model expects {spec.Datatype}");
+        }
+
+        if ((type == TensorDataType.Fp32 ? t.Fp32 : (Array?)t.Int64) is null)
+        {
+            throw Invalid($"input '{t.Name}' has no {spec.Datatype} data");
+        }
+
+        if (t.Shape is null || t.Shape.Length != spec.Shape.Length)
+        {
+            throw Invalid($"input '{t.Name}' has shape {FormatShape(t.Shape ?? [])}; the model expects rank {spec.Shape.Length}, {FormatShape(spec.Shape)}");
+        }
+
+        for (var d = 0; d < spec.Shape.Length; d++)
+        {
+            if (t.Shape[d] < 1)
+            {
+                throw Invalid($"input '{t.Name}' has shape {FormatShape(t.Shape)}; every dimension must be at least 1");
+            }
+
+            if (spec.Shape[d] > 0 && t.Shape[d] != spec.Shape[d])
+            {
+                throw Invalid($"input '{t.Name}' has shape {FormatShape(t.Shape)}; the model expects {FormatShape(spec.Shape)}");
+            }
+        }
+
+        if (config.MaxBatchSize == 0 && spec.Shape[0] == -1 && t.Shape[0] < 1)
+        {
+            throw Invalid($"input '{t.Name}' needs a positive first dimension");
+        }
+
+        var count = t.ShapeElementCount();
+        if (count < 0 || count > Array.MaxLength)
+        {
+            throw Invalid($"input '{t.Name}' has shape {FormatShape(t.Shape)}, too large to serve");
+        }
+
+        if (t.Length != count)
+        {
+            throw Invalid($"input '{t.Name}' has {t.Length} values; shape {FormatShape(t.Shape)} needs {count}");
+        }
+    }
+
+    private static string[] ResolveOutputs(ModelConfig config, string model, IReadOnlyList<string>? requested)
+    {
+        if (requested is not { Count: > 0 })
+        {
+            return config.Outputs.Select(o => o.Name).ToArray();
+        }
+
+        foreach (var name in requested)
+        {
+            if (!config.Outputs.Any(o => o.Name == name))
+            {
+                throw Invalid($"model '{model}' has no output '{name}'; it has {string.Join(", ", config.Outputs.Select(o => o.Name))}");
+            }
+        }
+
+        // In the graph's order, so requests asking for the same set in any order can share a batch.
+        return config.Outputs.Select(o => o.Name).Where(requested.Contains).ToArray();
+    }
+
+    public static string FormatShape(long[] shape) => $"[{string.Join(",", shape)}]";
+
+    private static InvalidInferenceRequestException Invalid(string message) => new(message);
+}

@@ -1,0 +1,139 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.GrainInterfaces.Models;
+
+namespace Orleans.AiFleet.Grains.Models;
+
+/// <summary>One input or output as written in config.json.</summary>
+public sealed record TensorConfig(string Name, string Datatype, long[] Shape);
+
+/// <summary>How many replicas a version runs and when the fleet scales them (the fleet grain reads the rest).</summary>
+public sealed record ReplicaPolicy(
+    int MinReplicas = 1,
+    int MaxReplicas = 4,
+    int TargetInFlightPerReplica = 16,
+    int UpscaleDelayMs = 1000,
+    int DownscaleDelayMs = 30000);
+
+/// <summary>Where a version runs: CUDA when <see cref="PreferGpu"/> and available, else CPU.</summary>
+public sealed record ExecutionConfig(bool PreferGpu = true, int IntraOpThreads = 1);
+
+/// <summary>What one inference costs, for budgets (per inference for local models).</summary>
+public sealed record CostConfig(decimal CostPerInference = 0m, decimal CostPer1kTokens = 0m);
+
+/// <summary>
+/// A model's config.json (Triton-like). When <see cref="MaxBatchSize"/> is above zero, dimension 0 of every input
+/// and output is the batch dimension (written -1) and the replica batches requests along it.
+/// </summary>
+public sealed record ModelConfig
+{
+    public const string DefaultPlatform = "onnxruntime_onnx";
+
+    public string Platform { get; init; } = DefaultPlatform;
+    public string? DefaultVersion { get; init; }
+    public int MaxBatchSize { get; init; } = 32;
+    public int MaxQueueDelayMs { get; init; } = 2;
+    public int MaxQueueLength { get; init; } = 256;
+    public int RequestTimeoutMs { get; init; } = 10_000;
+    public IReadOnlyList<TensorConfig> Inputs { get; init; } = [];
+    public IReadOnlyList<TensorConfig> Outputs { get; init; } = [];
+    public ReplicaPolicy Replicas { get; init; } = new();
+    public ExecutionConfig Execution { get; init; } = new();
+    public CostConfig Cost { get; init; } = new();
+    public double Quality { get; init; }
+
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    /// <summary>Every problem with this config, each naming the setting; empty when it is valid.</summary>
+    public IReadOnlyList<string> Validate()
+    {
+        var errors = new List<string>();
+        if (Platform != DefaultPlatform)
+        {
+            errors.Add($"platform '{Platform}' is not supported (only {DefaultPlatform})");
+        }
+
+        if (MaxBatchSize < 0)
+        {
+            errors.Add("maxBatchSize must be 0 (no batching) or more");
+        }
+
+        if (MaxQueueDelayMs < 0)
+        {
+            errors.Add("maxQueueDelayMs must be 0 or more");
+        }
+
+        if (MaxQueueLength < 1)
+        {
+            errors.Add("maxQueueLength must be at least 1");
+        }
+
+        if (RequestTimeoutMs < 1)
+        {
+            errors.Add("requestTimeoutMs must be at least 1");
+        }
+
+        if (Replicas.MinReplicas < 1 || Replicas.MaxReplicas < Replicas.MinReplicas)
+        {
+            errors.Add("replicas: need 1 <= minReplicas <= maxReplicas");
+        }
+
+        if (Execution.IntraOpThreads < 0)
+        {
+            errors.Add("execution.intraOpThreads must be 0 (ONNX Runtime's default) or more");
+        }
+
+        ValidateTensors("inputs", Inputs, errors);
+        ValidateTensors("outputs", Outputs, errors);
+        return errors;
+    }
+
+    private void ValidateTensors(string kind, IReadOnlyList<TensorConfig> tensors, List<string> errors)
+    {
+        if (tensors.Count == 0)
+        {
+            errors.Add($"{kind}: at least one is required");
+        }
+
+        foreach (var t in tensors)
+        {
+            if (string.IsNullOrWhiteSpace(t.Name))
+            {
+                errors.Add($"{kind}: every entry needs a name");
+            }
+
+            if (!TensorDataTypes.TryParse(t.Datatype, out _))
+            {
+                errors.Add($"{kind}.{t.Name}: datatype '{t.Datatype}' is not supported ({TensorDataTypes.Supported})");
+            }
+
+            if (t.Shape is null || t.Shape.Length == 0 || t.Shape.Any(d => d < -1 || d == 0))
+            {
+                errors.Add($"{kind}.{t.Name}: shape needs one or more dimensions, each positive or -1 (dynamic)");
+            }
+            else if (MaxBatchSize > 0 && t.Shape[0] != -1)
+            {
+                errors.Add($"{kind}.{t.Name}: with maxBatchSize > 0, dimension 0 is the batch dimension and must be -1");
+            }
+        }
+
+        foreach (var dup in tensors.GroupBy(t => t.Name).Where(g => g.Count() > 1))
+        {
+            errors.Add($"{kind}: '{dup.Key}' appears more than once");
+        }
+    }
+
+    /// <summary>The config's signature in contract form.</summary>
+    internal static IReadOnlyList<TensorSpec> ToSpecs(IReadOnlyList<TensorConfig> tensors) =>
+        tensors.Select(t =>
+        {
+            TensorDataTypes.TryParse(t.Datatype, out var type);
+            return new TensorSpec(t.Name, type, t.Shape);
+        }).ToArray();
+}

@@ -1,0 +1,74 @@
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.GrainInterfaces.Models;
+using Orleans.Concurrency;
+
+namespace Orleans.AiFleet.Grains.Models;
+
+/// <summary>
+/// The repository's index and loader. Reentrant so readiness can be asked while a long load is warming replicas:
+/// each await is followed by one synchronous update of one readiness entry, so interleaving cannot tear state.
+/// </summary>
+[Reentrant]
+internal sealed class ModelRegistryGrain(ModelRepository repository) : Grain, IModelRegistryGrain
+{
+    private readonly Dictionary<(string Model, string Version), ModelReadiness> _readiness = [];
+
+    public Task<IReadOnlyList<ModelDescriptor>> ListModelsAsync() =>
+        Task.FromResult<IReadOnlyList<ModelDescriptor>>(repository.Models.Select(m => m.ToDescriptor()).ToArray());
+
+    public Task<ModelDescriptor?> GetModelAsync(string name) => Task.FromResult(repository.Find(name)?.ToDescriptor());
+
+    public async Task<IReadOnlyList<ModelReadiness>> LoadAllAsync(CancellationToken cancellationToken = default)
+    {
+        var loads = repository.Models.SelectMany(m => m.Versions.Select(v => LoadAsync(m, v)));
+        return await Task.WhenAll(loads);
+    }
+
+    public Task<IReadOnlyList<ModelReadiness>> GetReadinessAsync() =>
+        Task.FromResult<IReadOnlyList<ModelReadiness>>(repository.Models
+            .SelectMany(m => m.Versions.Select(v => Readiness(m, v)))
+            .ToArray());
+
+    public async Task UnloadAsync(string model, string version)
+    {
+        var m = repository.Find(model) ?? throw new ModelNotFoundException($"model '{model}' is not in the repository");
+        if (!m.Versions.Contains(version))
+        {
+            throw new ModelNotFoundException($"model '{model}' has no version '{version}'");
+        }
+
+        await Task.WhenAll(Replicas(m, version).Select(r => r.UnloadAsync()));
+        _readiness[(model, version)] = new ModelReadiness(model, version, 0, m.Config.Replicas.MinReplicas, "unloaded");
+    }
+
+    private async Task<ModelReadiness> LoadAsync(RepositoryModel model, string version)
+    {
+        var statuses = await Task.WhenAll(Replicas(model, version).Select(async r =>
+        {
+            try
+            {
+                return (Status: await r.WarmUpAsync(), Error: (string?)null);
+            }
+            catch (Exception e)
+            {
+                return (Status: (ReplicaStatus?)null, Error: e.Message);
+            }
+        }));
+
+        var readiness = new ModelReadiness(
+            model.Name,
+            version,
+            statuses.Count(s => s.Status?.Ready == true),
+            statuses.Length,
+            statuses.Select(s => s.Error).FirstOrDefault(e => e is not null));
+        _readiness[(model.Name, version)] = readiness;
+        return readiness;
+    }
+
+    private ModelReadiness Readiness(RepositoryModel model, string version) =>
+        _readiness.GetValueOrDefault((model.Name, version)) ?? new ModelReadiness(model.Name, version, 0, model.Config.Replicas.MinReplicas);
+
+    private IEnumerable<IModelReplicaGrain> Replicas(RepositoryModel model, string version) =>
+        Enumerable.Range(0, model.Config.Replicas.MinReplicas)
+            .Select(i => GrainFactory.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(model.Name, version, i)));
+}

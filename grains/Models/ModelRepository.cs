@@ -1,0 +1,101 @@
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Orleans.AiFleet.GrainInterfaces.Models;
+
+namespace Orleans.AiFleet.Grains.Models;
+
+/// <summary>A model of the repository: its folder, its parsed config and the versions that have a model.onnx.</summary>
+internal sealed record RepositoryModel(string Name, string Folder, ModelConfig Config, IReadOnlyList<string> Versions)
+{
+    public string DefaultVersion => Config.DefaultVersion ?? Versions[^1];
+
+    public string ModelPath(string version) => Path.Combine(Folder, version, "model.onnx");
+
+    public ModelDescriptor ToDescriptor() => new(
+        Name, Config.Platform, Versions, DefaultVersion,
+        ModelConfig.ToSpecs(Config.Inputs), ModelConfig.ToSpecs(Config.Outputs), Config.MaxBatchSize);
+}
+
+/// <summary>
+/// The silo's read of the Triton-like repository: <c>&lt;name&gt;/config.json</c> and numbered version folders with
+/// <c>model.onnx</c>. Read once at start; a model with a bad config is left out with an error naming the problem,
+/// so one broken model does not stop the others.
+/// </summary>
+internal sealed partial class ModelRepository
+{
+    private readonly Dictionary<string, RepositoryModel> _models;
+
+    public ModelRepository(IOptions<ModelRepositoryOptions> options, ILogger<ModelRepository> logger)
+    {
+        Root = options.Value.Resolve() ?? throw new DirectoryNotFoundException(options.Value.Path);
+        _models = new(StringComparer.Ordinal);
+        foreach (var folder in Directory.EnumerateDirectories(Root).Order(StringComparer.Ordinal))
+        {
+            var name = Path.GetFileName(folder);
+            var configPath = Path.Combine(folder, "config.json");
+            if (!File.Exists(configPath))
+            {
+                continue;
+            }
+
+            var (model, errors) = Load(name, folder, configPath);
+            if (model is null)
+            {
+                LogModelSkipped(logger, name, string.Join("; ", errors));
+                continue;
+            }
+
+            _models[name] = model;
+            LogModelFound(logger, name, string.Join(", ", model.Versions), model.DefaultVersion);
+        }
+    }
+
+    public string Root { get; }
+
+    public IReadOnlyCollection<RepositoryModel> Models => _models.Values;
+
+    public RepositoryModel? Find(string name) => _models.GetValueOrDefault(name);
+
+    private static (RepositoryModel? Model, IReadOnlyList<string> Errors) Load(string name, string folder, string configPath)
+    {
+        ModelConfig? config;
+        try
+        {
+            config = JsonSerializer.Deserialize<ModelConfig>(File.ReadAllText(configPath), ModelConfig.Json);
+        }
+        catch (JsonException e)
+        {
+            return (null, [$"config.json is not valid: {e.Message}"]);
+        }
+
+        if (config is null)
+        {
+            return (null, ["config.json is empty"]);
+        }
+
+        var errors = config.Validate().ToList();
+        var versions = Directory.EnumerateDirectories(folder)
+            .Select(Path.GetFileName)
+            .Where(v => v is not null && long.TryParse(v, out var n) && n > 0 && File.Exists(Path.Combine(folder, v, "model.onnx")))
+            .Select(v => v!)
+            .OrderBy(long.Parse)
+            .ToArray();
+        if (versions.Length == 0)
+        {
+            errors.Add("no version folder (1, 2, ...) holds a model.onnx");
+        }
+        else if (config.DefaultVersion is { } d && !versions.Contains(d))
+        {
+            errors.Add($"defaultVersion '{d}' has no model.onnx");
+        }
+
+        return errors.Count > 0 ? (null, errors) : (new RepositoryModel(name, folder, config, versions), errors);
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model}: versions {Versions}, default {DefaultVersion}")]
+    private static partial void LogModelFound(ILogger logger, string model, string versions, string defaultVersion);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} is not served: {Errors}")]
+    private static partial void LogModelSkipped(ILogger logger, string model, string errors);
+}
