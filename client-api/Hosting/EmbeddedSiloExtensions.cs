@@ -1,4 +1,6 @@
+using System.Net;
 using Microsoft.Extensions.Options;
+using Orleans.Configuration;
 
 namespace Orleans.AiFleet.ClientApi.Hosting;
 
@@ -9,11 +11,19 @@ internal static partial class EmbeddedSiloExtensions
     {
         builder.Services.AddOptions<EmbeddedSiloOptions>().BindConfiguration(EmbeddedSiloOptions.SectionName).ValidateOnStart();
         builder.Services.AddSingleton<IValidateOptions<EmbeddedSiloOptions>, EmbeddedSiloOptionsValidator>();
-        var embedded = builder.Configuration.GetSection(EmbeddedSiloOptions.SectionName).Get<EmbeddedSiloOptions>() ?? new();
-        builder.UseOrleans(silo => silo
-            .UseLocalhostClustering(embedded.SiloPort, embedded.GatewayPort)
-            .AddAiFleet()
-            .UseAiFleetInMemoryState());
+        builder.UseOrleans(silo =>
+        {
+            silo.UseLocalhostClustering().AddAiFleet().UseAiFleetInMemoryState();
+
+            // Ports come from options, resolved when the silo starts, so any configuration source (tests' too) applies.
+            silo.Services.AddOptions<EndpointOptions>().Configure<IOptions<EmbeddedSiloOptions>>((endpoints, embedded) =>
+            {
+                endpoints.SiloPort = embedded.Value.SiloPort;
+                endpoints.GatewayPort = embedded.Value.GatewayPort;
+            });
+            silo.Services.AddOptions<DevelopmentClusterMembershipOptions>().Configure<IOptions<EmbeddedSiloOptions>>((membership, embedded) =>
+                membership.PrimarySiloEndpoint = new IPEndPoint(IPAddress.Loopback, embedded.Value.SiloPort));
+        });
         builder.Services.AddHostedService<EmbeddedModeNotice>();
         return builder;
     }

@@ -15,9 +15,11 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// loop. Activation loads (or shares) the session and runs the warm-up before the first request is taken.
 /// Reentrant because <see cref="InferAsync"/> only validates and enqueues: it touches no grain state after an
 /// await, and the batcher it hands to is thread-safe. Without it, requests would reach the queue one at a time
-/// and never form a batch.
+/// and never form a batch. Always active: idle collection would drop a warm session and make the next request
+/// pay for a reload; replicas leave only when unloaded.
 /// </summary>
 [Reentrant]
+[CollectionAgeLimit(AlwaysActive = true)]
 internal sealed partial class ModelReplicaGrain(
     ModelRepository repository,
     OnnxSessionCache sessions,

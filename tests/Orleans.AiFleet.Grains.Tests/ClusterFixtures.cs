@@ -1,0 +1,74 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.AiFleet.Grains.Hosting;
+using Orleans.AiFleet.Grains.Inference;
+using Orleans.AiFleet.Grains.Models;
+using Orleans.TestingHost;
+
+namespace Orleans.AiFleet.Grains.Tests;
+
+/// <summary>A one-silo in-process cluster on a model repository, configured by the product's own silo extension.</summary>
+public abstract class ClusterFixtureBase : IAsyncLifetime
+{
+    private readonly string _repository;
+    private readonly TimeProvider? _clock;
+
+    protected ClusterFixtureBase(string repository, TimeProvider? clock)
+    {
+        _repository = repository;
+        _clock = clock;
+    }
+
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public IClusterClient Client => Cluster.Client;
+
+    internal OnnxSessionCache Sessions => Silo.GetRequiredService<OnnxSessionCache>();
+
+    private IServiceProvider Silo => Cluster.Silos[0].ServiceProvider;
+
+    public async Task InitializeAsync()
+    {
+        var builder = new InProcessTestClusterBuilder(1);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            if (_clock is not null)
+            {
+                silo.Services.AddKeyedSingleton(AiFleetServiceKeys.Clock, _clock);
+            }
+
+            silo.AddAiFleet().UseAiFleetInMemoryState();
+            silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = _repository);
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+/// <summary>The shipped models on the system clock.</summary>
+public sealed class ClusterFixture() : ClusterFixtureBase(TestRepository.Shipped, clock: null);
+
+/// <summary>
+/// Variants of the shipped digits model on a manual clock, so batching deadlines and request timeouts move only
+/// when a test advances time:
+/// <list type="bullet">
+/// <item><c>small-queue</c>: at most 4 queued requests, batches of up to 64, a 1 s batching delay;</item>
+/// <item><c>short-timeout</c>: a 2 s request timeout and a 5 s batching delay (the timeout fires first);</item>
+/// <item><c>batching</c>: batches of up to 64 with a 1 s delay;</item>
+/// <item><c>unload</c>: as shipped, for load and unload.</item>
+/// </list>
+/// </summary>
+public sealed class ManualClockClusterFixture() : ClusterFixtureBase(Repository, Clock)
+{
+    public static readonly FakeTimeProvider Clock = new(DateTimeOffset.Parse("2026-11-23T00:00:00Z"));
+
+    private static readonly string Repository = TestRepository.Create("digits",
+        ("small-queue", c => { c["maxQueueLength"] = 4; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
+        ("short-timeout", c => { c["requestTimeoutMs"] = 2000; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 5000; }),
+        ("batching", c => { c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
+        ("unload", c => { }));
+
+    public FakeTimeProvider Time => Clock;
+}
