@@ -1,6 +1,6 @@
 using System.Text.Json.Nodes;
 
-namespace Orleans.AiFleet.Grains.Tests;
+namespace Orleans.AiFleet.Tests;
 
 /// <summary>The repository's shipped models, and throwaway repositories built from them with other settings.</summary>
 internal static class TestRepository

@@ -1,7 +1,7 @@
 using Microsoft.ML.OnnxRuntime;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
-namespace Orleans.AiFleet.Grains.Tests;
+namespace Orleans.AiFleet.Tests;
 
 /// <summary>Direct ONNX Runtime runs of the shipped models, the reference the served outputs must equal.</summary>
 internal static class Reference

@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
-namespace Orleans.AiFleet.Grains.Tests;
+namespace Orleans.AiFleet.Tests;
 
 /// <summary>Held-out samples shipped beside the models (never trained on).</summary>
 internal static class Samples

@@ -1,0 +1,87 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Time.Testing;
+using Orleans.AiFleet.Grains.Hosting;
+
+namespace Orleans.AiFleet.ClientApi.Tests;
+
+/// <summary>
+/// client-api's embedded default as users run it: Kestrel on a loopback port, an in-process silo on its own ports,
+/// a model repository. Tests talk to it with a plain HttpClient over real HTTP.
+/// </summary>
+public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLifetime
+{
+    private readonly string _repository;
+    private readonly int _httpPort = FreePort();
+
+    protected ApiFixtureBase(string repository)
+    {
+        _repository = repository;
+        UseKestrel(_httpPort);
+    }
+
+    public HttpClient Http { get; } = new();
+
+    public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
+
+    public async Task InitializeAsync()
+    {
+        StartServer();
+        Http.BaseAddress = new Uri($"http://127.0.0.1:{_httpPort}");
+        var giveUp = DateTime.UtcNow.AddSeconds(60);
+        while ((await Http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "client-api did not turn ready within 60 s");
+            await Task.Delay(50);
+        }
+    }
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        Http.Dispose();
+        await DisposeAsync();
+    }
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("urls", $"http://127.0.0.1:{_httpPort}");
+        builder.UseSetting("AiFleet:Models:Path", _repository);
+        builder.UseSetting("AiFleet:Embedded:SiloPort", FreePort().ToString());
+        builder.UseSetting("AiFleet:Embedded:GatewayPort", FreePort().ToString());
+        builder.ConfigureTestServices(ConfigureTestServices);
+    }
+
+    protected virtual void ConfigureTestServices(IServiceCollection services)
+    {
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
+
+/// <summary>The shipped models.</summary>
+public sealed class ApiFixture() : ApiFixtureBase(TestRepository.Shipped);
+
+/// <summary>
+/// Digits variants on a manual clock: <c>tiny-queue</c> (2 queued requests per replica, 1 s batching delay) and
+/// <c>tiny-timeout</c> (3 s request timeout, 5 s batching delay, so the timeout comes first).
+/// </summary>
+public sealed class ManualClockApiFixture() : ApiFixtureBase(Repository)
+{
+    private static readonly string Repository = TestRepository.Create("digits",
+        ("tiny-queue", c => { c["maxQueueLength"] = 2; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
+        ("tiny-timeout", c => { c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 5000; c["requestTimeoutMs"] = 3000; }));
+
+    public FakeTimeProvider Time { get; } = new(DateTimeOffset.Parse("2026-11-23T00:00:00Z"));
+
+    protected override void ConfigureTestServices(IServiceCollection services) =>
+        services.AddKeyedSingleton<TimeProvider>(AiFleetServiceKeys.Clock, Time);
+}

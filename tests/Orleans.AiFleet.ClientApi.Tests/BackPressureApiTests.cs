@@ -1,0 +1,62 @@
+using System.Net;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+
+namespace Orleans.AiFleet.ClientApi.Tests;
+
+/// <summary>A full queue answers 429 with Retry-After at once; a request past its timeout answers 504.</summary>
+public sealed class BackPressureApiTests(ManualClockApiFixture fixture) : IClassFixture<ManualClockApiFixture>
+{
+    [Fact]
+    public async Task Infer_QueueFull_Returns429WithRetryAfterThenServesTheQueued()
+    {
+        await PrimeReplicasAsync("tiny-queue");
+        var queued = Enumerable.Range(0, 4).Select(i => fixture.Http.PostJsonAsync("/v2/models/tiny-queue/infer", KServe.DigitsBody(i))).ToArray();
+        await WaitUntilQueuedAsync("tiny-queue", 4); // two replicas, two queued each: both full
+
+        var refused = await fixture.Http.PostJsonAsync("/v2/models/tiny-queue/infer", KServe.DigitsBody(5));
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+        Assert.True(refused.Headers.RetryAfter?.Delta >= TimeSpan.FromSeconds(1), $"Retry-After: {refused.Headers.RetryAfter}");
+        Assert.Contains("queue is full (2 requests)", (await refused.JsonAsync()).GetProperty("error").GetString());
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(1)); // the batching delay
+        Assert.All(await Task.WhenAll(queued), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+    }
+
+    [Fact]
+    public async Task Infer_NotServedWithinTimeout_Returns504()
+    {
+        await PrimeReplicasAsync("tiny-timeout");
+        var waiting = fixture.Http.PostJsonAsync("/v2/models/tiny-timeout/infer", KServe.DigitsBody(1));
+        await WaitUntilQueuedAsync("tiny-timeout", 1);
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(3)); // the request timeout, before the 5 s batching delay
+        var response = await waiting;
+
+        Assert.Equal(HttpStatusCode.GatewayTimeout, response.StatusCode);
+        Assert.Contains("did not answer within 3000 ms", (await response.JsonAsync()).GetProperty("error").GetString());
+        fixture.Time.Advance(TimeSpan.FromSeconds(5)); // let the abandoned batch come due
+        await WaitUntilQueuedAsync("tiny-timeout", 0);
+    }
+
+    private IModelReplicaGrain[] Replicas(string model) =>
+        Enumerable.Range(0, 2).Select(i => fixture.Grains.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(model, "2", i))).ToArray();
+
+    /// <summary>32 rows at once on each replica set its demand estimate to 32, so later single requests wait for
+    /// company until the batching delay, which passes only when the test moves the manual clock.</summary>
+    private Task PrimeReplicasAsync(string model) =>
+        Task.WhenAll(Replicas(model).Select(r => r.InferAsync(new InferenceRequest(model, null, [Samples.Pixels(0, Samples.DigitCount)]))));
+
+    private async Task<int> QueuedAsync(string model) =>
+        (await Task.WhenAll(Replicas(model).Select(r => r.GetStatusAsync()))).Sum(s => s.QueueLength);
+
+    private async Task WaitUntilQueuedAsync(string model, int expected)
+    {
+        var giveUp = DateTime.UtcNow.AddSeconds(20);
+        while (await QueuedAsync(model) != expected)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, $"expected {expected} queued requests on {model}, have {await QueuedAsync(model)}");
+            await Task.Delay(10);
+        }
+    }
+}
