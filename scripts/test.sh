@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Runs every test of the solution. Installs and starts whatever the tests need first (today: nothing beyond the
+# .NET 10 SDK; the cluster-mode suites will start PostgreSQL and Redis here). Ends with one summary line.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+dotnet --version >/dev/null
+results="$(pwd)/.artifacts/test-results"
+rm -rf "$results"
+dotnet build Orleans.AiFleet.sln -c Release
+status=0
+dotnet test Orleans.AiFleet.sln -c Release --no-build --results-directory "$results" --logger trx "$@" || status=$?
+passed=0; failed=0
+for trx in "$results"/*.trx; do
+  [ -f "$trx" ] || continue
+  counters=$(grep -o '<Counters [^>]*>' "$trx")
+  passed=$((passed + $(sed -E 's/.* passed="([0-9]+)".*/\1/' <<<"$counters")))
+  failed=$((failed + $(sed -E 's/.* failed="([0-9]+)".*/\1/' <<<"$counters")))
+done
+echo "Tests: ${passed} passed, ${failed} failed"
+if [ "$passed" -eq 0 ]; then
+  echo "no test ran" >&2
+  exit 1
+fi
+exit "$status"
