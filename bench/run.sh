@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # The benchmark, one command: builds Release and runs (a) raw ONNX Runtime, (b) a naive per-request server and
-# (c) Orleans.AiFleet embedded side by side. Extra arguments go to the benchmark (--duration S, --out FILE).
+# (c) Orleans.AiFleet embedded side by side, with wrk as the HTTP load generator (installed if missing).
+# Extra arguments go to the benchmark: --duration S, --warmup S, --raw-seconds S, --out FILE.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 dotnet build client-api -c Release -v q -nologo
 dotnet build bench/Orleans.AiFleet.Bench -c Release -v q -nologo
 mkdir -p bench/out

@@ -1,61 +1,69 @@
 using System.Diagnostics;
-using System.Net;
-using System.Text;
+using System.Globalization;
+using System.Text.RegularExpressions;
 
 namespace Orleans.AiFleet.Bench;
 
-/// <summary>A closed loop of N HTTP clients over loopback, each sending the same request as soon as the last returned.</summary>
-internal static class LoadGenerator
+/// <summary>
+/// Closed-loop HTTP load from wrk (Debian's package): N connections over loopback, each sending the same request as
+/// soon as the last returned. A C load generator takes far less of the two cores than an HttpClient loop would, so
+/// the servers, not the client, are what is measured.
+/// </summary>
+internal static partial class LoadGenerator
 {
     public sealed record Result(int Concurrency, double RequestsPerSecond, double P50Ms, double P99Ms, long Errors);
 
     public static async Task<Result> RunAsync(Uri endpoint, string body, int concurrency, TimeSpan warmUp, TimeSpan duration)
     {
-        using var http = new HttpClient(new SocketsHttpHandler
+        var script = Path.Combine(Path.GetTempPath(), $"aifleet-bench-{Guid.NewGuid():N}.lua");
+        await File.WriteAllTextAsync(script,
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [==[" + body + "]==]\n");
+        try
         {
-            MaxConnectionsPerServer = concurrency,
-            PooledConnectionLifetime = Timeout.InfiniteTimeSpan,
-            AutomaticDecompression = DecompressionMethods.None,
-        })
-        { Timeout = TimeSpan.FromSeconds(30) };
-        var payload = Encoding.UTF8.GetBytes(body);
-        var measuringFrom = Stopwatch.GetTimestamp() + (long)(warmUp.TotalSeconds * Stopwatch.Frequency);
-        var end = measuringFrom + (long)(duration.TotalSeconds * Stopwatch.Frequency);
-        var latencies = new List<double>[concurrency];
-        var errors = 0L;
-
-        async Task Client(int i)
-        {
-            var mine = latencies[i] = new List<double>(50_000);
-            while (true)
-            {
-                var t0 = Stopwatch.GetTimestamp();
-                if (t0 >= end)
-                {
-                    return;
-                }
-
-                using var content = new ByteArrayContent(payload);
-                content.Headers.ContentType = new("application/json");
-                using var response = await http.PostAsync(endpoint, content);
-                await response.Content.CopyToAsync(Stream.Null);
-                var t1 = Stopwatch.GetTimestamp();
-                if (t0 >= measuringFrom && t1 <= end)
-                {
-                    if (response.IsSuccessStatusCode)
-                    {
-                        mine.Add(Stopwatch.GetElapsedTime(t0, t1).TotalMilliseconds);
-                    }
-                    else
-                    {
-                        Interlocked.Increment(ref errors);
-                    }
-                }
-            }
+            await WrkAsync(endpoint, script, concurrency, warmUp);
+            var output = await WrkAsync(endpoint, script, concurrency, duration);
+            var errors = NonSuccess().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+            errors += SocketErrors().Matches(output).Sum(x => long.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture));
+            return new Result(
+                concurrency,
+                double.Parse(Throughput().Match(output).Groups[1].Value, CultureInfo.InvariantCulture),
+                Percentile(output, "50"),
+                Percentile(output, "99"),
+                errors);
         }
-
-        await Task.WhenAll(Enumerable.Range(0, concurrency).Select(i => Task.Run(() => Client(i))));
-        var all = latencies.SelectMany(l => l).Order().ToArray();
-        return new Result(concurrency, all.Length / duration.TotalSeconds, Stats.Percentile(all, 0.50), Stats.Percentile(all, 0.99), errors);
+        finally
+        {
+            File.Delete(script);
+        }
     }
+
+    private static async Task<string> WrkAsync(Uri endpoint, string script, int concurrency, TimeSpan duration)
+    {
+        var info = new ProcessStartInfo("wrk",
+            $"-t1 -c{concurrency} -d{Math.Max(1, (int)duration.TotalSeconds)}s --latency --timeout 30s -s {script} {endpoint}")
+        {
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        };
+        using var wrk = Process.Start(info) ?? throw new InvalidOperationException("wrk did not start (apt-get install wrk)");
+        var output = await wrk.StandardOutput.ReadToEndAsync();
+        await wrk.WaitForExitAsync();
+        return wrk.ExitCode == 0 ? output : throw new InvalidOperationException($"wrk failed: {output}");
+    }
+
+    private static double Percentile(string output, string p)
+    {
+        var m = Regex.Match(output, $@"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", RegexOptions.Multiline);
+        var value = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
+        return m.Groups[2].Value switch { "us" => value / 1000, "ms" => value, _ => value * 1000 };
+    }
+
+    [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
+    private static partial Regex Throughput();
+
+    [GeneratedRegex(@"Non-2xx or 3xx responses:\s+(\d+)")]
+    private static partial Regex NonSuccess();
+
+    [GeneratedRegex(@"(?:connect|read|write|timeout) (\d+)")]
+    private static partial Regex SocketErrors();
 }

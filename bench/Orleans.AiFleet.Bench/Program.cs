@@ -106,7 +106,7 @@ string Report()
 {
     var sb = new StringBuilder();
     sb.AppendLine(CultureInfo.InvariantCulture, $"Machine: {Environment.ProcessorCount} cores ({CpuModel()}), .NET {Environment.Version}, ONNX Runtime {typeof(Microsoft.ML.OnnxRuntime.InferenceSession).Assembly.GetName().Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC.");
-    sb.AppendLine(CultureInfo.InvariantCulture, $"Each HTTP point: {warmUp.TotalSeconds:0} s warm-up, {duration.TotalSeconds:0} s measured, closed loop, one row per request; load generator in the bench process on the same cores.");
+    sb.AppendLine(CultureInfo.InvariantCulture, $"Each HTTP point: {warmUp.TotalSeconds:0} s warm-up, {duration.TotalSeconds:0} s measured; wrk, one thread, N connections in a closed loop, one row per request, on the same 2 cores as the server; servers measured one at a time.");
     foreach (var w in workloads)
     {
         var best = raw[w.Model].MaxBy(r => r.SamplesPerSecond)!;

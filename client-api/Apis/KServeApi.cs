@@ -69,7 +69,7 @@ internal static class KServeApi
     }
 
     private static async Task<IResult> InferAsync(
-        HttpContext http, string model, string? version, ModelCatalog catalog, IGrainFactory grains, ILoggerFactory loggers)
+        HttpContext http, string model, string? version, ModelCatalog catalog, ILoggerFactory loggers)
     {
         var ct = http.RequestAborted;
         var descriptor = await catalog.FindAsync(model);
@@ -106,7 +106,7 @@ internal static class KServeApi
             InferenceResponse response;
             try
             {
-                response = await grains.GetGrain<IInferenceRouterGrain>(0).InferAsync(request, ct);
+                response = await catalog.Router.InferAsync(request, ct);
             }
             catch (OperationCanceledException) when (ct.IsCancellationRequested)
             {

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 
 namespace Orleans.AiFleet.ClientApi.Inference;
@@ -11,19 +12,25 @@ internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
 {
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(5);
 
-    private readonly ConcurrentDictionary<string, (ModelDescriptor? Model, DateTimeOffset Expires)> _models = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ModelDescriptor? Model, long Expires)> _models = new(StringComparer.Ordinal);
 
-    private IModelRegistryGrain Registry => grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey);
+    // Grain references are resolved once: GetGrain reflects over the interface's attributes on every call.
+    private readonly IModelRegistryGrain _registry = grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey);
 
-    public async ValueTask<ModelDescriptor?> FindAsync(string name)
+    private IModelRegistryGrain Registry => _registry;
+
+    /// <summary>The entry point of the inference path.</summary>
+    public IInferenceRouterGrain Router { get; } = grains.GetGrain<IInferenceRouterGrain>(0);
+
+    public ValueTask<ModelDescriptor?> FindAsync(string name) =>
+        _models.TryGetValue(name, out var entry) && entry.Expires > time.GetTimestamp()
+            ? ValueTask.FromResult(entry.Model)
+            : RefreshAsync(name);
+
+    private async ValueTask<ModelDescriptor?> RefreshAsync(string name)
     {
-        if (_models.TryGetValue(name, out var entry) && entry.Expires > time.GetUtcNow())
-        {
-            return entry.Model;
-        }
-
         var model = await Registry.GetModelAsync(name);
-        _models[name] = (model, time.GetUtcNow() + Ttl);
+        _models[name] = (model, time.GetTimestamp() + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
         return model;
     }
 

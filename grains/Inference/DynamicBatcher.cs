@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.ML.OnnxRuntime;
@@ -21,6 +22,9 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// request (an out-of-range token id, say) fails only itself.</para>
 /// <para>Queue length counts every accepted request that has not started running, the batch being formed
 /// included; past <c>maxQueueLength</c> a request is refused at once.</para>
+/// <para>Timeouts: every request of a replica has the same <c>requestTimeoutMs</c>, so requests expire in arrival
+/// order. One timer per replica sweeps the oldest ones instead of a timer per request, whose set-up and tear-down
+/// contended on the runtime's timer lock under load.</para>
 /// </summary>
 internal sealed class DynamicBatcher : IAsyncDisposable
 {
@@ -33,6 +37,8 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     private readonly TimeSpan _maxQueueDelay;
     private readonly TimeSpan _timeout;
     private readonly Task _loop;
+    private readonly ConcurrentQueue<Pending> _timeline = new();
+    private readonly ITimer _timeoutSweep;
     private Task<bool>? _waitForMore;
     private int _waiting;
     private int _lastBatchRows = 1;
@@ -49,6 +55,8 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         _maxQueueDelay = TimeSpan.FromMilliseconds(session.Config.MaxQueueDelayMs);
         _timeout = TimeSpan.FromMilliseconds(session.Config.RequestTimeoutMs);
         _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
+        var sweepEvery = TimeSpan.FromMilliseconds(Math.Clamp(session.Config.RequestTimeoutMs / 20, 5, 250));
+        _timeoutSweep = time.CreateTimer(static s => ((DynamicBatcher)s!).ExpireOverdue(), this, sweepEvery, sweepEvery);
         _loop = Task.Run(RunLoopAsync);
     }
 
@@ -71,14 +79,15 @@ internal sealed class DynamicBatcher : IAsyncDisposable
                 retryAfterMs: Math.Max(100, _session.Config.MaxQueueDelayMs * 10));
         }
 
-        var pending = new Pending(request, _time.GetTimestamp());
+        var pending = new Pending(this, request, _time.GetTimestamp());
         if (!_queue.Writer.TryWrite(pending))
         {
             Interlocked.Decrement(ref _waiting);
             throw new ModelUnavailableException($"model '{_session.Model}' version {_session.Version}: the replica is unloading; retry");
         }
 
-        return AwaitAsync(pending, cancellationToken);
+        _timeline.Enqueue(pending);
+        return cancellationToken.CanBeCanceled ? AwaitCancellableAsync(pending, cancellationToken) : pending.Completion.Task;
     }
 
     /// <summary>One run on zero-filled inputs (dynamic dimensions as 1), so the first request pays no lazy set-up.</summary>
@@ -113,34 +122,54 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     {
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
+        await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
     }
 
-    private async Task<InferenceResponse> AwaitAsync(Pending pending, CancellationToken cancellationToken)
+    private static async Task<InferenceResponse> AwaitCancellableAsync(Pending pending, CancellationToken cancellationToken)
     {
-        try
+        using (cancellationToken.UnsafeRegister(static (s, token) => ((Pending)s!).Cancel(token), pending))
         {
-            return await pending.Completion.Task.WaitAsync(_timeout, _time, cancellationToken).ConfigureAwait(false);
-        }
-        catch (TimeoutException)
-        {
-            Abandon(pending);
-            _metrics.Request(_session.Model, _session.Version, "timeout");
-            throw new InferenceTimeoutException(
-                $"model '{_session.Model}' version {_session.Version} did not answer within {_timeout.TotalMilliseconds:0} ms (requestTimeoutMs)");
-        }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
-        {
-            Abandon(pending);
-            _metrics.Request(_session.Model, _session.Version, "cancelled");
-            throw;
+            return await pending.Completion.Task.ConfigureAwait(false);
         }
     }
 
-    private void Abandon(Pending pending)
+    /// <summary>Fails the requests that have waited past the timeout; the oldest come first, so it stops early.</summary>
+    private void ExpireOverdue()
+    {
+        while (_timeline.TryPeek(out var oldest))
+        {
+            if (!oldest.Completion.Task.IsCompleted && _time.GetElapsedTime(oldest.EnqueuedAt) < _timeout)
+            {
+                return;
+            }
+
+            _timeline.TryDequeue(out _);
+            if (oldest.Completion.Task.IsCompleted)
+            {
+                continue;
+            }
+
+            // A request already in a running batch cannot be withdrawn; failing it here drops its late result.
+            if (oldest.TryAbandon())
+            {
+                Interlocked.Decrement(ref _waiting);
+            }
+
+            if (oldest.Completion.TrySetException(new InferenceTimeoutException(
+                $"model '{_session.Model}' version {_session.Version} did not answer within {_timeout.TotalMilliseconds:0} ms (requestTimeoutMs)")))
+            {
+                _metrics.Request(_session.Model, _session.Version, "timeout");
+            }
+        }
+    }
+
+    private void Cancel(Pending pending, CancellationToken token)
     {
         if (pending.TryAbandon())
         {
             Interlocked.Decrement(ref _waiting);
+            _metrics.Request(_session.Model, _session.Version, "cancelled");
+            pending.Completion.TrySetCanceled(token);
         }
     }
 
@@ -452,7 +481,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    private sealed class Pending(PreparedRequest request, long enqueuedAt)
+    private sealed class Pending(DynamicBatcher owner, PreparedRequest request, long enqueuedAt)
     {
         private const int Queued = 0;
         private const int Running = 1;
@@ -465,5 +494,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         public bool IsAbandoned => Volatile.Read(ref _state) == Abandoned;
         public bool TryStart() => Interlocked.CompareExchange(ref _state, Running, Queued) == Queued;
         public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Queued) == Queued;
+
+        public void Cancel(CancellationToken token) => owner.Cancel(this, token);
     }
 }

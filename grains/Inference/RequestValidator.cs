@@ -14,10 +14,9 @@ internal static class RequestValidator
 {
     public static PreparedRequest Prepare(ModelConfig config, string model, InferenceRequest request)
     {
-        var expected = string.Join(", ", config.Inputs.Select(i => $"{i.Name} {i.Datatype} {FormatShape(i.Shape)}"));
         if (request.Inputs is not { Count: > 0 })
         {
-            throw Invalid($"the request has no inputs; model '{model}' expects {expected}");
+            throw Invalid($"the request has no inputs; model '{model}' expects {Expected(config)}");
         }
 
         var byName = new Dictionary<string, Tensor>(StringComparer.Ordinal);
@@ -33,9 +32,9 @@ internal static class RequestValidator
                 throw Invalid($"input '{t.Name}' is given more than once");
             }
 
-            if (!config.Inputs.Any(i => i.Name == t.Name))
+            if (IndexOf(config.Inputs, t.Name) < 0)
             {
-                throw Invalid($"model '{model}' has no input '{t.Name}'; it expects {expected}");
+                throw Invalid($"model '{model}' has no input '{t.Name}'; it expects {Expected(config)}");
             }
         }
 
@@ -121,22 +120,59 @@ internal static class RequestValidator
 
     private static string[] ResolveOutputs(ModelConfig config, string model, IReadOnlyList<string>? requested)
     {
+        var all = config.OutputNames;
         if (requested is not { Count: > 0 })
         {
-            return config.Outputs.Select(o => o.Name).ToArray();
-        }
-
-        foreach (var name in requested)
-        {
-            if (!config.Outputs.Any(o => o.Name == name))
-            {
-                throw Invalid($"model '{model}' has no output '{name}'; it has {string.Join(", ", config.Outputs.Select(o => o.Name))}");
-            }
+            return all;
         }
 
         // In the graph's order, so requests asking for the same set in any order can share a batch.
-        return config.Outputs.Select(o => o.Name).Where(requested.Contains).ToArray();
+        var wanted = new bool[all.Length];
+        var count = 0;
+        foreach (var name in requested)
+        {
+            var index = Array.IndexOf(all, name);
+            if (index < 0)
+            {
+                throw Invalid($"model '{model}' has no output '{name}'; it has {string.Join(", ", all)}");
+            }
+
+            count += wanted[index] ? 0 : 1;
+            wanted[index] = true;
+        }
+
+        if (count == all.Length)
+        {
+            return all;
+        }
+
+        var outputs = new string[count];
+        for (int i = 0, j = 0; i < all.Length; i++)
+        {
+            if (wanted[i])
+            {
+                outputs[j++] = all[i];
+            }
+        }
+
+        return outputs;
     }
+
+    private static int IndexOf(IReadOnlyList<TensorConfig> tensors, string name)
+    {
+        for (var i = 0; i < tensors.Count; i++)
+        {
+            if (tensors[i].Name == name)
+            {
+                return i;
+            }
+        }
+
+        return -1;
+    }
+
+    private static string Expected(ModelConfig config) =>
+        string.Join(", ", config.Inputs.Select(i => $"{i.Name} {i.Datatype} {FormatShape(i.Shape)}"));
 
     public static string FormatShape(long[] shape) => $"[{string.Join(",", shape)}]";
 

@@ -43,6 +43,10 @@ public sealed record ModelConfig
     public CostConfig Cost { get; init; } = new();
     public double Quality { get; init; }
 
+    /// <summary>The output names in graph order, computed once (the request path reads it on every call).</summary>
+    [JsonIgnore]
+    internal string[] OutputNames => field ??= Outputs.Select(o => o.Name).ToArray();
+
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
         ReadCommentHandling = JsonCommentHandling.Skip,
