@@ -36,7 +36,9 @@ internal static class NaiveServer
                 ? OrtValue.CreateTensorValueFromMemory(i.Data.EnumerateArray().Select(v => v.GetSingle()).ToArray(), i.Shape)
                 : OrtValue.CreateTensorValueFromMemory(i.Data.EnumerateArray().Select(v => v.GetInt64()).ToArray(), i.Shape)).ToList();
             var outputNames = request.Outputs?.Select(o => o.Name).ToArray() ?? session.OutputNames.ToArray();
-            using var results = session.Run(new RunOptions(), request.Inputs.Select(i => i.Name).ToArray(), values, outputNames);
+            // Disposed after the run: an inline `new RunOptions()` can be finalized while Run still uses it (it crashed).
+            using var runOptions = new RunOptions();
+            using var results = session.Run(runOptions, request.Inputs.Select(i => i.Name).ToArray(), values, outputNames);
             var outputs = outputNames.Select((name, k) => new
             {
                 name,

@@ -1,4 +1,4 @@
-using System.Text.Json;
+using System.IO.Pipelines;
 using Orleans.AiFleet.ClientApi.Hosting;
 using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Inference;
@@ -83,42 +83,57 @@ internal static class KServeApi
             return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})");
         }
 
-        JsonDocument body;
+        var bodyReader = http.Request.BodyReader;
+        ReadResult read;
         try
         {
-            body = await JsonDocument.ParseAsync(http.Request.Body, default, ct);
+            while (true)
+            {
+                read = await bodyReader.ReadAsync(ct);
+                if (read.IsCompleted || read.IsCanceled)
+                {
+                    break;
+                }
+
+                bodyReader.AdvanceTo(read.Buffer.Start, read.Buffer.End);
+            }
         }
-        catch (JsonException e)
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            return KServeErrors.Error(StatusCodes.Status400BadRequest,
-                http.Request.ContentLength == 0 || e.BytePositionInLine == 0 && e.LineNumber == 0
-                    ? "the request body is empty; send a JSON object with 'inputs'"
-                    : $"the request body is not valid JSON: {e.Message}");
-        }
-
-        using (body)
-        {
-            if (!KServeJson.TryReadInferRequest(body.RootElement, model, version, out var request, out var error))
-            {
-                return KServeErrors.Error(StatusCodes.Status400BadRequest, error);
-            }
-
-            InferenceResponse response;
-            try
-            {
-                response = await catalog.Router.InferAsync(request, ct);
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                return TypedResults.Empty;
-            }
-            catch (Exception e)
-            {
-                return KServeErrors.FromException(e, http, loggers.CreateLogger(typeof(KServeApi)));
-            }
-
-            await KServeJson.WriteInferResponseAsync(http.Response, response, ct);
             return TypedResults.Empty;
         }
+
+        InferenceRequest? request;
+        string? error;
+        try
+        {
+            KServeJson.TryReadInferRequest(read.Buffer, model, version, out request, out error);
+        }
+        finally
+        {
+            bodyReader.AdvanceTo(read.Buffer.End);
+        }
+
+        if (request is null)
+        {
+            return KServeErrors.Error(StatusCodes.Status400BadRequest, error!);
+        }
+
+        InferenceResponse response;
+        try
+        {
+            response = await catalog.Router.InferAsync(request, ct);
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            return TypedResults.Empty;
+        }
+        catch (Exception e)
+        {
+            return KServeErrors.FromException(e, http, loggers.CreateLogger(typeof(KServeApi)));
+        }
+
+        await KServeJson.WriteInferResponseAsync(http.Response, response, ct);
+        return TypedResults.Empty;
     }
 }

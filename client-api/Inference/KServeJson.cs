@@ -1,4 +1,6 @@
+using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
+using System.Text;
 using System.Text.Json;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
@@ -14,123 +16,328 @@ internal static class KServeJson
     /// <summary>Largest tensor accepted over JSON, in elements.</summary>
     public const int MaxElements = 16 * 1024 * 1024;
 
+    private const string InputsRequired = "'inputs' is required: a non-empty list of {name, shape, datatype, data}";
+
+    /// <summary>
+    /// Reads an infer request straight from the body's bytes with <see cref="Utf8JsonReader"/>: no document tree, and
+    /// each tensor's numbers go directly into an array of the size its shape gives. Fields may come in any order, so
+    /// a tensor's <c>data</c> is located first and decoded once its datatype and shape are known.
+    /// </summary>
     public static bool TryReadInferRequest(
-        JsonElement root, string model, string? version,
+        in ReadOnlySequence<byte> body, string model, string? version,
         [NotNullWhen(true)] out InferenceRequest? request, [NotNullWhen(false)] out string? error)
     {
         request = null;
-        if (root.ValueKind != JsonValueKind.Object)
+        if (body.IsEmpty)
         {
+            error = "the request body is empty; send a JSON object with 'inputs'";
+            return false;
+        }
+
+        try
+        {
+            return TryRead(body, model, version, out request, out error);
+        }
+        catch (JsonException e)
+        {
+            error = $"the request body is not valid JSON: {e.Message}";
+            return false;
+        }
+    }
+
+    private static bool TryRead(
+        in ReadOnlySequence<byte> body, string model, string? version,
+        [NotNullWhen(true)] out InferenceRequest? request, [NotNullWhen(false)] out string? error)
+    {
+        request = null;
+        var reader = new Utf8JsonReader(body);
+        reader.Read();
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            while (reader.Read())
+            {
+            }
+
             error = "the request body must be a JSON object with 'inputs'";
             return false;
         }
 
         string? id = null;
-        if (root.TryGetProperty("id", out var idElement))
-        {
-            if (idElement.ValueKind != JsonValueKind.String)
-            {
-                error = "'id' must be a string";
-                return false;
-            }
-
-            id = idElement.GetString();
-        }
-
-        if (!root.TryGetProperty("inputs", out var inputsElement) || inputsElement.ValueKind != JsonValueKind.Array || inputsElement.GetArrayLength() == 0)
-        {
-            error = "'inputs' is required: a non-empty list of {name, shape, datatype, data}";
-            return false;
-        }
-
-        var inputs = new List<Tensor>(inputsElement.GetArrayLength());
-        var index = 0;
-        foreach (var input in inputsElement.EnumerateArray())
-        {
-            if (!TryReadTensor(input, index++, out var tensor, out error))
-            {
-                return false;
-            }
-
-            inputs.Add(tensor);
-        }
-
+        List<RawInput>? inputs = null;
         List<string>? outputs = null;
-        if (root.TryGetProperty("outputs", out var outputsElement))
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            if (outputsElement.ValueKind != JsonValueKind.Array)
+            if (reader.ValueTextEquals("id"u8))
             {
-                error = "'outputs' must be a list of {name}";
-                return false;
-            }
-
-            outputs = [];
-            foreach (var o in outputsElement.EnumerateArray())
-            {
-                if (o.ValueKind != JsonValueKind.Object || !o.TryGetProperty("name", out var n) || n.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(n.GetString()))
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.String)
                 {
-                    error = "each entry of 'outputs' needs a string 'name'";
+                    error = "'id' must be a string";
                     return false;
                 }
 
-                outputs.Add(n.GetString()!);
+                id = reader.GetString();
+            }
+            else if (reader.ValueTextEquals("inputs"u8))
+            {
+                reader.Read();
+                if (reader.TokenType != JsonTokenType.StartArray)
+                {
+                    error = InputsRequired;
+                    return false;
+                }
+
+                inputs = [];
+                while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                {
+                    if (!TryReadRawInput(ref reader, inputs.Count, out var raw, out error))
+                    {
+                        return false;
+                    }
+
+                    inputs.Add(raw);
+                }
+            }
+            else if (reader.ValueTextEquals("outputs"u8))
+            {
+                reader.Read();
+                if (!TryReadOutputs(ref reader, out outputs, out error))
+                {
+                    return false;
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
             }
         }
 
-        request = new InferenceRequest(model, version, inputs, outputs, id);
+        while (reader.Read())
+        {
+            // Reading to the end makes the reader reject anything after the object.
+        }
+
+        if (inputs is not { Count: > 0 })
+        {
+            error = InputsRequired;
+            return false;
+        }
+
+        var tensors = new Tensor[inputs.Count];
+        for (var i = 0; i < tensors.Length; i++)
+        {
+            if (!TryDecode(body, inputs[i], out tensors[i]!, out error))
+            {
+                return false;
+            }
+        }
+
+        request = new InferenceRequest(model, version, tensors, outputs, id);
         error = null;
         return true;
     }
 
-    private static bool TryReadTensor(JsonElement input, int index, [NotNullWhen(true)] out Tensor? tensor, [NotNullWhen(false)] out string? error)
+    /// <summary>An input as found in the body: its fields, with its data located but not yet decoded.</summary>
+    private sealed class RawInput(int index)
     {
-        tensor = null;
-        if (input.ValueKind != JsonValueKind.Object)
+        public int Index { get; } = index;
+        public string? Name { get; set; }
+        public string? Datatype { get; set; }
+        public bool HasDatatype { get; set; }
+        public List<long>? Shape { get; set; }
+        public string? BadDimension { get; set; }
+        public int BadDimensionIndex { get; set; }
+        public long DataStart { get; set; } = -1;
+        public long DataEnd { get; set; }
+    }
+
+    private static bool TryReadRawInput(ref Utf8JsonReader reader, int index, out RawInput raw, [NotNullWhen(false)] out string? error)
+    {
+        raw = new RawInput(index);
+        if (reader.TokenType != JsonTokenType.StartObject)
         {
             error = $"inputs[{index}] must be an object with name, shape, datatype and data";
             return false;
         }
 
-        if (!input.TryGetProperty("name", out var nameElement) || nameElement.ValueKind != JsonValueKind.String || string.IsNullOrEmpty(nameElement.GetString()))
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
-            error = $"inputs[{index}] needs a string 'name'";
+            if (reader.ValueTextEquals("name"u8))
+            {
+                reader.Read();
+                raw.Name = reader.TokenType == JsonTokenType.String ? reader.GetString() : null;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("datatype"u8))
+            {
+                reader.Read();
+                raw.HasDatatype = reader.TokenType == JsonTokenType.String;
+                raw.Datatype = raw.HasDatatype ? reader.GetString() : null;
+                reader.Skip();
+            }
+            else if (reader.ValueTextEquals("shape"u8))
+            {
+                reader.Read();
+                ReadShape(ref reader, raw);
+            }
+            else if (reader.ValueTextEquals("data"u8))
+            {
+                reader.Read();
+                if (reader.TokenType == JsonTokenType.StartArray)
+                {
+                    raw.DataStart = reader.TokenStartIndex;
+                    reader.Skip();
+                    raw.DataEnd = reader.BytesConsumed;
+                }
+                else
+                {
+                    reader.Skip();
+                }
+            }
+            else
+            {
+                reader.Read();
+                reader.Skip();
+            }
+        }
+
+        error = null;
+        return true;
+    }
+
+    private static void ReadShape(ref Utf8JsonReader reader, RawInput raw)
+    {
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            reader.Skip();
+            return;
+        }
+
+        raw.Shape = [];
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            if (reader.TokenType == JsonTokenType.Number && reader.TryGetInt64(out var dim) && dim >= 0)
+            {
+                raw.Shape.Add(dim);
+                continue;
+            }
+
+            if (raw.BadDimension is null)
+            {
+                raw.BadDimension = RawText(ref reader);
+                raw.BadDimensionIndex = raw.Shape.Count;
+            }
+
+            reader.Skip();
+        }
+    }
+
+    private static bool TryReadOutputs(ref Utf8JsonReader reader, out List<string>? outputs, [NotNullWhen(false)] out string? error)
+    {
+        outputs = null;
+        if (reader.TokenType != JsonTokenType.StartArray)
+        {
+            error = "'outputs' must be a list of {name}";
             return false;
         }
 
-        var name = nameElement.GetString()!;
-        if (!input.TryGetProperty("datatype", out var typeElement) || typeElement.ValueKind != JsonValueKind.String)
+        outputs = [];
+        while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+        {
+            string? name = null;
+            if (reader.TokenType == JsonTokenType.StartObject)
+            {
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    var isName = reader.ValueTextEquals("name"u8);
+                    reader.Read();
+                    if (isName && reader.TokenType == JsonTokenType.String)
+                    {
+                        name = reader.GetString();
+                    }
+
+                    reader.Skip();
+                }
+            }
+            else
+            {
+                reader.Skip();
+            }
+
+            if (string.IsNullOrEmpty(name))
+            {
+                error = "each entry of 'outputs' needs a string 'name'";
+                return false;
+            }
+
+            outputs.Add(name);
+        }
+
+        error = null;
+        return true;
+    }
+
+    private static bool TryDecode(in ReadOnlySequence<byte> body, RawInput raw, [NotNullWhen(true)] out Tensor? tensor, [NotNullWhen(false)] out string? error)
+    {
+        tensor = null;
+        if (string.IsNullOrEmpty(raw.Name))
+        {
+            error = $"inputs[{raw.Index}] needs a string 'name'";
+            return false;
+        }
+
+        var name = raw.Name;
+        if (!raw.HasDatatype)
         {
             error = $"input '{name}' needs a 'datatype' ({TensorDataTypes.Supported})";
             return false;
         }
 
-        if (!TensorDataTypes.TryParse(typeElement.GetString(), out var type))
+        if (!TensorDataTypes.TryParse(raw.Datatype, out var type))
         {
-            error = $"input '{name}' has datatype '{typeElement.GetString()}', which this server does not support ({TensorDataTypes.Supported})";
+            error = $"input '{name}' has datatype '{raw.Datatype}', which this server does not support ({TensorDataTypes.Supported})";
             return false;
         }
 
-        if (!TryReadShape(input, name, out var shape, out var count, out error))
+        if (raw.Shape is null || raw.Shape.Count == 0 && raw.BadDimension is null)
         {
+            error = $"input '{name}' needs a 'shape': a non-empty list of dimensions";
             return false;
         }
 
-        if (!input.TryGetProperty("data", out var data) || data.ValueKind != JsonValueKind.Array)
+        if (raw.BadDimension is not null)
+        {
+            error = $"input '{name}' has shape {raw.BadDimension} at dimension {raw.BadDimensionIndex}; dimensions are non-negative integers";
+            return false;
+        }
+
+        var shape = raw.Shape.ToArray();
+        long product = 1;
+        foreach (var d in shape)
+        {
+            product = d == 0 ? 0 : Math.Min(product * Math.Min(d, MaxElements + 1L), MaxElements + 1L);
+        }
+
+        if (product > MaxElements)
+        {
+            error = $"input '{name}' has shape [{string.Join(",", shape)}], more than {MaxElements} elements";
+            return false;
+        }
+
+        if (raw.DataStart < 0)
         {
             error = $"input '{name}' needs 'data': a flat or nested list of numbers";
             return false;
         }
 
+        var data = body.Slice(raw.DataStart, raw.DataEnd - raw.DataStart);
+        var count = (int)product;
         if (type == TensorDataType.Fp32)
         {
             var values = new float[count];
-            var filled = 0;
-            if (!TryFill(data, values, ref filled, static (JsonElement e, out float v) => e.TryGetSingle(out v), name, "numbers", out error))
-            {
-                return false;
-            }
-
-            if (!CheckCount(name, shape, count, filled, out error))
+            if (!TryFill(data, values, static (ref Utf8JsonReader r, out float v) => r.TryGetSingle(out v), name, "numbers", count, shape, out error))
             {
                 return false;
             }
@@ -140,13 +347,7 @@ internal static class KServeJson
         else
         {
             var values = new long[count];
-            var filled = 0;
-            if (!TryFill(data, values, ref filled, static (JsonElement e, out long v) => e.TryGetInt64(out v), name, "integers", out error))
-            {
-                return false;
-            }
-
-            if (!CheckCount(name, shape, count, filled, out error))
+            if (!TryFill(data, values, static (ref Utf8JsonReader r, out long v) => r.TryGetInt64(out v), name, "integers", count, shape, out error))
             {
                 return false;
             }
@@ -157,63 +358,24 @@ internal static class KServeJson
         return true;
     }
 
-    private static bool TryReadShape(JsonElement input, string name, out long[] shape, out int count, [NotNullWhen(false)] out string? error)
+    private delegate bool TryGet<T>(ref Utf8JsonReader reader, out T value);
+
+    private static bool TryFill<T>(
+        in ReadOnlySequence<byte> data, T[] values, TryGet<T> read, string name, string kind, int count, long[] shape,
+        [NotNullWhen(false)] out string? error)
     {
-        shape = [];
-        count = 0;
-        if (!input.TryGetProperty("shape", out var shapeElement) || shapeElement.ValueKind != JsonValueKind.Array || shapeElement.GetArrayLength() == 0)
+        var reader = new Utf8JsonReader(data);
+        var filled = 0;
+        while (reader.Read())
         {
-            error = $"input '{name}' needs a 'shape': a non-empty list of dimensions";
-            return false;
-        }
-
-        shape = new long[shapeElement.GetArrayLength()];
-        long product = 1;
-        var empty = false;
-        var i = 0;
-        foreach (var d in shapeElement.EnumerateArray())
-        {
-            if (d.ValueKind != JsonValueKind.Number || !d.TryGetInt64(out var dim) || dim < 0)
+            if (reader.TokenType is JsonTokenType.StartArray or JsonTokenType.EndArray)
             {
-                error = $"input '{name}' has shape {d.GetRawText()} at dimension {i}; dimensions are non-negative integers";
-                return false;
-            }
-
-            shape[i++] = dim;
-            empty |= dim == 0;
-            product = dim > MaxElements ? MaxElements + 1L : Math.Min(product * Math.Max(dim, 1), MaxElements + 1L);
-        }
-
-        if (product > MaxElements)
-        {
-            error = $"input '{name}' has shape [{string.Join(",", shape)}], more than {MaxElements} elements";
-            return false;
-        }
-
-        count = empty ? 0 : (int)product;
-        error = null;
-        return true;
-    }
-
-    private delegate bool TryGet<T>(JsonElement element, out T value);
-
-    private static bool TryFill<T>(JsonElement array, T[] values, ref int filled, TryGet<T> read, string name, string kind, [NotNullWhen(false)] out string? error)
-    {
-        foreach (var e in array.EnumerateArray())
-        {
-            if (e.ValueKind == JsonValueKind.Array)
-            {
-                if (!TryFill(e, values, ref filled, read, name, kind, out error))
-                {
-                    return false;
-                }
-
                 continue;
             }
 
-            if (e.ValueKind != JsonValueKind.Number || !read(e, out var v))
+            if (reader.TokenType != JsonTokenType.Number || !read(ref reader, out var v))
             {
-                error = $"input '{name}' has {e.GetRawText()} in 'data'; its datatype takes {kind}";
+                error = $"input '{name}' has {RawText(ref reader)} in 'data'; its datatype takes {kind}";
                 return false;
             }
 
@@ -225,15 +387,17 @@ internal static class KServeJson
             filled++;
         }
 
-        error = null;
-        return true;
-    }
-
-    private static bool CheckCount(string name, long[] shape, int count, int filled, [NotNullWhen(false)] out string? error)
-    {
         error = filled == count ? null : $"input '{name}' has {filled} values in 'data'; shape [{string.Join(",", shape)}] needs {count}";
         return error is null;
     }
+
+    private static string RawText(ref Utf8JsonReader reader) => reader.TokenType switch
+    {
+        JsonTokenType.String => $"\"{reader.GetString()}\"",
+        JsonTokenType.StartArray => "a list",
+        JsonTokenType.StartObject => "an object",
+        _ => Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan),
+    };
 
     public static async Task WriteInferResponseAsync(HttpResponse http, InferenceResponse response, CancellationToken cancellationToken)
     {

@@ -490,7 +490,9 @@ internal sealed class DynamicBatcher : IAsyncDisposable
 
         public PreparedRequest Request { get; } = request;
         public long EnqueuedAt { get; } = enqueuedAt;
-        public TaskCompletionSource<InferenceResponse> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        // Completed inline from the batch loop: the waiting side is Orleans, which posts its continuation to the
+        // activation's scheduler anyway, so an extra thread-pool hop per request would only add latency.
+        public TaskCompletionSource<InferenceResponse> Completion { get; } = new();
         public bool IsAbandoned => Volatile.Read(ref _state) == Abandoned;
         public bool TryStart() => Interlocked.CompareExchange(ref _state, Running, Queued) == Queued;
         public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Queued) == Queued;

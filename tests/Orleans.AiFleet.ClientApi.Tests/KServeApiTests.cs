@@ -91,6 +91,21 @@ public sealed class KServeApiTests(ApiFixture fixture)
     }
 
     [Fact]
+    public async Task Infer_FieldsInAnyOrderAndUnknownFields_AreAccepted()
+    {
+        var data = string.Join(",", Samples.Pixels(4).Fp32!.Select(v => v.ToString("R", System.Globalization.CultureInfo.InvariantCulture)));
+        var body = "{\"parameters\":{\"x\":[1,{\"y\":2}]},\"outputs\":[{\"parameters\":{},\"name\":\"logits\"}],"
+            + "\"inputs\":[{\"data\":[[" + data + "]],\"parameters\":{},\"datatype\":\"FP32\",\"shape\":[1,64],\"name\":\"pixels\"}],\"id\":\"late-id\"}";
+
+        var response = await Http.PostRawAsync("/v2/models/digits/infer", body);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var json = await response.JsonAsync();
+        Assert.Equal("late-id", json.GetProperty("id").GetString());
+        Reference.AssertClose(Reference.Run("digits", "2", [Samples.Pixels(4)], "logits"), KServe.Floats(KServe.Output(json, "logits")));
+    }
+
+    [Fact]
     public async Task Infer_TextEncoderInt64_ReturnsTheSentenceEmbedding()
     {
         var ids = Samples.TokenIds(1);

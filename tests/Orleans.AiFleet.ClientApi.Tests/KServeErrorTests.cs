@@ -31,6 +31,9 @@ public sealed class KServeErrorTests(ApiFixture fixture)
         { "unknown output", "{\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":" + Pixels64 + "}],\"outputs\":[{\"name\":\"scores\"}]}", "model 'digits' has no output 'scores'" },
         { "output without name", "{\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":" + Pixels64 + "}],\"outputs\":[{}]}", "each entry of 'outputs' needs a string 'name'" },
         { "id not a string", "{\"id\":5,\"inputs\":[]}", "'id' must be a string" },
+        { "content after the object", "{\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,64],\"datatype\":\"FP32\",\"data\":" + Pixels64 + "}]} x", "the request body is not valid JSON" },
+        { "input not an object", "{\"inputs\":[5]}", "inputs[0] must be an object" },
+        { "object in data", "{\"inputs\":[{\"name\":\"pixels\",\"shape\":[1,1],\"datatype\":\"FP32\",\"data\":[{}]}]}", "has an object in 'data'" },
     };
 
     [Theory]
