@@ -19,7 +19,7 @@ internal static class ApiServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());
         services.AddHealthChecks().AddCheck<ModelWarmupService>("models", tags: [HealthApi.ReadyTag]);
         services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(AiFleetMeter, "Microsoft.Orleans")
+            .AddMeter(AiFleetMeter, "Microsoft.Orleans", "System.Runtime")
             .AddAspNetCoreInstrumentation()
             .AddPrometheusExporter());
         return builder;

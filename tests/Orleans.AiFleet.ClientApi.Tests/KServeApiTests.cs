@@ -153,5 +153,6 @@ public sealed class KServeApiTests(ApiFixture fixture)
         Assert.Contains("aifleet_inference_compute_time_milliseconds_bucket{", text);
         Assert.Contains("aifleet_inference_batch_size_bucket{", text);
         Assert.Contains("orleans_", text);
+        Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text); // the runtime's own meter
     }
 }
