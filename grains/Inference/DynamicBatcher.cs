@@ -41,6 +41,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     private readonly ITimer _timeoutSweep;
     private Task<bool>? _waitForMore;
     private int _waiting;
+    private int _sweeping;
     private int _lastBatchRows = 1;
     private long _completed;
     private long _batches;
@@ -136,6 +137,24 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     /// <summary>Fails the requests that have waited past the timeout; the oldest come first, so it stops early.</summary>
     private void ExpireOverdue()
     {
+        // Timer callbacks may overlap; two sweeps peeking the same head could each dequeue a different request.
+        if (Interlocked.Exchange(ref _sweeping, 1) == 1)
+        {
+            return;
+        }
+
+        try
+        {
+            ExpireOverdueCore();
+        }
+        finally
+        {
+            Volatile.Write(ref _sweeping, 0);
+        }
+    }
+
+    private void ExpireOverdueCore()
+    {
         while (_timeline.TryPeek(out var oldest))
         {
             if (!oldest.Completion.Task.IsCompleted && _time.GetElapsedTime(oldest.EnqueuedAt) < _timeout)
@@ -220,7 +239,15 @@ internal sealed class DynamicBatcher : IAsyncDisposable
             }
 
             _lastBatchRows = rows;
-            Execute(batch);
+            try
+            {
+                Execute(batch);
+            }
+            catch (Exception e)
+            {
+                // Runs already fail their own requests; this is the last guard so the loop itself never dies.
+                Fail(batch, e, "error");
+            }
         }
     }
 
@@ -466,9 +493,11 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         for (var r = 0; r < group.Count; r++)
         {
             var request = group[r].Request.Request;
-            Interlocked.Increment(ref _completed);
-            _metrics.Request(_session.Model, _session.Version, "ok");
-            group[r].Completion.TrySetResult(new InferenceResponse(_session.Model, _session.Version, request.Id, perRequest[r]));
+            if (group[r].Completion.TrySetResult(new InferenceResponse(_session.Model, _session.Version, request.Id, perRequest[r])))
+            {
+                Interlocked.Increment(ref _completed);
+                _metrics.Request(_session.Model, _session.Version, "ok");
+            }
         }
     }
 
