@@ -2,7 +2,7 @@ using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.ClientApi.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
-builder.AddAiFleetEmbeddedSilo();
+builder.AddAiFleetCluster();
 builder.AddAiFleetApi();
 
 var app = builder.Build();

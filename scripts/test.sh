@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# Runs every test of the solution. Installs and starts whatever the tests need first (today: nothing beyond the
-# .NET 10 SDK; the cluster-mode suites will start PostgreSQL and Redis here). Ends with one summary line.
+# Runs every test of the solution. Installs and starts whatever the tests need first: a throwaway PostgreSQL for
+# the cluster-membership tests (scripts/postgres.sh; Debian 12 ships the server binaries). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet --version >/dev/null
 results="$(pwd)/.artifacts/test-results"
 rm -rf "$results"
+bash scripts/postgres.sh start >/dev/null
+trap 'bash scripts/postgres.sh stop' EXIT
 dotnet build Orleans.AiFleet.sln -c Release
 status=0
 dotnet test Orleans.AiFleet.sln -c Release --no-build --results-directory "$results" --logger trx "$@" || status=$?

@@ -1,7 +1,10 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using System.Net;
 using Microsoft.Extensions.Options;
+using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Inference;
+using Orleans.Configuration;
 using Orleans.AiFleet.Grains.Models;
 
 namespace Orleans.Hosting;
@@ -23,9 +26,39 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<OnnxSessionCache>();
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<ReplicaLoadTracker>();
-        services.TryAddKeyedSingleton(AiFleet.Grains.Hosting.AiFleetServiceKeys.Clock, TimeProvider.System);
+        services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         return silo;
     }
+
+    /// <summary>
+    /// Cluster mode: membership in PostgreSQL through Orleans' ADO.NET clustering running this project's query texts
+    /// (db/), on the endpoints the options name. The options are validated here, before anything starts, so a bad
+    /// setting stops the silo with a message naming it.
+    /// </summary>
+    public static ISiloBuilder UseAiFleetCluster(this ISiloBuilder silo, AiFleetClusterOptions options)
+    {
+        var result = new AiFleetClusterOptionsValidator().Validate(null, options);
+        if (result.Failed)
+        {
+            throw new OptionsValidationException(AiFleetClusterOptions.SectionName, typeof(AiFleetClusterOptions), result.Failures);
+        }
+
+        silo.Configure<ClusterOptions>(o =>
+        {
+            o.ClusterId = options.ClusterId;
+            o.ServiceId = options.ServiceId;
+        });
+        silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedAddress), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
+        silo.UseAdoNetClustering(o =>
+        {
+            o.Invariant = PostgresInvariant;
+            o.ConnectionString = options.Postgres;
+        });
+        return silo;
+    }
+
+    /// <summary>ADO.NET provider name of Npgsql, which Orleans loads by reflection.</summary>
+    public const string PostgresInvariant = "Npgsql";
 
     /// <summary>In-memory grain state and reminders: the embedded default and tests. Nothing survives a restart.</summary>
     public static ISiloBuilder UseAiFleetInMemoryState(this ISiloBuilder silo) =>

@@ -1,0 +1,71 @@
+using System.Net;
+using Microsoft.Extensions.Options;
+
+namespace Orleans.AiFleet.Grains.Hosting;
+
+/// <summary>
+/// Cluster mode: membership in PostgreSQL (the project's schema in db/). Bound from <c>AiFleet:Cluster</c>
+/// (env <c>AIFLEET__CLUSTER__POSTGRES</c>, ...). Without a PostgreSQL connection string the process runs the
+/// embedded default instead.
+/// </summary>
+public sealed class AiFleetClusterOptions
+{
+    public const string SectionName = "AiFleet:Cluster";
+    public const string DefaultClusterId = "aifleet";
+    public const string DefaultServiceId = "aifleet";
+    public const int DefaultSiloPort = 11111;
+    public const int DefaultGatewayPort = 30000;
+
+    /// <summary>Npgsql connection string of the membership database.</summary>
+    public string? Postgres { get; set; }
+
+    /// <summary>Silos and clients with the same cluster id form one cluster.</summary>
+    public string ClusterId { get; set; } = DefaultClusterId;
+
+    /// <summary>Stable across deployments: grain state and reminders are keyed by it.</summary>
+    public string ServiceId { get; set; } = DefaultServiceId;
+
+    public int SiloPort { get; set; } = DefaultSiloPort;
+
+    public int GatewayPort { get; set; } = DefaultGatewayPort;
+
+    /// <summary>The address other silos and clients reach this silo at (a pod IP in Kubernetes); loopback by default.</summary>
+    public string AdvertisedAddress { get; set; } = IPAddress.Loopback.ToString();
+
+    public bool IsConfigured => !string.IsNullOrWhiteSpace(Postgres);
+}
+
+internal sealed class AiFleetClusterOptionsValidator : IValidateOptions<AiFleetClusterOptions>
+{
+    public ValidateOptionsResult Validate(string? name, AiFleetClusterOptions o)
+    {
+        var errors = new List<string>();
+        var at = AiFleetClusterOptions.SectionName;
+        if (!o.IsConfigured)
+        {
+            errors.Add($"{at}:Postgres must be an Npgsql connection string for cluster mode");
+        }
+
+        if (string.IsNullOrWhiteSpace(o.ClusterId))
+        {
+            errors.Add($"{at}:ClusterId must not be empty");
+        }
+
+        if (string.IsNullOrWhiteSpace(o.ServiceId))
+        {
+            errors.Add($"{at}:ServiceId must not be empty");
+        }
+
+        if (o.SiloPort is < 1 or > 65535 || o.GatewayPort is < 1 or > 65535 || o.SiloPort == o.GatewayPort)
+        {
+            errors.Add($"{at}:SiloPort and GatewayPort must be two different ports in 1-65535 (were {o.SiloPort}, {o.GatewayPort})");
+        }
+
+        if (!IPAddress.TryParse(o.AdvertisedAddress, out _))
+        {
+            errors.Add($"{at}:AdvertisedAddress '{o.AdvertisedAddress}' is not an IP address");
+        }
+
+        return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;
+    }
+}

@@ -1,0 +1,92 @@
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.Grains.Hosting;
+using Orleans.AiFleet.Grains.Models;
+
+namespace Orleans.AiFleet.ClientApi.Tests;
+
+/// <summary>
+/// client-api in cluster mode, chosen by configuration alone: an external Orleans client of a real silo host that
+/// joined through PostgreSQL, serving the same HTTP surface as the embedded default.
+/// </summary>
+public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixture<PostgresFixture>
+{
+    [Fact]
+    public async Task ClientApiInClusterMode_ServesInferenceFromARemoteSilo()
+    {
+        var clusterId = $"api-{Guid.NewGuid():N}";
+        var builder = Host.CreateApplicationBuilder();
+        builder.UseOrleans(silo =>
+        {
+            silo.UseAiFleetCluster(new AiFleetClusterOptions
+            {
+                Postgres = postgres.ConnectionString,
+                ClusterId = clusterId,
+                SiloPort = FreePort(),
+                GatewayPort = FreePort(),
+            }).AddAiFleet().UseAiFleetInMemoryState();
+            silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = TestRepository.Shipped);
+        });
+        using var silo = builder.Build();
+        await silo.StartAsync();
+
+        var httpPort = FreePort();
+        await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        var giveUp = DateTime.UtcNow.AddSeconds(60);
+        while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "client-api in cluster mode did not turn ready within 60 s");
+            await Task.Delay(100);
+        }
+
+        var response = await http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(2, outputs: "logits"));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Reference.AssertClose(
+            Reference.Run("digits", "2", [Samples.Pixels(2)], "logits"),
+            KServe.Floats(KServe.Output(await response.JsonAsync(), "logits")));
+        Assert.Equal(HttpStatusCode.NotFound, (await http.GetAsync("/v2/models/nope")).StatusCode);
+
+        // Cluster mode, not the embedded default: no silo in client-api's process, and the replicas live on the remote one.
+        Assert.Null(api.Services.GetService<ILocalSiloDetails>());
+        var remote = silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString();
+        var replica = await api.Services.GetRequiredService<IClusterClient>()
+            .GetGrain<IModelReplicaGrain>(ReplicaKey.Format("digits", "2", 0)).GetStatusAsync();
+        Assert.Equal(remote, replica.Silo);
+        await silo.StopAsync();
+    }
+
+    private sealed class ClusterModeApi : WebApplicationFactory<Program>
+    {
+        private readonly string _postgres;
+        private readonly string _clusterId;
+        private readonly int _port;
+
+        public ClusterModeApi(string postgres, string clusterId, int port)
+        {
+            (_postgres, _clusterId, _port) = (postgres, clusterId, port);
+            UseKestrel(port);
+            StartServer();
+        }
+
+        protected override void ConfigureWebHost(IWebHostBuilder builder)
+        {
+            builder.UseSetting("urls", $"http://127.0.0.1:{_port}");
+            builder.UseSetting("AiFleet:Cluster:Postgres", _postgres);
+            builder.UseSetting("AiFleet:Cluster:ClusterId", _clusterId);
+        }
+    }
+
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
