@@ -25,7 +25,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<ModelRepository>();
         services.TryAddSingleton<OnnxSessionCache>();
         services.TryAddSingleton<InferenceMetrics>();
-        services.TryAddSingleton<ReplicaLoadTracker>();
+        services.TryAddSingleton<RoutingTableCache>();
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         return silo;
     }
@@ -62,5 +62,5 @@ public static class AiFleetSiloBuilderExtensions
 
     /// <summary>In-memory grain state and reminders: the embedded default and tests. Nothing survives a restart.</summary>
     public static ISiloBuilder UseAiFleetInMemoryState(this ISiloBuilder silo) =>
-        silo.AddMemoryGrainStorageAsDefault().UseInMemoryReminderService();
+        silo.AddMemoryGrainStorage(AiFleetStorage.Name).AddMemoryGrainStorageAsDefault().UseInMemoryReminderService();
 }

@@ -41,6 +41,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     private readonly ITimer _timeoutSweep;
     private Task<bool>? _waitForMore;
     private int _waiting;
+    private int _running;
     private int _sweeping;
     private int _lastBatchRows = 1;
     private long _completed;
@@ -63,6 +64,9 @@ internal sealed class DynamicBatcher : IAsyncDisposable
 
     /// <summary>Accepted requests that have not started running.</summary>
     public int QueueLength => Volatile.Read(ref _waiting);
+
+    /// <summary>Accepted requests not yet answered: queued plus the batch running now.</summary>
+    public int InFlight => Volatile.Read(ref _waiting) + Volatile.Read(ref _running);
 
     public long CompletedRequests => Interlocked.Read(ref _completed);
 
@@ -338,9 +342,17 @@ internal sealed class DynamicBatcher : IAsyncDisposable
             }
         }
 
-        foreach (var group in groups)
+        Volatile.Write(ref _running, runnable.Count);
+        try
         {
-            RunGroup(group, isolateFailures: group.Count > 1);
+            foreach (var group in groups)
+            {
+                RunGroup(group, isolateFailures: group.Count > 1);
+            }
+        }
+        finally
+        {
+            Volatile.Write(ref _running, 0);
         }
     }
 

@@ -5,13 +5,14 @@ using Orleans.Concurrency;
 namespace Orleans.AiFleet.Grains.Inference;
 
 /// <summary>
-/// Resolves the version and hands the request to the least loaded of two random replicas. A stateless worker, so
+/// Resolves the version and hands the request to the less loaded of two random replicas from the fleet's cached
+/// routing table. A stateless worker, so
 /// it runs on the silo the request arrived at; reentrant because it holds no state of its own and must keep many
 /// requests in flight while replicas batch them (a non-reentrant worker would hold one request at a time).
 /// </summary>
 [StatelessWorker]
 [Reentrant]
-internal sealed class InferenceRouterGrain(ModelRepository repository, ReplicaLoadTracker load) : Grain, IInferenceRouterGrain
+internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables) : Grain, IInferenceRouterGrain
 {
     public async Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default)
     {
@@ -23,7 +24,12 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, ReplicaLo
             throw new ModelNotFoundException($"model '{model.Name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
         }
 
-        var replicas = load.Get(model.Name, version, model.Config.Replicas.MinReplicas);
+        var replicas = await tables.GetAsync(model.Name, version);
+        if (replicas.Count == 0)
+        {
+            throw new ModelUnavailableException($"model '{model.Name}' version {version} has no replica in rotation; retry");
+        }
+
         var pick = replicas.Pick();
         replicas.Begin(pick);
         try

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
+using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 using Orleans.AiFleet.Grains.Hosting;
@@ -33,6 +34,7 @@ internal sealed partial class ModelReplicaGrain(
     private OnnxSessionCache.Lease? _lease;
     private DynamicBatcher? _batcher;
     private DateTimeOffset? _warmedUpAt;
+    private IGrainTimer? _loadReports;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -64,10 +66,29 @@ internal sealed partial class ModelReplicaGrain(
         await _batcher.WarmUpAsync();
         _warmedUpAt = time.GetUtcNow();
         LogWarmedUp(logger, key, _lease.Session.ExecutionProvider, sw.Elapsed.TotalMilliseconds);
+
+        // The fleet scales on these reports; one-way, so a slow fleet never holds the replica back.
+        var fleet = GrainFactory.GetGrain<IModelFleetGrain>(name);
+        _loadReports = this.RegisterGrainTimer(
+            static (self, _) => self.ReportLoadAsync(),
+            this,
+            new GrainTimerCreationOptions { DueTime = LoadReportEvery, Period = LoadReportEvery, Interleave = true });
+        _fleet = fleet;
     }
+
+    private static readonly TimeSpan LoadReportEvery = TimeSpan.FromMilliseconds(250);
+
+    private IModelFleetGrain? _fleet;
+
+    private Task ReportLoadAsync() => _fleet is null || _batcher is null
+        ? Task.CompletedTask
+        : _fleet.ReportLoadAsync(_version, new ReplicaLoad(
+            this.GetPrimaryKeyString(), silo.SiloAddress.ToString(), _batcher.QueueLength, _batcher.InFlight,
+            _batcher.CompletedRequests, _batcher.Batches));
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
+        _loadReports?.Dispose();
         if (_batcher is not null)
         {
             await _batcher.DisposeAsync();

@@ -1,3 +1,4 @@
+using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 using Orleans.Concurrency;
@@ -20,8 +21,14 @@ internal sealed class ModelRegistryGrain(ModelRepository repository) : Grain, IM
 
     public async Task<IReadOnlyList<ModelReadiness>> LoadAllAsync(CancellationToken cancellationToken = default)
     {
-        var loads = repository.Models.SelectMany(m => m.Versions.Select(v => LoadAsync(m, v)));
-        return await Task.WhenAll(loads);
+        // Each model's fleet warms its versions' replicas and publishes their routing tables.
+        var loads = await Task.WhenAll(repository.Models.Select(m => GrainFactory.GetGrain<IModelFleetGrain>(m.Name).EnsureStartedAsync()));
+        foreach (var readiness in loads.SelectMany(l => l))
+        {
+            _readiness[(readiness.Model, readiness.Version)] = readiness;
+        }
+
+        return loads.SelectMany(l => l).ToArray();
     }
 
     public Task<IReadOnlyList<ModelReadiness>> GetReadinessAsync() =>
@@ -39,30 +46,6 @@ internal sealed class ModelRegistryGrain(ModelRepository repository) : Grain, IM
 
         await Task.WhenAll(Replicas(m, version).Select(r => r.UnloadAsync()));
         _readiness[(model, version)] = new ModelReadiness(model, version, 0, m.Config.Replicas.MinReplicas, "unloaded");
-    }
-
-    private async Task<ModelReadiness> LoadAsync(RepositoryModel model, string version)
-    {
-        var statuses = await Task.WhenAll(Replicas(model, version).Select(async r =>
-        {
-            try
-            {
-                return (Status: await r.WarmUpAsync(), Error: (string?)null);
-            }
-            catch (Exception e)
-            {
-                return (Status: (ReplicaStatus?)null, Error: e.Message);
-            }
-        }));
-
-        var readiness = new ModelReadiness(
-            model.Name,
-            version,
-            statuses.Count(s => s.Status?.Ready == true),
-            statuses.Length,
-            statuses.Select(s => s.Error).FirstOrDefault(e => e is not null));
-        _readiness[(model.Name, version)] = readiness;
-        return readiness;
     }
 
     private ModelReadiness Readiness(RepositoryModel model, string version) =>

@@ -1,3 +1,4 @@
+using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.AiFleet.Grains.Hosting;
@@ -57,18 +58,37 @@ public sealed class ClusterFixture() : ClusterFixtureBase(TestRepository.Shipped
 /// <item><c>small-queue</c>: at most 4 queued requests, batches of up to 64, a 1 s batching delay;</item>
 /// <item><c>short-timeout</c>: a 2 s request timeout and a 5 s batching delay (the timeout fires first);</item>
 /// <item><c>batching</c>: batches of up to 64 with a 1 s delay;</item>
-/// <item><c>unload</c>: as shipped, for load and unload.</item>
+/// <item><c>unload</c>: as shipped, for load and unload;</item>
+/// <item><c>scaling</c>: 1 to 3 replicas, target 1 in flight each, up after 1 s, down after 5 s; a 60 s batching
+/// delay holds requests in the queue until the test moves the clock.</item>
 /// </list>
 /// </summary>
-public sealed class ManualClockClusterFixture() : ClusterFixtureBase(Repository, Clock)
+public sealed class ManualClockClusterFixture : ClusterFixtureBase
 {
-    public static readonly FakeTimeProvider Clock = new(DateTimeOffset.Parse("2026-11-23T00:00:00Z"));
+    public ManualClockClusterFixture()
+        : this(new FakeTimeProvider(DateTimeOffset.Parse("2026-11-23T00:00:00Z")))
+    {
+    }
+
+    private ManualClockClusterFixture(FakeTimeProvider clock)
+        : base(Repository, clock) => Time = clock;
 
     private static readonly string Repository = TestRepository.Create("digits",
         ("small-queue", c => { c["maxQueueLength"] = 4; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
         ("short-timeout", c => { c["requestTimeoutMs"] = 2000; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 5000; }),
         ("batching", c => { c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
-        ("unload", c => { }));
+        ("unload", c => { }),
+        ("scaling", c =>
+        {
+            c["maxBatchSize"] = 64;
+            c["maxQueueDelayMs"] = 60_000;
+            c["requestTimeoutMs"] = 600_000;
+            c["replicas"] = new JsonObject
+            {
+                ["minReplicas"] = 1, ["maxReplicas"] = 3, ["targetInFlightPerReplica"] = 1,
+                ["upscaleDelayMs"] = 1000, ["downscaleDelayMs"] = 5000,
+            };
+        }));
 
-    public FakeTimeProvider Time => Clock;
+    public FakeTimeProvider Time { get; }
 }

@@ -1,0 +1,47 @@
+
+namespace Orleans.AiFleet.GrainInterfaces.Fleet;
+
+/// <summary>What a replica tells its fleet every ~250 ms.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ReplicaLoad")]
+public sealed record ReplicaLoad(
+    [property: Id(0)] string ReplicaId,
+    [property: Id(1)] string Silo,
+    [property: Id(2)] int QueueLength,
+    [property: Id(3)] int InFlight,
+    [property: Id(4)] long CompletedRequests,
+    [property: Id(5)] long Batches);
+
+/// <summary>One decision of the autoscaler.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ScalingEvent")]
+public sealed record ScalingEvent(
+    [property: Id(0)] DateTimeOffset At,
+    [property: Id(1)] string Version,
+    [property: Id(2)] int From,
+    [property: Id(3)] int To,
+    [property: Id(4)] string Reason);
+
+/// <summary>The replicas of a version that take traffic; <see cref="Revision"/> moves on every change.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.RoutingTable")]
+public sealed record RoutingTable(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string Version,
+    [property: Id(2)] long Revision,
+    [property: Id(3)] IReadOnlyList<string> Replicas);
+
+/// <summary>One version's replicas as the fleet sees them.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.FleetVersionStatus")]
+public sealed record FleetVersionStatus(
+    [property: Id(0)] string Version,
+    [property: Id(1)] int Desired,
+    [property: Id(2)] int MinReplicas,
+    [property: Id(3)] int MaxReplicas,
+    [property: Id(4)] int TargetInFlightPerReplica,
+    [property: Id(5)] IReadOnlyList<string> InRotation,
+    [property: Id(6)] IReadOnlyList<ReplicaLoad> Loads);
+
+/// <summary>A model's fleet: every version, and the recent scaling decisions, newest last.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.FleetStatus")]
+public sealed record FleetStatus(
+    [property: Id(0)] string Model,
+    [property: Id(1)] IReadOnlyList<FleetVersionStatus> Versions,
+    [property: Id(2)] IReadOnlyList<ScalingEvent> RecentEvents);

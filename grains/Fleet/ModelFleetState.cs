@@ -1,0 +1,14 @@
+using Orleans.AiFleet.GrainInterfaces.Fleet;
+
+namespace Orleans.AiFleet.Grains.Fleet;
+
+/// <summary>What a fleet keeps across restarts: each version's desired replica count and the recent decisions.</summary>
+[GenerateSerializer, Alias("aifleet.ModelFleetState")]
+public sealed class ModelFleetState
+{
+    [Id(0)]
+    public Dictionary<string, int> Desired { get; set; } = [];
+
+    [Id(1)]
+    public List<ScalingEvent> Events { get; set; } = [];
+}
