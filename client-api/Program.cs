@@ -8,6 +8,7 @@ builder.AddAiFleetApi();
 var app = builder.Build();
 app.MapHealthApi();
 app.MapKServeApi();
+app.MapFleetApi();
 app.MapPrometheusScrapingEndpoint("/metrics");
 app.Run();
 
