@@ -32,6 +32,12 @@ public sealed class AiFleetClusterOptions
     /// <summary>The address other silos and clients reach this silo at (a pod IP in Kubernetes); loopback by default.</summary>
     public string AdvertisedAddress { get; set; } = IPAddress.Loopback.ToString();
 
+    /// <summary>
+    /// Whether this silo offers a GPU to models that prefer one (silo metadata gpu=true, read by replica placement).
+    /// Unset: true when the loaded ONNX Runtime has the CUDA provider.
+    /// </summary>
+    public bool? Gpu { get; set; }
+
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Postgres);
 }
 

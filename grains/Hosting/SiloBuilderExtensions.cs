@@ -2,9 +2,11 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Net;
 using Microsoft.Extensions.Options;
+using Orleans.AiFleet.Grains.Fleet;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Inference;
 using Orleans.Configuration;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 using Orleans.AiFleet.Grains.Models;
 
 namespace Orleans.Hosting;
@@ -27,6 +29,11 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<RoutingTableCache>();
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
+        if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))
+        {
+            silo.AddPlacementDirector<ReplicaPlacementStrategy, ReplicaPlacementDirector>();
+        }
+
         return silo;
     }
 
@@ -54,6 +61,8 @@ public static class AiFleetSiloBuilderExtensions
             o.Invariant = PostgresInvariant;
             o.ConnectionString = options.Postgres;
         });
+        var gpu = options.Gpu ?? ExecutionProviderSelector.CudaAvailable;
+        silo.UseSiloMetadata(new Dictionary<string, string> { [ReplicaPlacementStrategy.GpuMetadataKey] = gpu ? "true" : "false" });
         return silo;
     }
 

@@ -13,6 +13,9 @@ internal static class ExecutionProviderSelector
     public const string Cuda = "CUDA";
     public const string Cpu = "CPU";
 
+    /// <summary>True when the loaded ONNX Runtime build has the CUDA provider (a device may still be missing).</summary>
+    public static bool CudaAvailable => OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider");
+
     public static SessionOptions Create(bool preferGpu, int intraOpThreads, out string provider, out string reason)
     {
         var options = new SessionOptions
@@ -32,7 +35,7 @@ internal static class ExecutionProviderSelector
             return options;
         }
 
-        if (!OrtEnv.Instance().GetAvailableProviders().Contains("CUDAExecutionProvider"))
+        if (!CudaAvailable)
         {
             reason = "this build of ONNX Runtime has no CUDA provider (build with -p:OnnxRuntimeFlavor=Gpu)";
             return options;

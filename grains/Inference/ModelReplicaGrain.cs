@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.OnnxRuntime;
 using Orleans.AiFleet.GrainInterfaces.Fleet;
+using Orleans.AiFleet.Grains.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 using Orleans.AiFleet.Grains.Hosting;
@@ -17,10 +18,11 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// Reentrant because <see cref="InferAsync"/> only validates and enqueues: it touches no grain state after an
 /// await, and the batcher it hands to is thread-safe. Without it, requests would reach the queue one at a time
 /// and never form a batch. Always active: idle collection would drop a warm session and make the next request
-/// pay for a reload; replicas leave only when unloaded.
+/// pay for a reload; replicas leave only when unloaded. Placed by <see cref="ReplicaPlacementDirector"/>.
 /// </summary>
 [Reentrant]
 [CollectionAgeLimit(AlwaysActive = true)]
+[ReplicaPlacement]
 internal sealed partial class ModelReplicaGrain(
     ModelRepository repository,
     OnnxSessionCache sessions,
