@@ -1,19 +1,37 @@
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
+using Polly;
+using Polly.Retry;
 
 namespace Orleans.AiFleet.Grains.Inference;
 
 /// <summary>
 /// Resolves the version and hands the request to the less loaded of two random replicas from the fleet's cached
-/// routing table. A stateless worker, so
-/// it runs on the silo the request arrived at; reentrant because it holds no state of its own and must keep many
-/// requests in flight while replicas batch them (a non-reentrant worker would hold one request at a time).
+/// routing table. Inference has no side effects, so a call that fails in transport (the replica's silo died or is
+/// unreachable, or the replica is unloading) is retried on another replica, with jittered backoff, and the replica
+/// that failed is avoided for a while. A stateless worker, so it runs on the silo the request arrived at; reentrant
+/// because it holds no state of its own and must keep many requests in flight while replicas batch them.
 /// </summary>
 [StatelessWorker]
 [Reentrant]
 internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables) : Grain, IInferenceRouterGrain
 {
+    /// <summary>Transport failures and unloading replicas: the request never ran, or ran without effect.</summary>
+    private static readonly ResiliencePipeline Retry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder()
+                .Handle<OrleansMessageRejectionException>()
+                .Handle<SiloUnavailableException>()
+                .Handle<ModelUnavailableException>(),
+            MaxRetryAttempts = 4,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(20),
+            UseJitter = true,
+        })
+        .Build();
+
     public async Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default)
     {
         var model = repository.Find(request.Model)
@@ -30,11 +48,24 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
             throw new ModelUnavailableException($"model '{model.Name}' version {version} has no replica in rotation; retry");
         }
 
+        return await Retry.ExecuteAsync(
+            static (state, ct) => new ValueTask<InferenceResponse>(CallOneAsync(state.replicas, state.request, ct)),
+            (replicas, request),
+            cancellationToken);
+    }
+
+    private static async Task<InferenceResponse> CallOneAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken)
+    {
         var pick = replicas.Pick();
         replicas.Begin(pick);
         try
         {
             return await replicas[pick].InferAsync(request, cancellationToken);
+        }
+        catch (Exception e) when (e is OrleansMessageRejectionException or SiloUnavailableException)
+        {
+            replicas.Avoid(pick);
+            throw;
         }
         finally
         {

@@ -78,14 +78,19 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
 
     internal sealed class ReplicaSet
     {
+        /// <summary>How long a replica whose call failed in transport is passed over (about membership's detection time).</summary>
+        private static readonly long AvoidFor = 5 * Stopwatch.Frequency;
+
         private readonly IModelReplicaGrain[] _replicas;
         private readonly int[] _inFlight;
+        private readonly long[] _avoidUntil;
 
         public ReplicaSet(IGrainFactory grains, RoutingTable table)
         {
             Revision = table.Revision;
             _replicas = table.Replicas.Select(key => grains.GetGrain<IModelReplicaGrain>(key)).ToArray();
             _inFlight = new int[_replicas.Length];
+            _avoidUntil = new long[_replicas.Length];
         }
 
         public long Revision { get; }
@@ -96,7 +101,10 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
 
         public int InFlight(int index) => Volatile.Read(ref _inFlight[index]);
 
-        /// <summary>Power of two choices; ties go to the first pick so equal replicas share load at random.</summary>
+        /// <summary>
+        /// Power of two choices: of two random replicas, one not being avoided, else the one with fewer requests in
+        /// flight; ties go to the first pick so equal replicas share load at random.
+        /// </summary>
         public int Pick()
         {
             if (_replicas.Length == 1)
@@ -111,8 +119,19 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
                 b++;
             }
 
+            var now = Stopwatch.GetTimestamp();
+            var aAvoided = Volatile.Read(ref _avoidUntil[a]) > now;
+            var bAvoided = Volatile.Read(ref _avoidUntil[b]) > now;
+            if (aAvoided != bAvoided)
+            {
+                return aAvoided ? b : a;
+            }
+
             return InFlight(b) < InFlight(a) ? b : a;
         }
+
+        /// <summary>Passes the replica over for a while: its silo did not answer.</summary>
+        public void Avoid(int index) => Volatile.Write(ref _avoidUntil[index], Stopwatch.GetTimestamp() + AvoidFor);
 
         public void Begin(int index) => Interlocked.Increment(ref _inFlight[index]);
 
