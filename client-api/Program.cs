@@ -6,6 +6,7 @@ builder.AddAiFleetCluster();
 builder.AddAiFleetApi();
 
 var app = builder.Build();
+app.UseExceptionHandler();
 app.MapHealthApi();
 app.MapKServeApi();
 app.MapFleetApi();

@@ -15,6 +15,8 @@ internal static class ApiServiceExtensions
         var services = builder.Services;
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelCatalog>();
+        services.AddProblemDetails();
+        services.AddExceptionHandler<ClusterFailureHandler>();
         services.AddSingleton<ModelWarmupService>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());
         services.AddHealthChecks().AddCheck<ModelWarmupService>("models", tags: [HealthApi.ReadyTag]);

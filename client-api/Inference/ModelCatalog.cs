@@ -22,14 +22,25 @@ internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
     /// <summary>The entry point of the inference path.</summary>
     public IInferenceRouterGrain Router { get; } = grains.GetGrain<IInferenceRouterGrain>(0);
 
-    public ValueTask<ModelDescriptor?> FindAsync(string name) =>
-        _models.TryGetValue(name, out var entry) && entry.Expires > time.GetTimestamp()
-            ? ValueTask.FromResult(entry.Model)
-            : RefreshAsync(name);
-
-    private async ValueTask<ModelDescriptor?> RefreshAsync(string name)
+    public ValueTask<ModelDescriptor?> FindAsync(string name)
     {
-        var model = await Registry.GetModelAsync(name);
+        var known = _models.TryGetValue(name, out var entry);
+        return known && entry.Expires > time.GetTimestamp() ? ValueTask.FromResult(entry.Model) : RefreshAsync(name, known, entry.Model);
+    }
+
+    private async ValueTask<ModelDescriptor?> RefreshAsync(string name, bool known, ModelDescriptor? last)
+    {
+        ModelDescriptor? model;
+        try
+        {
+            model = await Registry.GetModelAsync(name);
+        }
+        catch (Exception) when (known)
+        {
+            // The registry's silo is failing over: keep answering from the last good entry rather than fail requests.
+            return last;
+        }
+
         _models[name] = (model, time.GetTimestamp() + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
         return model;
     }

@@ -59,7 +59,19 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         var replica = await api.Services.GetRequiredService<IClusterClient>()
             .GetGrain<IModelReplicaGrain>(ReplicaKey.Format("digits", "2", 0)).GetStatusAsync();
         Assert.Equal(remote, replica.Silo);
+
+        // The only silo gone: requests get 503 with Retry-After in the protocol's error shape, never a 500.
         await silo.StopAsync();
+        var infer = await http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(2));
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, infer.StatusCode);
+        Assert.NotNull(infer.Headers.RetryAfter);
+        Assert.Contains("retry", (await infer.JsonAsync()).GetProperty("error").GetString());
+        var unknown = await http.GetAsync($"/v2/models/never-seen-{Guid.NewGuid():N}");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, unknown.StatusCode);
+        Assert.Contains("retry", (await unknown.JsonAsync()).GetProperty("error").GetString());
+        var fleet = await http.GetAsync("/v1/fleet/digits");
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, fleet.StatusCode);
+        Assert.Equal("application/problem+json", fleet.Content.Headers.ContentType?.MediaType);
     }
 
     private sealed class ClusterModeApi : WebApplicationFactory<Program>
