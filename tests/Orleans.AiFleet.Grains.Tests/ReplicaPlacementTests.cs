@@ -28,7 +28,19 @@ public sealed class ThreeSiloClusterFixture : IAsyncLifetime
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+        await Cluster.WaitForLivenessToStabilizeAsync();
         GpuSilo = Cluster.Silos.Single(s => s.Name == "Silo_0").SiloAddress.ToString();
+
+        // Placement reads each silo's own caches of membership and metadata, filled asynchronously after start:
+        // wait until every silo sees every silo's metadata, or a replica may be placed on a partial view.
+        var giveUp = DateTime.UtcNow.AddSeconds(30);
+        while (!Cluster.Silos.All(local => Cluster.Silos.All(other =>
+                   local.ServiceProvider.GetRequiredService<ISiloMetadataCache>().GetSiloMetadata(other.SiloAddress)
+                       .Metadata.ContainsKey(ReplicaPlacementStrategy.GpuMetadataKey))))
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "silo metadata did not reach every silo within 30 s");
+            await Task.Delay(50);
+        }
     }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
