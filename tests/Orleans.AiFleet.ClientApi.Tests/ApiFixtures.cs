@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -16,7 +15,7 @@ namespace Orleans.AiFleet.ClientApi.Tests;
 public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLifetime
 {
     private readonly string _repository;
-    private readonly int _httpPort = FreePort();
+    private readonly int _httpPort = TestHosts.FreePort();
 
     protected ApiFixtureBase(string repository)
     {
@@ -50,20 +49,13 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
     {
         builder.UseSetting("urls", $"http://127.0.0.1:{_httpPort}");
         builder.UseSetting("AiFleet:Models:Path", _repository);
-        builder.UseSetting("AiFleet:Embedded:SiloPort", FreePort().ToString());
-        builder.UseSetting("AiFleet:Embedded:GatewayPort", FreePort().ToString());
+        builder.UseSetting("AiFleet:Embedded:SiloPort", TestHosts.FreePort().ToString());
+        builder.UseSetting("AiFleet:Embedded:GatewayPort", TestHosts.FreePort().ToString());
         builder.ConfigureTestServices(ConfigureTestServices);
     }
 
     protected virtual void ConfigureTestServices(IServiceCollection services)
     {
-    }
-
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
 

@@ -1,12 +1,8 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Orleans.AiFleet.GrainInterfaces.Inference;
-using Orleans.AiFleet.Grains.Hosting;
-using Orleans.AiFleet.Grains.Models;
 
 namespace Orleans.AiFleet.ClientApi.Tests;
 
@@ -20,22 +16,9 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
     public async Task ClientApiInClusterMode_ServesInferenceFromARemoteSilo()
     {
         var clusterId = $"api-{Guid.NewGuid():N}";
-        var builder = Host.CreateApplicationBuilder();
-        builder.UseOrleans(silo =>
-        {
-            silo.UseAiFleetCluster(new AiFleetClusterOptions
-            {
-                Postgres = postgres.ConnectionString,
-                ClusterId = clusterId,
-                SiloPort = FreePort(),
-                GatewayPort = FreePort(),
-            }).AddAiFleet().UseAiFleetInMemoryState();
-            silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = TestRepository.Shipped);
-        });
-        using var silo = builder.Build();
-        await silo.StartAsync();
+        using var silo = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, TestHosts.FreePort(), TestHosts.FreePort());
 
-        var httpPort = FreePort();
+        var httpPort = TestHosts.FreePort();
         await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
         using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
         var giveUp = DateTime.UtcNow.AddSeconds(60);
@@ -95,10 +78,4 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }

@@ -1,12 +1,9 @@
-using System.Net;
-using System.Net.Sockets;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Hosting;
-using Orleans.AiFleet.Grains.Models;
 
 namespace Orleans.AiFleet.Grains.Tests.Cluster;
 
@@ -24,9 +21,9 @@ public sealed class PostgresMembershipTests(PostgresFixture postgres) : IClassFi
     public async Task TwoSilosAndAClient_JoinThroughPostgres_ServeAndSurviveASiloLeaving()
     {
         var clusterId = $"test-{Guid.NewGuid():N}";
-        var (port1, gateway1, port2, gateway2) = (FreePort(), FreePort(), FreePort(), FreePort());
-        using var silo1 = await StartSiloAsync(clusterId, port1, gateway1);
-        using var silo2 = await StartSiloAsync(clusterId, port2, gateway2);
+        var (port1, gateway1, port2, gateway2) = (TestHosts.FreePort(), TestHosts.FreePort(), TestHosts.FreePort(), TestHosts.FreePort());
+        using var silo1 = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, port1, gateway1);
+        using var silo2 = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, port2, gateway2);
         using var clientHost = await StartClientAsync(clusterId);
         var client = clientHost.Services.GetRequiredService<IClusterClient>();
 
@@ -46,26 +43,6 @@ public sealed class PostgresMembershipTests(PostgresFixture postgres) : IClassFi
         var after = await router.InferAsync(Samples.Digit("digits", 1, outputs: "logits"));
         Reference.AssertClose(Reference.Run("digits", "2", [Samples.Pixels(1)], "logits"), after.Outputs[0].Fp32!);
         await silo1.StopAsync();
-    }
-
-    private async Task<IHost> StartSiloAsync(string clusterId, int siloPort, int gatewayPort)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleans(silo =>
-        {
-            silo.UseAiFleetCluster(new AiFleetClusterOptions
-            {
-                Postgres = postgres.ConnectionString,
-                ClusterId = clusterId,
-                SiloPort = siloPort,
-                GatewayPort = gatewayPort,
-            }).AddAiFleet().UseAiFleetInMemoryState();
-            silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = TestRepository.Shipped);
-        });
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
     }
 
     private async Task<IHost> StartClientAsync(string clusterId)
@@ -105,10 +82,4 @@ public sealed class PostgresMembershipTests(PostgresFixture postgres) : IClassFi
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
