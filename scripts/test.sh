@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs every test of the solution. Installs and starts whatever the tests need first: a throwaway PostgreSQL for
-# the cluster-membership tests (scripts/postgres.sh; Debian 12 ships the server binaries). Ends with one summary line.
+# cluster membership (scripts/postgres.sh; Debian 12 ships the server binaries) and Redis for grain state
+# (scripts/redis.sh; installs Debian's redis-server if missing). Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet --version >/dev/null
 results="$(pwd)/.artifacts/test-results"
 rm -rf "$results"
 bash scripts/postgres.sh start >/dev/null
-trap 'bash scripts/postgres.sh stop' EXIT
+bash scripts/redis.sh start >/dev/null
+trap 'bash scripts/postgres.sh stop; bash scripts/redis.sh stop' EXIT
 dotnet build Orleans.AiFleet.sln -c Release
 status=0
 dotnet test Orleans.AiFleet.sln -c Release --no-build --results-directory "$results" --logger trx "$@" || status=$?

@@ -3,7 +3,8 @@ using Microsoft.Extensions.Hosting;
 using Orleans.AiFleet.Grains.Hosting;
 
 // The silo host. With AiFleet:Cluster:Postgres set (env AIFLEET__CLUSTER__POSTGRES) it joins the cluster through
-// PostgreSQL membership; without it, it runs one localhost silo. Grain state is in memory until Redis lands.
+// PostgreSQL membership, with grain state and reminders in Redis when AiFleet:Cluster:Redis is set; without it, it
+// runs one localhost silo with in-memory state.
 var builder = Host.CreateApplicationBuilder(args);
 var cluster = builder.Configuration.GetSection(AiFleetClusterOptions.SectionName).Get<AiFleetClusterOptions>() ?? new();
 builder.UseOrleans(silo =>
@@ -17,6 +18,14 @@ builder.UseOrleans(silo =>
         silo.UseLocalhostClustering();
     }
 
-    silo.AddAiFleet().UseAiFleetInMemoryState();
+    silo.AddAiFleet();
+    if (cluster.IsConfigured && !string.IsNullOrWhiteSpace(cluster.Redis))
+    {
+        silo.UseAiFleetRedisState(cluster.Redis);
+    }
+    else
+    {
+        silo.UseAiFleetInMemoryState();
+    }
 });
 builder.Build().Run();

@@ -19,6 +19,12 @@ public sealed class AiFleetClusterOptions
     /// <summary>Npgsql connection string of the membership database.</summary>
     public string? Postgres { get; set; }
 
+    /// <summary>
+    /// StackExchange.Redis configuration string of the grain state and reminder store (e.g. "127.0.0.1:6379"). Unset:
+    /// state and reminders stay in each silo's memory and do not survive it.
+    /// </summary>
+    public string? Redis { get; set; }
+
     /// <summary>Silos and clients with the same cluster id form one cluster.</summary>
     public string ClusterId { get; set; } = DefaultClusterId;
 

@@ -7,6 +7,7 @@ using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Inference;
 using Orleans.Configuration;
 using Orleans.Runtime.MembershipService.SiloMetadata;
+using StackExchange.Redis;
 using Orleans.AiFleet.Grains.Models;
 
 namespace Orleans.Hosting;
@@ -68,6 +69,19 @@ public static class AiFleetSiloBuilderExtensions
 
     /// <summary>ADO.NET provider name of Npgsql, which Orleans loads by reflection.</summary>
     public const string PostgresInvariant = "Npgsql";
+
+    /// <summary>
+    /// Grain state (the fleets' decisions, later budgets and sagas) and reminders in Redis, so they survive silo
+    /// restarts and move with grains between silos.
+    /// </summary>
+    public static ISiloBuilder UseAiFleetRedisState(this ISiloBuilder silo, string redis)
+    {
+        var configuration = ConfigurationOptions.Parse(redis);
+        silo.AddRedisGrainStorage(AiFleetStorage.Name, o => o.ConfigurationOptions = configuration);
+        silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = configuration);
+        silo.UseRedisReminderService(o => o.ConfigurationOptions = configuration);
+        return silo;
+    }
 
     /// <summary>In-memory grain state and reminders: the embedded default and tests. Nothing survives a restart.</summary>
     public static ISiloBuilder UseAiFleetInMemoryState(this ISiloBuilder silo) =>

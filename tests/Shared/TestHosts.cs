@@ -19,21 +19,42 @@ internal static class TestHosts
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>A started silo host in cluster mode on the shipped models, joined through PostgreSQL membership.</summary>
-    public static async Task<IHost> StartClusterSiloAsync(string postgres, string clusterId, int siloPort, int gatewayPort)
+    /// <summary>
+    /// A started silo host in cluster mode, joined through PostgreSQL membership: on the shipped models unless a
+    /// repository is given, with state in Redis when a Redis address is given (else in memory), on a manual clock
+    /// when one is given.
+    /// </summary>
+    public static async Task<IHost> StartClusterSiloAsync(
+        string postgres, string clusterId, int siloPort, int gatewayPort,
+        string? redis = null, TimeProvider? clock = null, string? repository = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
         builder.UseOrleans(silo =>
         {
+            if (clock is not null)
+            {
+                silo.Services.AddKeyedSingleton(AiFleetServiceKeys.Clock, clock);
+            }
+
             silo.UseAiFleetCluster(new AiFleetClusterOptions
             {
                 Postgres = postgres,
                 ClusterId = clusterId,
+                ServiceId = clusterId,
                 SiloPort = siloPort,
                 GatewayPort = gatewayPort,
-            }).AddAiFleet().UseAiFleetInMemoryState();
-            silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = TestRepository.Shipped);
+            }).AddAiFleet();
+            if (redis is null)
+            {
+                silo.UseAiFleetInMemoryState();
+            }
+            else
+            {
+                silo.UseAiFleetRedisState(redis);
+            }
+
+            silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = repository ?? TestRepository.Shipped);
         });
         var host = builder.Build();
         await host.StartAsync();
