@@ -22,11 +22,15 @@ start() {
   local silo api
   silo="$(find "$root/silo/bin/Release" -name Orleans.AiFleet.Silo.dll | head -1)"
   api="$(find "$root/client-api/bin/Release" -name Orleans.AiFleet.ClientApi.dll | head -1)"
+  cd "$root" # models/ is found from the working directory
+  # nohup and env exec, so $! is the dotnet process itself and stop can end it.
   for i in $(seq 0 $((n - 1))); do
-    (cd "$root" && AIFLEET__CLUSTER__SILOPORT=$((11111 + i)) AIFLEET__CLUSTER__GATEWAYPORT=$((30000 + i)) \
-      nohup dotnet "$silo" >"$dir/logs/silo-$i.log" 2>&1 & echo "silo-$i $!" >>"$dir/pids")
+    nohup env AIFLEET__CLUSTER__SILOPORT=$((11111 + i)) AIFLEET__CLUSTER__GATEWAYPORT=$((30000 + i)) \
+      dotnet "$silo" >"$dir/logs/silo-$i.log" 2>&1 &
+    echo "silo-$i $!" >>"$dir/pids"
   done
-  (cd "$root" && Urls="$http" nohup dotnet "$api" >"$dir/logs/client-api.log" 2>&1 & echo "client-api $!" >>"$dir/pids")
+  nohup env Urls="$http" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
+  echo "client-api $!" >>"$dir/pids"
   for _ in $(seq 1 120); do
     curl -sf "$http/health/ready" >/dev/null 2>&1 && { echo "cluster ready: $n silos, client-api at $http, logs in $dir/logs"; return 0; }
     sleep 0.5
@@ -37,7 +41,11 @@ start() {
 
 stop() {
   if [ -f "$dir/pids" ]; then
-    while read -r name pid; do kill "$pid" 2>/dev/null && echo "stopped $name ($pid)" || true; done <"$dir/pids"
+    while read -r name pid; do kill "$pid" 2>/dev/null && echo "stopping $name ($pid)" || true; done <"$dir/pids"
+    while read -r name pid; do
+      for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      kill -9 "$pid" 2>/dev/null && echo "killed $name ($pid): it did not stop within 10 s" || true
+    done <"$dir/pids"
     rm -f "$dir/pids"
   fi
   bash "$root/scripts/redis.sh" stop
