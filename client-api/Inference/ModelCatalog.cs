@@ -17,8 +17,6 @@ internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
     // Grain references are resolved once: GetGrain reflects over the interface's attributes on every call.
     private readonly IModelRegistryGrain _registry = grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey);
 
-    private IModelRegistryGrain Registry => _registry;
-
     /// <summary>The entry point of the inference path.</summary>
     public IInferenceRouterGrain Router { get; } = grains.GetGrain<IInferenceRouterGrain>(0);
 
@@ -33,7 +31,7 @@ internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
         ModelDescriptor? model;
         try
         {
-            model = await Registry.GetModelAsync(name);
+            model = await _registry.GetModelAsync(name);
         }
         catch (Exception) when (known)
         {
@@ -45,7 +43,7 @@ internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
         return model;
     }
 
-    public Task<IReadOnlyList<ModelDescriptor>> ListAsync() => Registry.ListModelsAsync();
+    public Task<IReadOnlyList<ModelDescriptor>> ListAsync() => _registry.ListModelsAsync();
 
-    public Task<IReadOnlyList<ModelReadiness>> ReadinessAsync() => Registry.GetReadinessAsync();
+    public Task<IReadOnlyList<ModelReadiness>> ReadinessAsync() => _registry.GetReadinessAsync();
 }

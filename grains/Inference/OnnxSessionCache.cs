@@ -11,11 +11,7 @@ internal sealed partial class OnnxSessionCache(ILogger<OnnxSessionCache> logger)
 {
     private readonly Lock _lock = new();
     private readonly Dictionary<string, Entry> _entries = new(StringComparer.Ordinal);
-    private long _loads;
     private long _disposals;
-
-    /// <summary>Sessions loaded since the silo started.</summary>
-    public long Loads => Interlocked.Read(ref _loads);
 
     /// <summary>Sessions disposed since the silo started.</summary>
     public long Disposals => Interlocked.Read(ref _disposals);
@@ -41,7 +37,6 @@ internal sealed partial class OnnxSessionCache(ILogger<OnnxSessionCache> logger)
                 var session = new ModelSession(model, version);
                 entry = new Entry(session);
                 _entries[key] = entry;
-                Interlocked.Increment(ref _loads);
                 LogLoaded(logger, model.Name, version, session.ExecutionProvider, session.ProviderReason);
             }
 
