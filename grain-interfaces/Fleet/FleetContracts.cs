@@ -37,11 +37,26 @@ public sealed record FleetVersionStatus(
     [property: Id(3)] int MaxReplicas,
     [property: Id(4)] int TargetInFlightPerReplica,
     [property: Id(5)] IReadOnlyList<string> InRotation,
-    [property: Id(6)] IReadOnlyList<ReplicaLoad> Loads);
+    [property: Id(6)] IReadOnlyList<ReplicaLoad> Loads,
+    [property: Id(7)] IReadOnlyList<CircuitReport> Circuits,
+    [property: Id(8)] double ForecastInFlight);
 
-/// <summary>A model's fleet: every version, and the recent scaling decisions, newest last.</summary>
+/// <summary>
+/// A router silo's circuit breaker for one replica changed state: <c>open</c> (calls skip it), <c>half-open</c>
+/// (one trial call) or <c>closed</c> (serving); <see cref="Cause"/> is the failure that opened it.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.CircuitReport")]
+public sealed record CircuitReport(
+    [property: Id(0)] string ReplicaId,
+    [property: Id(1)] string RouterSilo,
+    [property: Id(2)] string State,
+    [property: Id(3)] DateTimeOffset At,
+    [property: Id(4)] string? Cause);
+
+/// <summary>A model's fleet: every version, the recent scaling decisions (newest last), and the silo the fleet grain runs on.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.FleetStatus")]
 public sealed record FleetStatus(
     [property: Id(0)] string Model,
     [property: Id(1)] IReadOnlyList<FleetVersionStatus> Versions,
-    [property: Id(2)] IReadOnlyList<ScalingEvent> RecentEvents);
+    [property: Id(2)] IReadOnlyList<ScalingEvent> RecentEvents,
+    [property: Id(3)] string Silo);

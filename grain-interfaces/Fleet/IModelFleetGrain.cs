@@ -22,6 +22,10 @@ public interface IModelFleetGrain : IGrainWithStringKey
     [Alias("ReportLoad"), OneWay]
     Task ReportLoadAsync(string version, ReplicaLoad load);
 
+    /// <summary>A router silo's circuit breaker for one of the replicas changed state.</summary>
+    [Alias("ReportCircuit"), OneWay]
+    Task ReportCircuitAsync(string version, CircuitReport report);
+
     /// <summary>Replicas, load and recent scaling events.</summary>
     [Alias("GetStatus")]
     Task<FleetStatus> GetStatusAsync();

@@ -9,22 +9,33 @@ using Orleans.AiFleet.Grains.Models;
 namespace Orleans.AiFleet.Grains.Fleet;
 
 /// <summary>
-/// A model's autoscaler. Every 250 ms it compares each version's mean in-flight requests per replica (from the
-/// replicas' own reports) with <c>targetInFlightPerReplica</c>: above it for <c>upscaleDelayMs</c>, it grows to
-/// the count that brings the mean back to target (at least one more, at most <c>maxReplicas</c>); below half of it
-/// for <c>downscaleDelayMs</c>, it shrinks by one (not under <c>minReplicas</c>). A new replica warms up before it
-/// enters the routing table; a removed one leaves the table first and is unloaded once routers have refreshed,
-/// so no request is sent to a replica that is draining. Not reentrant: decisions and table changes are serial.
+/// A model's autoscaler and healer. Every 250 ms, per version:
+/// <list type="bullet">
+/// <item>the demand is the replicas' reported in-flight requests, or a Holt trend forecast of it one upscale delay
+/// ahead when that is higher, so a rising load is met before it arrives;</item>
+/// <item>demand per replica above <c>targetInFlightPerReplica</c> for <c>upscaleDelayMs</c> grows the version to
+/// the count that brings it back to target (at least one more, at most <c>maxReplicas</c>); below half of it for
+/// <c>downscaleDelayMs</c> shrinks it by one (not under <c>minReplicas</c>);</item>
+/// <item>a replica in rotation that has not reported for two seconds (its silo died, say) is called again, which
+/// re-activates it on a live silo through placement; the move is recorded.</item>
+/// </list>
+/// A new replica warms up before it enters the routing table; a removed one leaves the table first and is unloaded
+/// once routers have refreshed, so no request is sent to a replica that is draining. Not reentrant: decisions and
+/// table changes are serial.
 /// </summary>
 internal sealed partial class ModelFleetGrain(
     [PersistentState("fleet", AiFleetStorage.Name)] IPersistentState<ModelFleetState> state,
     ModelRepository repository,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
+    ILocalSiloDetails silo,
     ILogger<ModelFleetGrain> logger) : Grain, IModelFleetGrain
 {
     private const int MaxEvents = 50;
     private static readonly TimeSpan EvaluateEvery = TimeSpan.FromMilliseconds(250);
     private static readonly TimeSpan ReportsStaleAfter = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long a call to a silent replica may hold the (non-reentrant) fleet before the next tick retries.</summary>
+    private static readonly TimeSpan ReviveTimeout = TimeSpan.FromSeconds(2);
 
     /// <summary>Routers refresh their tables every second; twice that before a removed replica is unloaded.</summary>
     private static readonly TimeSpan DrainAfter = TimeSpan.FromSeconds(2);
@@ -88,11 +99,28 @@ internal sealed partial class ModelFleetGrain(
         return fleet.Table(_model.Name);
     }
 
-    public Task ReportLoadAsync(string version, ReplicaLoad load)
+    public async Task ReportLoadAsync(string version, ReplicaLoad load)
+    {
+        if (!_versions.TryGetValue(version, out var fleet))
+        {
+            return;
+        }
+
+        var moved = fleet.Loads.TryGetValue(load.ReplicaId, out var last) && last.Load.Silo != load.Silo;
+        fleet.Loads[load.ReplicaId] = (load, time.GetTimestamp());
+        if (moved)
+        {
+            // Its old activation is gone (its silo died, most often) and a call re-activated it elsewhere.
+            await RecordAsync(version, fleet.InRotation, fleet.InRotation,
+                $"replica {load.ReplicaId} lost on silo {last.Load.Silo}; re-activated on silo {load.Silo}");
+        }
+    }
+
+    public Task ReportCircuitAsync(string version, CircuitReport report)
     {
         if (_versions.TryGetValue(version, out var fleet))
         {
-            fleet.Loads[load.ReplicaId] = (load, time.GetTimestamp());
+            fleet.Circuits[(report.ReplicaId, report.RouterSilo)] = report;
         }
 
         return Task.CompletedTask;
@@ -104,8 +132,10 @@ internal sealed partial class ModelFleetGrain(
         var versions = _versions.Values.Select(f => new FleetVersionStatus(
             f.Version, f.Desired, policy.MinReplicas, policy.MaxReplicas, policy.TargetInFlightPerReplica,
             f.Table(_model.Name).Replicas,
-            f.Loads.Values.Select(l => l.Load).OrderBy(l => l.ReplicaId, StringComparer.Ordinal).ToArray())).ToArray();
-        return Task.FromResult(new FleetStatus(_model.Name, versions, state.State.Events.ToArray()));
+            f.Loads.Values.Select(l => l.Load).OrderBy(l => l.ReplicaId, StringComparer.Ordinal).ToArray(),
+            f.Circuits.Values.OrderBy(c => c.ReplicaId, StringComparer.Ordinal).ThenBy(c => c.RouterSilo, StringComparer.Ordinal).ToArray(),
+            Math.Round(f.Demand.Forecast(ForecastSteps(policy)), 2))).ToArray();
+        return Task.FromResult(new FleetStatus(_model.Name, versions, state.State.Events.ToArray(), silo.SiloAddress.ToString()));
     }
 
     private async Task EvaluateAsync(CancellationToken cancellationToken)
@@ -114,6 +144,7 @@ internal sealed partial class ModelFleetGrain(
         foreach (var fleet in _versions.Values.Where(f => f.InRotation > 0))
         {
             await DrainDueAsync(fleet);
+            await ReviveSilentAsync(fleet);
             var inFlight = 0;
             for (var i = 0; i < fleet.InRotation; i++)
             {
@@ -124,7 +155,10 @@ internal sealed partial class ModelFleetGrain(
                 }
             }
 
-            var mean = (double)inFlight / fleet.InRotation;
+            fleet.Demand.Add(inFlight);
+            var forecast = fleet.Demand.Forecast(ForecastSteps(policy));
+            var demand = Math.Max(inFlight, forecast);
+            var mean = demand / fleet.InRotation;
             var now = time.GetTimestamp();
             if (mean > policy.TargetInFlightPerReplica && fleet.InRotation < policy.MaxReplicas)
             {
@@ -132,8 +166,11 @@ internal sealed partial class ModelFleetGrain(
                 fleet.OverSince ??= now;
                 if (time.GetElapsedTime(fleet.OverSince.Value) >= TimeSpan.FromMilliseconds(policy.UpscaleDelayMs))
                 {
-                    var to = Math.Clamp((int)Math.Ceiling((double)inFlight / policy.TargetInFlightPerReplica), fleet.InRotation + 1, policy.MaxReplicas);
-                    await DecideAsync(fleet, to, $"mean in-flight {mean:0.#} per replica above target {policy.TargetInFlightPerReplica} for {policy.UpscaleDelayMs} ms");
+                    var to = Math.Clamp((int)Math.Ceiling(demand / policy.TargetInFlightPerReplica), fleet.InRotation + 1, policy.MaxReplicas);
+                    var basis = forecast > inFlight
+                        ? $"forecast {forecast:0.#} in flight {policy.UpscaleDelayMs} ms ahead ({inFlight} now), {mean:0.#} per replica"
+                        : $"mean in-flight {mean:0.#} per replica";
+                    await DecideAsync(fleet, to, $"{basis} above target {policy.TargetInFlightPerReplica} for {policy.UpscaleDelayMs} ms");
                     fleet.OverSince = null;
                 }
             }
@@ -155,20 +192,83 @@ internal sealed partial class ModelFleetGrain(
         }
     }
 
+    /// <summary>The forecast looks one upscale delay ahead, in evaluation ticks.</summary>
+    private static int ForecastSteps(ReplicaPolicy policy) =>
+        Math.Max(1, (int)Math.Ceiling(policy.UpscaleDelayMs / EvaluateEvery.TotalMilliseconds));
+
+    /// <summary>
+    /// Calls each replica in rotation that has stopped reporting. A live one just answers; one whose silo died is
+    /// re-activated by the call on a surviving silo (once membership has declared the old one dead; until then the
+    /// call fails fast and the next tick tries again), which restores the version's replica count.
+    /// </summary>
+    private async Task ReviveSilentAsync(VersionFleet fleet)
+    {
+        for (var i = 0; i < fleet.InRotation; i++)
+        {
+            var key = ReplicaKey.Format(_model.Name, fleet.Version, i);
+            if (!fleet.Loads.TryGetValue(key, out var last) || time.GetElapsedTime(last.At) < ReportsStaleAfter)
+            {
+                continue;
+            }
+
+            try
+            {
+                var status = await Replica(fleet.Version, i).WarmUpAsync().WaitAsync(ReviveTimeout);
+                if (status.Silo != last.Load.Silo)
+                {
+                    await RecordAsync(fleet.Version, fleet.InRotation, fleet.InRotation,
+                        $"replica {key} lost on silo {last.Load.Silo} (silent for {time.GetElapsedTime(last.At).TotalSeconds:0.0} s); re-activated on silo {status.Silo}");
+                }
+
+                fleet.Loads[key] = (LoadOf(status), time.GetTimestamp());
+            }
+            catch (Exception e)
+            {
+                LogReviveFailed(logger, key, e.Message);
+            }
+        }
+    }
+
     private async Task DecideAsync(VersionFleet fleet, int to, string reason)
     {
-        var from = fleet.InRotation;
         state.State.Desired[fleet.Version] = to;
-        state.State.Events.Add(new ScalingEvent(time.GetUtcNow(), fleet.Version, from, to, reason));
+        await RecordAsync(fleet.Version, fleet.InRotation, to, reason);
+        await ScaleToAsync(fleet, to);
+    }
+
+    private async Task RecordAsync(string version, int from, int to, string reason)
+    {
+        state.State.Events.Add(new ScalingEvent(time.GetUtcNow(), version, from, to, reason));
         if (state.State.Events.Count > MaxEvents)
         {
             state.State.Events.RemoveRange(0, state.State.Events.Count - MaxEvents);
         }
 
-        await state.WriteStateAsync();
-        LogScaled(logger, _model.Name, fleet.Version, from, to, reason);
-        await ScaleToAsync(fleet, to);
+        await WriteStateAsync();
+        LogScaled(logger, _model.Name, version, from, to, reason);
     }
+
+    /// <summary>
+    /// This activation owns the fleet's state, so when storage lost track of it (an in-memory store whose silo
+    /// died comes back empty) the fleet re-reads only to take the store's current version and writes its own again.
+    /// </summary>
+    private async Task WriteStateAsync()
+    {
+        try
+        {
+            await state.WriteStateAsync();
+        }
+        catch (Orleans.Storage.InconsistentStateException)
+        {
+            var mine = state.State;
+            await state.ReadStateAsync();
+            state.State = mine;
+            await state.WriteStateAsync();
+        }
+    }
+
+    private static ReplicaLoad LoadOf(ReplicaStatus status) =>
+        new(status.ReplicaId, status.Silo, status.QueueLength, 0, status.CompletedRequests, status.Batches);
 
     private async Task ScaleToAsync(VersionFleet fleet, int target)
     {
@@ -177,7 +277,8 @@ internal sealed partial class ModelFleetGrain(
         {
             var index = fleet.InRotation;
             fleet.Draining.Remove(index);
-            await Replica(fleet.Version, index).WarmUpAsync(); // warm before it takes traffic
+            var warm = await Replica(fleet.Version, index).WarmUpAsync(); // warm before it takes traffic
+            fleet.Loads[warm.ReplicaId] = (LoadOf(warm), time.GetTimestamp());
             fleet.InRotation++;
             fleet.Revision++;
         }
@@ -209,6 +310,9 @@ internal sealed partial class ModelFleetGrain(
     [LoggerMessage(Level = LogLevel.Information, Message = "Fleet {Model} version {Version}: {From} -> {To} replicas ({Reason})")]
     private static partial void LogScaled(ILogger logger, string model, string version, int from, int to, string reason);
 
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Silent replica {Replica} did not answer yet: {Error}")]
+    private static partial void LogReviveFailed(ILogger logger, string replica, string error);
+
     [LoggerMessage(Level = LogLevel.Error, Message = "Fleet {Model} version {Version} could not warm its replicas")]
     private static partial void LogWarmUpFailed(ILogger logger, Exception error, string model, string version);
 
@@ -222,6 +326,8 @@ internal sealed partial class ModelFleetGrain(
         public long? UnderSince { get; set; }
         public Dictionary<string, (ReplicaLoad Load, long At)> Loads { get; } = new(StringComparer.Ordinal);
         public Dictionary<int, long> Draining { get; } = [];
+        public Dictionary<(string Replica, string Router), CircuitReport> Circuits { get; } = [];
+        public HoltForecast Demand { get; } = new(alpha: 0.5, beta: 0.3);
 
         public RoutingTable Table(string model) => new(
             model, Version, Revision, Enumerable.Range(0, InRotation).Select(i => ReplicaKey.Format(model, Version, i)).ToArray());

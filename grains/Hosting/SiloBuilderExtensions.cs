@@ -29,6 +29,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<OnnxSessionCache>();
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<RoutingTableCache>();
+        services.TryAddSingleton<ReplicaCircuits>();
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))
         {

@@ -19,6 +19,7 @@ internal sealed class InferenceMetrics
     private readonly Histogram<double> _queueTime;
     private readonly Histogram<double> _computeTime;
     private readonly Histogram<int> _batchSize;
+    private readonly Counter<long> _circuitTransitions;
 
     public InferenceMetrics(IMeterFactory meterFactory)
     {
@@ -34,7 +35,12 @@ internal sealed class InferenceMetrics
         _batchSize = meter.CreateHistogram(
             "aifleet.inference.batch_size", "{row}", "Rows in one ONNX Runtime run",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
+        _circuitTransitions = meter.CreateCounter<long>(
+            "aifleet.router.circuit_transitions", "{transition}", "Replica circuit breakers entering a state, by model, version and state");
     }
+
+    public void CircuitTransition(string model, string version, string state) =>
+        _circuitTransitions.Add(1, new("model", model), new("version", version), new("state", state));
 
     public void Request(string model, string version, string outcome) =>
         _requests.Add(1, new("model", model), new("version", version), new("outcome", outcome));

@@ -2,15 +2,17 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
 using Polly;
+using Polly.CircuitBreaker;
 using Polly.Retry;
 
 namespace Orleans.AiFleet.Grains.Inference;
 
 /// <summary>
 /// Resolves the version and hands the request to the less loaded of two random replicas from the fleet's cached
-/// routing table. Inference has no side effects, so a call that fails in transport (the replica's silo died or is
-/// unreachable, or the replica is unloading) is retried on another replica, with jittered backoff, and the replica
-/// that failed is avoided for a while. A stateless worker, so it runs on the silo the request arrived at; reentrant
+/// routing table, skipping replicas whose circuit is open (<see cref="ReplicaCircuits"/>). Each call goes through
+/// its replica's breaker. Inference has no side effects, so a call that fails because of the replica (its silo died
+/// or is unreachable, it is unloading, its circuit just opened) is retried on another replica, with jittered
+/// backoff; with every circuit open the answer is 503 with Retry-After. A stateless worker, so it runs on the silo the request arrived at; reentrant
 /// because it holds no state of its own and must keep many requests in flight while replicas batch them.
 /// </summary>
 [StatelessWorker]
@@ -24,7 +26,8 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
             ShouldHandle = new PredicateBuilder()
                 .Handle<OrleansMessageRejectionException>()
                 .Handle<SiloUnavailableException>()
-                .Handle<ModelUnavailableException>(),
+                .Handle<ModelUnavailableException>()
+                .Handle<BrokenCircuitException>(),
             MaxRetryAttempts = 4,
             BackoffType = DelayBackoffType.Exponential,
             Delay = TimeSpan.FromMilliseconds(20),
@@ -57,15 +60,19 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
     private static async Task<InferenceResponse> CallOneAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken)
     {
         var pick = replicas.Pick();
+        if (pick < 0)
+        {
+            throw new ModelUnavailableException(
+                $"model '{request.Model}': every replica's circuit is open after failures; retry in {ReplicaCircuits.BreakDuration.TotalSeconds:0} s");
+        }
+
         replicas.Begin(pick);
         try
         {
-            return await replicas[pick].InferAsync(request, cancellationToken);
-        }
-        catch (Exception e) when (e is OrleansMessageRejectionException or SiloUnavailableException)
-        {
-            replicas.Avoid(pick);
-            throw;
+            return await replicas.Circuit(pick).Pipeline.ExecuteAsync(
+                static (state, ct) => new ValueTask<InferenceResponse>(state.Replica.InferAsync(state.Request, ct)),
+                (Replica: replicas[pick], Request: request),
+                cancellationToken);
         }
         finally
         {

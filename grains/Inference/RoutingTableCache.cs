@@ -7,11 +7,12 @@ namespace Orleans.AiFleet.Grains.Inference;
 
 /// <summary>
 /// The silo's copy of each version's routing table, shared by all local router activations, with the count of
-/// requests this silo has in flight on each replica. A table older than a second is refreshed in the background
-/// while the old one keeps serving, so the fleet grain is off the request path; only a version's first request on
-/// a silo waits for its table. The router picks by power of two choices over the in-flight counts.
+/// requests this silo has in flight on each replica and each replica's circuit breaker. A table older than a
+/// second is refreshed in the background while the old one keeps serving, so the fleet grain is off the request
+/// path; only a version's first request on a silo waits for its table. The router picks by power of two choices
+/// over the in-flight counts, among replicas whose circuit admits a call.
 /// </summary>
-internal sealed class RoutingTableCache(IGrainFactory grains)
+internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits circuits)
 {
     private static readonly long RefreshEvery = Stopwatch.Frequency;
 
@@ -35,7 +36,7 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
     private async Task<ReplicaSet> FetchAsync(string model, string version)
     {
         var table = await grains.GetGrain<IModelFleetGrain>(model).GetRoutingTableAsync(version);
-        var entry = _entries.GetOrAdd((model, version), _ => new Entry(new ReplicaSet(grains, table)));
+        var entry = _entries.GetOrAdd((model, version), _ => new Entry(new ReplicaSet(grains, circuits, table)));
         return entry.Set;
     }
 
@@ -46,7 +47,7 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
             var table = await grains.GetGrain<IModelFleetGrain>(model).GetRoutingTableAsync(version);
             if (table.Revision != entry.Set.Revision)
             {
-                entry.Set = new ReplicaSet(grains, table);
+                entry.Set = new ReplicaSet(grains, circuits, table);
             }
         }
         catch (Exception)
@@ -78,19 +79,16 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
 
     internal sealed class ReplicaSet
     {
-        /// <summary>How long a replica whose call failed in transport is passed over (about membership's detection time).</summary>
-        private static readonly long AvoidFor = 5 * Stopwatch.Frequency;
-
         private readonly IModelReplicaGrain[] _replicas;
+        private readonly ReplicaCircuits.Circuit[] _circuits;
         private readonly int[] _inFlight;
-        private readonly long[] _avoidUntil;
 
-        public ReplicaSet(IGrainFactory grains, RoutingTable table)
+        public ReplicaSet(IGrainFactory grains, ReplicaCircuits circuits, RoutingTable table)
         {
             Revision = table.Revision;
             _replicas = table.Replicas.Select(key => grains.GetGrain<IModelReplicaGrain>(key)).ToArray();
+            _circuits = table.Replicas.Select(circuits.Get).ToArray();
             _inFlight = new int[_replicas.Length];
-            _avoidUntil = new long[_replicas.Length];
         }
 
         public long Revision { get; }
@@ -99,17 +97,20 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
 
         public IModelReplicaGrain this[int index] => _replicas[index];
 
+        public ReplicaCircuits.Circuit Circuit(int index) => _circuits[index];
+
         public int InFlight(int index) => Volatile.Read(ref _inFlight[index]);
 
         /// <summary>
-        /// Power of two choices: of two random replicas, one not being avoided, else the one with fewer requests in
-        /// flight; ties go to the first pick so equal replicas share load at random.
+        /// Power of two choices: of two random replicas, the one whose circuit admits a call, else the one with
+        /// fewer requests in flight (ties go to the first pick, so equal replicas share load at random). When
+        /// neither admits, the first that does; -1 when every circuit is open.
         /// </summary>
         public int Pick()
         {
             if (_replicas.Length == 1)
             {
-                return 0;
+                return _circuits[0].Admits ? 0 : -1;
             }
 
             var a = Random.Shared.Next(_replicas.Length);
@@ -119,19 +120,20 @@ internal sealed class RoutingTableCache(IGrainFactory grains)
                 b++;
             }
 
-            var now = Stopwatch.GetTimestamp();
-            var aAvoided = Volatile.Read(ref _avoidUntil[a]) > now;
-            var bAvoided = Volatile.Read(ref _avoidUntil[b]) > now;
-            if (aAvoided != bAvoided)
+            var aAdmits = _circuits[a].Admits;
+            var bAdmits = _circuits[b].Admits;
+            if (aAdmits && bAdmits)
             {
-                return aAvoided ? b : a;
+                return InFlight(b) < InFlight(a) ? b : a;
             }
 
-            return InFlight(b) < InFlight(a) ? b : a;
-        }
+            if (aAdmits || bAdmits)
+            {
+                return aAdmits ? a : b;
+            }
 
-        /// <summary>Passes the replica over for a while: its silo did not answer.</summary>
-        public void Avoid(int index) => Volatile.Write(ref _avoidUntil[index], Stopwatch.GetTimestamp() + AvoidFor);
+            return Array.FindIndex(_circuits, c => c.Admits);
+        }
 
         public void Begin(int index) => Interlocked.Increment(ref _inFlight[index]);
 
