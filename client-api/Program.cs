@@ -1,3 +1,4 @@
+using Orleans.Dashboard;
 using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.ClientApi.Hosting;
 
@@ -11,6 +12,7 @@ app.MapHealthApi();
 app.MapKServeApi();
 app.MapFleetApi();
 app.MapPrometheusScrapingEndpoint("/metrics");
+app.MapOrleansDashboard(routePrefix: "/dashboard");
 app.Run();
 
 /// <summary>The entry point, public for WebApplicationFactory in the tests.</summary>

@@ -1,3 +1,4 @@
+using Orleans.Dashboard;
 using Orleans.AiFleet.Grains.Hosting;
 
 namespace Orleans.AiFleet.ClientApi.Hosting;
@@ -14,7 +15,7 @@ internal static partial class ClusterClientExtensions
             return builder.AddAiFleetEmbeddedSilo();
         }
 
-        builder.UseOrleansClient(client => client.UseAiFleetCluster(cluster));
+        builder.UseOrleansClient(client => client.UseAiFleetCluster(cluster).AddDashboard());
         builder.Services.AddHostedService(sp => new ClusterModeNotice(sp.GetRequiredService<ILogger<ClusterModeNotice>>(), cluster.ClusterId));
         return builder;
     }

@@ -6,6 +6,7 @@ using Orleans.AiFleet.Grains.Fleet;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Inference;
 using Orleans.Configuration;
+using Orleans.Dashboard;
 using Orleans.Runtime.MembershipService.SiloMetadata;
 using StackExchange.Redis;
 using Orleans.AiFleet.Grains.Models;
@@ -34,6 +35,9 @@ public static class AiFleetSiloBuilderExtensions
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))
         {
             silo.AddPlacementDirector<ReplicaPlacementStrategy, ReplicaPlacementDirector>();
+
+            // The Orleans Dashboard's collectors on every silo; client-api serves its UI at /dashboard.
+            silo.AddDashboard(o => o.CounterUpdateIntervalMs = 1000);
         }
 
         return silo;

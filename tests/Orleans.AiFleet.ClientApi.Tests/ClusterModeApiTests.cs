@@ -43,6 +43,13 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
             .GetGrain<IModelReplicaGrain>(ReplicaKey.Format("digits", "2", 0)).GetStatusAsync();
         Assert.Equal(remote, replica.Silo);
 
+        // The dashboard, served by client-api as a client, shows the remote silo.
+        var counters = await (await http.GetAsync("/dashboard/DashboardCounters")).JsonAsync();
+        var host = Assert.Single(counters.GetProperty("hosts").EnumerateArray());
+        Assert.Equal("Active", host.GetProperty("status").GetString());
+        Assert.Equal(silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.Endpoint.Port,
+            System.Net.IPEndPoint.Parse(host.GetProperty("siloAddress").GetString()!.Split('@')[0]).Port);
+
         // The only silo gone: requests get 503 with Retry-After in the protocol's error shape, never a 500.
         await silo.StopAsync();
         var infer = await http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(2));

@@ -18,6 +18,8 @@ public sealed class FleetApiTests(ApiFixture fixture)
         Assert.Equal(2, v2.GetProperty("desired").GetInt32());
         Assert.Equal(["digits/2/0", "digits/2/1"], v2.GetProperty("inRotation").EnumerateArray().Select(r => r.GetString()));
         Assert.Equal(32, v2.GetProperty("targetInFlightPerReplica").GetInt32());
+        Assert.Empty(v2.GetProperty("circuits").EnumerateArray()); // no breaker has tripped
+        Assert.StartsWith("S127.0.0.1:", digits.GetProperty("silo").GetString()); // where the fleet grain runs
     }
 
     [Fact]
