@@ -12,6 +12,13 @@ builder.UseOrleans(silo =>
     if (cluster.IsConfigured)
     {
         silo.UseAiFleetCluster(cluster);
+
+        // In a Kubernetes pod (k8s/silo.yaml): the silo is named after its pod and advertises the pod IP from the
+        // downward API, and silos whose pods are gone are declared dead. Outside a cluster it cannot start, so only here.
+        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST")))
+        {
+            silo.UseKubernetesHosting();
+        }
     }
     else
     {
