@@ -2,34 +2,57 @@
 # A real Orleans.AiFleet cluster on this machine: PostgreSQL membership, Redis state, N silo processes and client-api
 # (cluster mode), every log in one folder.
 #   scripts/cluster.sh start [N]   → N silos (default 2) on ports 11111+i / gateways 30000+i, client-api on :5080
-#   scripts/cluster.sh stop        → stops client-api, the silos, Redis and PostgreSQL
+#   scripts/cluster.sh stop        → stops client-api, the silos, and the PostgreSQL and Redis it started
+#   scripts/cluster.sh kill I      → kill -9 of silo I (fault injection; the rest of the cluster carries on)
 #   scripts/cluster.sh status
-# Logs and process ids: $AIFLEET_CLUSTER_DIR (default .artifacts/cluster).
+# Settings (environment): AIFLEET_CLUSTER_DIR (logs and process ids, default .artifacts/cluster),
+# AIFLEET_CLUSTER_HTTP (client-api's URL), AIFLEET_CLUSTER_SILO_PORT / AIFLEET_CLUSTER_GATEWAY_PORT (first silo's
+# ports), AIFLEET_CLUSTER_NO_BUILD=1 (use the Release build as it is). AIFLEET__CLUSTER__* reach every process,
+# e.g. AIFLEET__CLUSTER__CLUSTERID and AIFLEET__CLUSTER__SERVICEID to run beside another cluster.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${AIFLEET_CLUSTER_DIR:-$root/.artifacts/cluster}"
 http="${AIFLEET_CLUSTER_HTTP:-http://127.0.0.1:5080}"
+silo_port="${AIFLEET_CLUSTER_SILO_PORT:-11111}"
+gateway_port="${AIFLEET_CLUSTER_GATEWAY_PORT:-30000}"
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
   local n="${1:-2}"
   mkdir -p "$dir/logs"
   [ -f "$dir/pids" ] && { echo "a cluster is already running (scripts/cluster.sh stop first)" >&2; exit 1; }
+  # Services already running (the test script's, say) are used and left running at stop.
+  : >"$dir/started"
+  listening "${AIFLEET_PG_PORT:-55432}" || echo postgres >>"$dir/started"
+  listening "${AIFLEET_REDIS_PORT:-56379}" || echo redis >>"$dir/started"
   export AIFLEET__CLUSTER__POSTGRES AIFLEET__CLUSTER__REDIS
   AIFLEET__CLUSTER__POSTGRES="$(bash "$root/scripts/postgres.sh" start)"
   AIFLEET__CLUSTER__REDIS="$(bash "$root/scripts/redis.sh" start)"
-  dotnet build "$root/silo" -c Release -v q -nologo >/dev/null
-  dotnet build "$root/client-api" -c Release -v q -nologo >/dev/null
+  if [ -z "${AIFLEET_CLUSTER_NO_BUILD:-}" ]; then
+    dotnet build "$root/silo" -c Release -v q -nologo >/dev/null
+    dotnet build "$root/client-api" -c Release -v q -nologo >/dev/null
+  fi
   local silo api
   silo="$(find "$root/silo/bin/Release" -name Orleans.AiFleet.Silo.dll | head -1)"
   api="$(find "$root/client-api/bin/Release" -name Orleans.AiFleet.ClientApi.dll | head -1)"
   cd "$root" # models/ is found from the working directory
   # nohup and env exec, so $! is the dotnet process itself and stop can end it.
   for i in $(seq 0 $((n - 1))); do
-    nohup env AIFLEET__CLUSTER__SILOPORT=$((11111 + i)) AIFLEET__CLUSTER__GATEWAYPORT=$((30000 + i)) \
+    nohup env AIFLEET__CLUSTER__SILOPORT=$((silo_port + i)) AIFLEET__CLUSTER__GATEWAYPORT=$((gateway_port + i)) \
+      DOTNET_CONTENTROOT="$(dirname "$silo")" \
       dotnet "$silo" >"$dir/logs/silo-$i.log" 2>&1 &
     echo "silo-$i $!" >>"$dir/pids"
   done
-  nohup env Urls="$http" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
+  # client-api starts once every silo is Active in membership, so the models' replicas warm up spread over all of them.
+  local cid="${AIFLEET__CLUSTER__CLUSTERID:-aifleet}" active=0
+  for _ in $(seq 1 120); do
+    active="$(psql -h 127.0.0.1 -p "${AIFLEET_PG_PORT:-55432}" -U postgres -d aifleet -tAc \
+      "SELECT count(*) FROM aifleet_membership WHERE deployment_id = '$cid' AND status = 3 AND port BETWEEN $silo_port AND $((silo_port + n - 1))")"
+    [ "$active" -ge "$n" ] && break
+    sleep 0.5
+  done
+  [ "$active" -ge "$n" ] || { echo "only $active of $n silos turned Active within 60 s; see $dir/logs" >&2; exit 1; }
+  nohup env Urls="$http" ASPNETCORE_CONTENTROOT="$(dirname "$api")" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
   echo "client-api $!" >>"$dir/pids"
   for _ in $(seq 1 120); do
     curl -sf "$http/health/ready" >/dev/null 2>&1 && { echo "cluster ready: $n silos, client-api at $http, logs in $dir/logs"; return 0; }
@@ -48,8 +71,20 @@ stop() {
     done <"$dir/pids"
     rm -f "$dir/pids"
   fi
-  bash "$root/scripts/redis.sh" stop
-  bash "$root/scripts/postgres.sh" stop
+  if [ -f "$dir/started" ]; then
+    grep -qx redis "$dir/started" && bash "$root/scripts/redis.sh" stop
+    grep -qx postgres "$dir/started" && bash "$root/scripts/postgres.sh" stop
+    rm -f "$dir/started"
+  fi
+  return 0
+}
+
+kill_silo() {
+  local pid
+  pid="$(awk -v n="silo-$1" '$1 == n { print $2 }' "$dir/pids" 2>/dev/null)"
+  [ -n "$pid" ] || { echo "no silo-$1 in $dir/pids" >&2; exit 1; }
+  kill -9 "$pid"
+  echo "killed silo-$1 ($pid) with SIGKILL"
 }
 
 status() {
@@ -64,5 +99,6 @@ case "${1:-}" in
   start) start "${2:-2}" ;;
   stop) stop ;;
   status) status ;;
-  *) echo "usage: $0 start [N] | stop | status" >&2; exit 2 ;;
+  kill) kill_silo "${2:?usage: $0 kill I}" ;;
+  *) echo "usage: $0 start [N] | stop | kill I | status" >&2; exit 2 ;;
 esac

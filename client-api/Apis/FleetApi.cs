@@ -15,14 +15,14 @@ internal static class FleetApi
         return app;
     }
 
-    private static async Task<Ok<FleetStatus[]>> ListAsync(ModelCatalog catalog, IGrainFactory grains)
+    private static async Task<Ok<FleetStatus[]>> ListAsync(ModelCatalog catalog, ClusterCalls calls, IGrainFactory grains)
     {
         var models = await catalog.ListAsync();
-        return TypedResults.Ok(await Task.WhenAll(models.Select(m => grains.GetGrain<IModelFleetGrain>(m.Name).GetStatusAsync())));
+        return TypedResults.Ok(await Task.WhenAll(models.Select(m => calls.RunAsync(_ => grains.GetGrain<IModelFleetGrain>(m.Name).GetStatusAsync()))));
     }
 
-    private static async Task<Results<Ok<FleetStatus>, ProblemHttpResult>> GetAsync(string model, ModelCatalog catalog, IGrainFactory grains) =>
+    private static async Task<Results<Ok<FleetStatus>, ProblemHttpResult>> GetAsync(string model, ModelCatalog catalog, ClusterCalls calls, IGrainFactory grains) =>
         await catalog.FindAsync(model) is null
             ? TypedResults.Problem($"model '{model}' is not in the repository", statusCode: StatusCodes.Status404NotFound, title: "Model not found")
-            : TypedResults.Ok(await grains.GetGrain<IModelFleetGrain>(model).GetStatusAsync());
+            : TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IModelFleetGrain>(model).GetStatusAsync()));
 }

@@ -69,7 +69,7 @@ internal static class KServeApi
     }
 
     private static async Task<IResult> InferAsync(
-        HttpContext http, string model, string? version, ModelCatalog catalog, ILoggerFactory loggers)
+        HttpContext http, string model, string? version, ModelCatalog catalog, ClusterCalls calls, ILoggerFactory loggers)
     {
         var ct = http.RequestAborted;
         var descriptor = await catalog.FindAsync(model);
@@ -122,7 +122,7 @@ internal static class KServeApi
         InferenceResponse response;
         try
         {
-            response = await catalog.Router.InferAsync(request, ct);
+            response = await calls.RunAsync(token => catalog.Router.InferAsync(request, token), ct);
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {

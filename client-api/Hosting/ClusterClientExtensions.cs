@@ -1,4 +1,5 @@
 using Orleans.Dashboard;
+using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.Grains.Hosting;
 
 namespace Orleans.AiFleet.ClientApi.Hosting;
@@ -15,7 +16,9 @@ internal static partial class ClusterClientExtensions
             return builder.AddAiFleetEmbeddedSilo();
         }
 
-        builder.UseOrleansClient(client => client.UseAiFleetCluster(cluster).AddDashboard());
+        var calls = new ClusterCalls(throughGateways: true);
+        builder.Services.AddSingleton(calls);
+        builder.UseOrleansClient(client => client.UseAiFleetCluster(cluster).AddDashboard().AddGatewayCountChangedHandler(calls.OnGatewayCountChanged));
         builder.Services.AddHostedService(sp => new ClusterModeNotice(sp.GetRequiredService<ILogger<ClusterModeNotice>>(), cluster.ClusterId));
         return builder;
     }

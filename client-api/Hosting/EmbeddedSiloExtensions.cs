@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.Configuration;
 
 namespace Orleans.AiFleet.ClientApi.Hosting;
@@ -24,6 +25,7 @@ internal static partial class EmbeddedSiloExtensions
             silo.Services.AddOptions<DevelopmentClusterMembershipOptions>().Configure<IOptions<EmbeddedSiloOptions>>((membership, embedded) =>
                 membership.PrimarySiloEndpoint = new IPEndPoint(IPAddress.Loopback, embedded.Value.SiloPort));
         });
+        builder.Services.AddSingleton(new ClusterCalls(throughGateways: false));
         builder.Services.AddHostedService<EmbeddedModeNotice>();
         return builder;
     }

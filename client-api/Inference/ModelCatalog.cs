@@ -8,7 +8,7 @@ namespace Orleans.AiFleet.ClientApi.Inference;
 /// client-api's short-lived copy of model descriptors, so the request path answers "unknown model" and metadata
 /// without a grain call each time. Entries expire after <see cref="Ttl"/>, so repository changes show up quickly.
 /// </summary>
-internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
+internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, TimeProvider time)
 {
     public static readonly TimeSpan Ttl = TimeSpan.FromSeconds(5);
 
@@ -31,7 +31,7 @@ internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
         ModelDescriptor? model;
         try
         {
-            model = await _registry.GetModelAsync(name);
+            model = await calls.RunAsync(_ => _registry.GetModelAsync(name));
         }
         catch (Exception) when (known)
         {
@@ -43,7 +43,7 @@ internal sealed class ModelCatalog(IGrainFactory grains, TimeProvider time)
         return model;
     }
 
-    public Task<IReadOnlyList<ModelDescriptor>> ListAsync() => _registry.ListModelsAsync();
+    public Task<IReadOnlyList<ModelDescriptor>> ListAsync() => calls.RunAsync(_ => _registry.ListModelsAsync());
 
-    public Task<IReadOnlyList<ModelReadiness>> ReadinessAsync() => _registry.GetReadinessAsync();
+    public Task<IReadOnlyList<ModelReadiness>> ReadinessAsync() => calls.RunAsync(_ => _registry.GetReadinessAsync());
 }

@@ -18,6 +18,13 @@ public interface IModelFleetGrain : IGrainWithStringKey
     [Alias("GetRoutingTable")]
     Task<RoutingTable> GetRoutingTableAsync(string version);
 
+    /// <summary>
+    /// Takes every replica of the version out of rotation and unloads it; the version loads again (at its minimum)
+    /// on its next request or start.
+    /// </summary>
+    [Alias("Unload")]
+    Task UnloadAsync(string version);
+
     /// <summary>A replica's periodic load report.</summary>
     [Alias("ReportLoad"), OneWay]
     Task ReportLoadAsync(string version, ReplicaLoad load);

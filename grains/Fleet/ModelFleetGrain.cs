@@ -73,7 +73,7 @@ internal sealed partial class ModelFleetGrain(
             string? error = null;
             try
             {
-                await ScaleToAsync(fleet, fleet.Desired);
+                await ScaleToAsync(fleet, Math.Max(fleet.Desired, _model.Config.Replicas.MinReplicas));
             }
             catch (Exception e)
             {
@@ -93,10 +93,26 @@ internal sealed partial class ModelFleetGrain(
             ?? throw new ModelNotFoundException($"model '{_model.Name}' has no version '{version}'");
         if (fleet.InRotation == 0)
         {
-            await ScaleToAsync(fleet, fleet.Desired); // first use of a version: warm it before answering
+            // First use of a version (or first since an unload): warm it before answering.
+            await ScaleToAsync(fleet, Math.Max(fleet.Desired, _model.Config.Replicas.MinReplicas));
         }
 
         return fleet.Table(_model.Name);
+    }
+
+    public async Task UnloadAsync(string version)
+    {
+        var fleet = _versions.GetValueOrDefault(version)
+            ?? throw new ModelNotFoundException($"model '{_model.Name}' has no version '{version}'");
+        var replicas = fleet.InRotation;
+        var unload = Math.Max(replicas, _model.Config.Replicas.MinReplicas); // also replicas started outside the fleet
+        fleet.Desired = 0;
+        fleet.InRotation = 0;
+        fleet.Revision++;
+        fleet.Draining.Clear();
+        fleet.Loads.Clear();
+        await Task.WhenAll(Enumerable.Range(0, unload).Select(i => Replica(version, i).UnloadAsync()));
+        await RecordAsync(version, replicas, 0, "unloaded on request; loads again on its next request");
     }
 
     public async Task ReportLoadAsync(string version, ReplicaLoad load)

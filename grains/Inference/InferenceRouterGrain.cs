@@ -52,18 +52,23 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         }
 
         return await Retry.ExecuteAsync(
-            static (state, ct) => new ValueTask<InferenceResponse>(CallOneAsync(state.replicas, state.request, ct)),
-            (replicas, request),
+            static (attempt, ct) => new ValueTask<InferenceResponse>(CallOneAsync(attempt, ct)),
+            new Attempt(replicas, request),
             cancellationToken);
     }
 
-    private static async Task<InferenceResponse> CallOneAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken)
+    /// <summary>
+    /// One try. A retry never goes back to the replica that just failed this request: a replica that fails fast
+    /// has few requests in flight, and power of two choices would otherwise keep choosing it until its breaker opens.
+    /// </summary>
+    private static async Task<InferenceResponse> CallOneAsync(Attempt attempt, CancellationToken cancellationToken)
     {
-        var pick = replicas.Pick();
+        var replicas = attempt.Replicas;
+        var pick = replicas.Pick(exclude: attempt.Failed);
         if (pick < 0)
         {
             throw new ModelUnavailableException(
-                $"model '{request.Model}': every replica's circuit is open after failures; retry in {ReplicaCircuits.BreakDuration.TotalSeconds:0} s");
+                $"model '{attempt.Request.Model}': every replica's circuit is open after failures; retry in {ReplicaCircuits.BreakDuration.TotalSeconds:0} s");
         }
 
         replicas.Begin(pick);
@@ -71,12 +76,27 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         {
             return await replicas.Circuit(pick).Pipeline.ExecuteAsync(
                 static (state, ct) => new ValueTask<InferenceResponse>(state.Replica.InferAsync(state.Request, ct)),
-                (Replica: replicas[pick], Request: request),
+                (Replica: replicas[pick], attempt.Request),
                 cancellationToken);
+        }
+        catch (Exception e) when (ReplicaCircuits.IsReplicaFault(e) || e is BrokenCircuitException)
+        {
+            attempt.Failed = pick;
+            throw;
         }
         finally
         {
             replicas.End(pick);
         }
+    }
+
+    private sealed class Attempt(RoutingTableCache.ReplicaSet replicas, InferenceRequest request)
+    {
+        public RoutingTableCache.ReplicaSet Replicas { get; } = replicas;
+
+        public InferenceRequest Request { get; } = request;
+
+        /// <summary>The replica whose call failed on the previous try; -1 before any failure.</summary>
+        public int Failed { get; set; } = -1;
     }
 }

@@ -102,22 +102,41 @@ internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits ci
         public int InFlight(int index) => Volatile.Read(ref _inFlight[index]);
 
         /// <summary>
-        /// Power of two choices: of two random replicas, the one whose circuit admits a call, else the one with
-        /// fewer requests in flight (ties go to the first pick, so equal replicas share load at random). When
-        /// neither admits, the first that does; -1 when every circuit is open.
+        /// Power of two choices: of two random replicas (never <paramref name="exclude"/> when another exists), the
+        /// one whose circuit admits a call, else the one with fewer requests in flight (ties go to the first pick, so
+        /// equal replicas share load at random). When neither admits, the first that does; -1 when none does.
         /// </summary>
-        public int Pick()
+        public int Pick(int exclude = -1)
         {
-            if (_replicas.Length == 1)
+            var n = _replicas.Length;
+            if (n == 1 || (n == 2 && exclude >= 0))
             {
-                return _circuits[0].Admits ? 0 : -1;
+                var only = n == 1 ? 0 : 1 - exclude;
+                return _circuits[only].Admits ? only : FirstAdmitting(exclude);
             }
 
-            var a = Random.Shared.Next(_replicas.Length);
-            var b = Random.Shared.Next(_replicas.Length - 1);
-            if (b >= a)
+            int a, b;
+            if (exclude >= 0)
             {
-                b++;
+                // Two distinct picks among the n - 1 others.
+                a = Random.Shared.Next(n - 1);
+                b = Random.Shared.Next(n - 2);
+                if (b >= a)
+                {
+                    b++;
+                }
+
+                a = a >= exclude ? a + 1 : a;
+                b = b >= exclude ? b + 1 : b;
+            }
+            else
+            {
+                a = Random.Shared.Next(n);
+                b = Random.Shared.Next(n - 1);
+                if (b >= a)
+                {
+                    b++;
+                }
             }
 
             var aAdmits = _circuits[a].Admits;
@@ -132,7 +151,21 @@ internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits ci
                 return aAdmits ? a : b;
             }
 
-            return Array.FindIndex(_circuits, c => c.Admits);
+            return FirstAdmitting(exclude);
+        }
+
+        /// <summary>The first replica other than <paramref name="exclude"/> whose circuit admits a call; the excluded one as a last resort.</summary>
+        private int FirstAdmitting(int exclude)
+        {
+            for (var i = 0; i < _circuits.Length; i++)
+            {
+                if (i != exclude && _circuits[i].Admits)
+                {
+                    return i;
+                }
+            }
+
+            return exclude >= 0 && _circuits[exclude].Admits ? exclude : -1;
         }
 
         public void Begin(int index) => Interlocked.Increment(ref _inFlight[index]);

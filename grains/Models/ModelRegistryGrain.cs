@@ -44,14 +44,10 @@ internal sealed class ModelRegistryGrain(ModelRepository repository) : Grain, IM
             throw new ModelNotFoundException($"model '{model}' has no version '{version}'");
         }
 
-        await Task.WhenAll(Replicas(m, version).Select(r => r.UnloadAsync()));
+        await GrainFactory.GetGrain<IModelFleetGrain>(model).UnloadAsync(version);
         _readiness[(model, version)] = new ModelReadiness(model, version, 0, m.Config.Replicas.MinReplicas, "unloaded");
     }
 
     private ModelReadiness Readiness(RepositoryModel model, string version) =>
         _readiness.GetValueOrDefault((model.Name, version)) ?? new ModelReadiness(model.Name, version, 0, model.Config.Replicas.MinReplicas);
-
-    private IEnumerable<IModelReplicaGrain> Replicas(RepositoryModel model, string version) =>
-        Enumerable.Range(0, model.Config.Replicas.MinReplicas)
-            .Select(i => GrainFactory.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(model.Name, version, i)));
 }

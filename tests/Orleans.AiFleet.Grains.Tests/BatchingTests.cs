@@ -1,3 +1,4 @@
+using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 
@@ -101,6 +102,9 @@ public sealed class BatchingTests(ManualClockClusterFixture fixture) : IClassFix
         var readiness = Assert.Single(await registry.GetReadinessAsync(), r => r is { Model: "unload", Version: "1" });
         Assert.False(readiness.Ready);
         Assert.Equal("unloaded", readiness.Error);
+        var fleet = await fixture.Client.GetGrain<IModelFleetGrain>("unload").GetStatusAsync(); // the unload went through the fleet
+        Assert.Empty(fleet.Versions.Single(v => v.Version == "1").InRotation);
+        Assert.Contains(fleet.RecentEvents, e => e is { Version: "1", To: 0 } && e.Reason.StartsWith("unloaded on request", StringComparison.Ordinal));
     }
 
     private static Tensor Rows(int rows) =>
