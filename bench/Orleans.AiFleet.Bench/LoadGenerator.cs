@@ -11,25 +11,34 @@ namespace Orleans.AiFleet.Bench;
 /// </summary>
 internal static partial class LoadGenerator
 {
-    public sealed record Result(int Concurrency, double RequestsPerSecond, double P50Ms, double P99Ms, long Errors);
+    public sealed record Result(int Concurrency, double RequestsPerSecond, double P50Ms, double P99Ms, long Errors, long Requests = 0, double MaxMs = 0);
 
+    /// <summary>A warm-up run, then the measured one.</summary>
     public static async Task<Result> RunAsync(Uri endpoint, string body, int concurrency, TimeSpan warmUp, TimeSpan duration)
+    {
+        await RunOnceAsync(endpoint, body, concurrency, warmUp);
+        return await RunOnceAsync(endpoint, body, concurrency, duration);
+    }
+
+    public static async Task<Result> RunOnceAsync(Uri endpoint, string body, int concurrency, TimeSpan duration)
     {
         var script = Path.Combine(Path.GetTempPath(), $"aifleet-bench-{Guid.NewGuid():N}.lua");
         await File.WriteAllTextAsync(script,
             "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [==[" + body + "]==]\n");
         try
         {
-            await WrkAsync(endpoint, script, concurrency, warmUp);
             var output = await WrkAsync(endpoint, script, concurrency, duration);
             var errors = NonSuccess().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
             errors += SocketErrors().Matches(output).Sum(x => long.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture));
+            var latency = LatencyLine().Match(output);
             return new Result(
                 concurrency,
                 double.Parse(Throughput().Match(output).Groups[1].Value, CultureInfo.InvariantCulture),
                 Percentile(output, "50"),
                 Percentile(output, "99"),
-                errors);
+                errors,
+                long.Parse(Requests().Match(output).Groups[1].Value, CultureInfo.InvariantCulture),
+                Milliseconds(latency.Groups[1].Value, latency.Groups[2].Value));
         }
         finally
         {
@@ -54,9 +63,21 @@ internal static partial class LoadGenerator
     private static double Percentile(string output, string p)
     {
         var m = Regex.Match(output, $@"^\s+{p}%\s+([\d.]+)(us|ms|s)\s*$", RegexOptions.Multiline);
-        var value = double.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture);
-        return m.Groups[2].Value switch { "us" => value / 1000, "ms" => value, _ => value * 1000 };
+        return Milliseconds(m.Groups[1].Value, m.Groups[2].Value);
     }
+
+    private static double Milliseconds(string number, string unit)
+    {
+        var value = double.Parse(number, CultureInfo.InvariantCulture);
+        return unit switch { "us" => value / 1000, "ms" => value, "m" => value * 60_000, _ => value * 1000 };
+    }
+
+    /// <summary>wrk's "Latency avg stdev max +/-stdev" line: the max.</summary>
+    [GeneratedRegex(@"^\s+Latency\s+\S+\s+\S+\s+([\d.]+)(us|ms|s|m)\s", RegexOptions.Multiline)]
+    private static partial Regex LatencyLine();
+
+    [GeneratedRegex(@"(\d+) requests in")]
+    private static partial Regex Requests();
 
     [GeneratedRegex(@"Requests/sec:\s+([\d.]+)")]
     private static partial Regex Throughput();

@@ -1,7 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 using Orleans.AiFleet.Bench;
 
@@ -14,12 +12,24 @@ if (args.Length >= 1 && args[0] == "naive-server")
     return 0;
 }
 
+if (args.Length >= 1 && args[0] == "cluster")
+{
+    var clusterReport = await ClusterBench.RunAsync(args);
+    Console.WriteLine(clusterReport);
+    if (args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() is { } clusterOut)
+    {
+        File.WriteAllText(clusterOut, clusterReport);
+    }
+
+    return 0;
+}
+
 var duration = TimeSpan.FromSeconds(Option("--duration", 6));
 var warmUp = TimeSpan.FromSeconds(Option("--warmup", 2));
 var rawEach = TimeSpan.FromSeconds(Option("--raw-seconds", 2));
 var outFile = args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault();
 int[] concurrencies = [1, 8, 64];
-var repo = FindUp("models", d => File.Exists(Path.Combine(d, "digits", "config.json")));
+var repo = Processes.FindUp("models", d => File.Exists(Path.Combine(d, "digits", "config.json")));
 var root = Path.GetDirectoryName(repo)!;
 var clientApi = Directory.EnumerateFiles(Path.Combine(root, "client-api", "bin", "Release"), "Orleans.AiFleet.ClientApi.dll", SearchOption.AllDirectories).First();
 Workload[] workloads = [Workload.Digits(repo), Workload.TextEncoder(repo)];
@@ -30,19 +40,19 @@ var raw = workloads.ToDictionary(w => w.Model, w =>
     return RawOnnx.Sweep(w, rawEach);
 });
 
-var naivePort = FreePort();
+var naivePort = Processes.FreePort();
 var naive = await MeasureServerAsync("(b) naive server",
-    Start("dotnet", $"\"{typeof(Program).Assembly.Location}\" naive-server \"{repo}\" {naivePort}", []),
+    Processes.Start("dotnet", $"\"{typeof(Program).Assembly.Location}\" naive-server \"{repo}\" {naivePort}", []),
     new Uri($"http://127.0.0.1:{naivePort}"), "/ready");
 
-var fleetPort = FreePort();
+var fleetPort = Processes.FreePort();
 var fleet = await MeasureServerAsync("(c) Orleans.AiFleet embedded",
-    Start("dotnet", $"\"{clientApi}\"", new()
+    Processes.Start("dotnet", $"\"{clientApi}\"", new()
     {
         ["Urls"] = $"http://127.0.0.1:{fleetPort}",
         ["AiFleet__Models__Path"] = repo,
-        ["AiFleet__Embedded__SiloPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
-        ["AiFleet__Embedded__GatewayPort"] = FreePort().ToString(CultureInfo.InvariantCulture),
+        ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
+        ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
         ["Logging__LogLevel__Default"] = "Warning",
     }),
     new Uri($"http://127.0.0.1:{fleetPort}"), "/health/ready");
@@ -60,29 +70,7 @@ async Task<Dictionary<(string, int), LoadGenerator.Result>> MeasureServerAsync(s
 {
     try
     {
-        using var probe = new HttpClient { BaseAddress = baseUri };
-        var giveUp = DateTime.UtcNow.AddSeconds(90);
-        while (true)
-        {
-            try
-            {
-                if ((await probe.GetAsync(readyPath)).IsSuccessStatusCode)
-                {
-                    break;
-                }
-            }
-            catch (HttpRequestException)
-            {
-            }
-
-            if (DateTime.UtcNow > giveUp || server.HasExited)
-            {
-                throw new InvalidOperationException($"{name} did not become ready");
-            }
-
-            await Task.Delay(200);
-        }
-
+        await Processes.WaitReadyAsync(name, server, baseUri, readyPath);
         var results = new Dictionary<(string, int), LoadGenerator.Result>();
         foreach (var w in workloads)
         {
@@ -153,43 +141,6 @@ double Option(string name, double fallback)
 {
     var i = Array.IndexOf(args, name);
     return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
-}
-
-static Process Start(string file, string arguments, Dictionary<string, string> environment)
-{
-    var info = new ProcessStartInfo(file, arguments) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-    foreach (var (k, v) in environment)
-    {
-        info.Environment[k] = v;
-    }
-
-    var process = Process.Start(info)!;
-    process.OutputDataReceived += (_, _) => { };
-    process.ErrorDataReceived += (_, e) => { if (e.Data is not null) { Console.Error.WriteLine($"  [server] {e.Data}"); } };
-    process.BeginOutputReadLine();
-    process.BeginErrorReadLine();
-    return process;
-}
-
-static int FreePort()
-{
-    using var listener = new TcpListener(IPAddress.Loopback, 0);
-    listener.Start();
-    return ((IPEndPoint)listener.LocalEndpoint).Port;
-}
-
-static string FindUp(string name, Func<string, bool> accept)
-{
-    for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
-    {
-        var candidate = Path.Combine(dir.FullName, name);
-        if (Directory.Exists(candidate) && accept(candidate))
-        {
-            return candidate;
-        }
-    }
-
-    throw new DirectoryNotFoundException($"no {name}/ above the working directory");
 }
 
 static string CpuModel() =>

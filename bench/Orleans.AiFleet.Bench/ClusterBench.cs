@@ -1,0 +1,273 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace Orleans.AiFleet.Bench;
+
+/// <summary>
+/// The cluster benchmarks: (1) autoscaler reaction to a step from 1 to 64 clients, in the embedded default;
+/// (2) throughput of one silo against two, and (3) a kill -9 of one of two silos under load, both on the real
+/// cluster that scripts/cluster.sh runs (PostgreSQL, Redis, silo processes, client-api). wrk is the load.
+/// </summary>
+internal static class ClusterBench
+{
+    private static readonly CultureInfo Inv = CultureInfo.InvariantCulture;
+
+    public static async Task<string> RunAsync(string[] args)
+    {
+        var duration = TimeSpan.FromSeconds(Option(args, "--duration", 8));
+        var runs = (int)Option(args, "--runs", 3);
+        var repo = Processes.FindUp("models", d => File.Exists(Path.Combine(d, "digits", "config.json")));
+        var root = Path.GetDirectoryName(repo)!;
+        var digits = Workload.Digits(repo);
+        var encoder = Workload.TextEncoder(repo);
+        var sb = new StringBuilder();
+        sb.AppendLine(Inv, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. wrk on the same cores as every process.");
+
+        // (1) Autoscaler reaction.
+        sb.AppendLine();
+        sb.AppendLine("### Autoscaler reaction: 1 → 64 clients");
+        sb.AppendLine();
+        sb.AppendLine("`autoscale`: the digits v2 model with replicas min 1, max 4, target 8 in flight per replica, upscaleDelayMs 1000. Embedded default; wrk 1 connection for 3 s, then 64 connections from t = 0.");
+        sb.AppendLine();
+        sb.AppendLine("| run | decision at s | added replica serving at s | replicas after | 64-client req/s | errors | decision |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---|");
+        var serving = new List<double>();
+        for (var run = 1; run <= runs; run++)
+        {
+            var r = await AutoscaleOnceAsync(repo, digits);
+            serving.Add(r.ServingAt);
+            sb.AppendLine(Inv, $"| {run} | {r.DecisionAt:0.00} | {r.ServingAt:0.00} | {r.Replicas} | {r.Load.RequestsPerSecond:0} | {r.Load.Errors} | {r.Reason} |");
+        }
+
+        serving.Sort();
+        sb.AppendLine();
+        sb.AppendLine(Inv, $"Median time from the step until an added replica serves: **{serving[serving.Count / 2]:0.00} s** (goal < 3 s).");
+
+        // (2) One silo against two.
+        sb.AppendLine();
+        sb.AppendLine("### Throughput: one silo against two (scripts/cluster.sh, 64 connections)");
+        sb.AppendLine();
+        var bySilos = new Dictionary<int, Dictionary<string, LoadGenerator.Result>>();
+        foreach (var silos in new[] { 1, 2 })
+        {
+            await using var cluster = await LocalCluster.StartAsync(root, silos);
+            bySilos[silos] = [];
+            foreach (var w in new[] { digits, encoder })
+            {
+                Console.Error.WriteLine($"{silos} silo(s): {w.Model}");
+                bySilos[silos][w.Model] = await LoadGenerator.RunAsync(new Uri(cluster.Http, $"/v2/models/{w.Model}/infer"), w.RequestJson, 64, TimeSpan.FromSeconds(3), duration);
+            }
+        }
+
+        sb.AppendLine("| model | 1 silo req/s | p50 / p99 ms | 2 silos req/s | p50 / p99 ms | 2 / 1 |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        foreach (var model in new[] { digits.Model, encoder.Model })
+        {
+            var one = bySilos[1][model];
+            var two = bySilos[2][model];
+            sb.AppendLine(Inv, $"| {model} | {one.RequestsPerSecond:0} | {one.P50Ms:0.00} / {one.P99Ms:0.00} | {two.RequestsPerSecond:0} | {two.P50Ms:0.00} / {two.P99Ms:0.00} | {two.RequestsPerSecond / one.RequestsPerSecond:0.00} |");
+        }
+
+        // (3) kill -9 of a silo under load.
+        sb.AppendLine();
+        sb.AppendLine("### kill -9 of one of two silos under load (8 connections, digits, 20 s; the kill at 4 s)");
+        sb.AppendLine();
+        sb.AppendLine("| run | requests | non-2xx + socket errors | max latency ms | replicas restored after s |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|");
+        for (var run = 1; run <= runs; run++)
+        {
+            await using var cluster = await LocalCluster.StartAsync(root, 2);
+            var load = LoadGenerator.RunOnceAsync(new Uri(cluster.Http, "/v2/models/digits/infer"), digits.RequestJson, 8, TimeSpan.FromSeconds(20));
+            await Task.Delay(4000);
+            var victimPort = cluster.FirstSiloPort + 1;
+            await cluster.KillAsync(1);
+            var clock = Stopwatch.StartNew();
+            var restored = await RestoredAsync(cluster.Http, victimPort, clock);
+            var result = await load;
+            sb.AppendLine(Inv, $"| {run} | {result.Requests} | {result.Errors} | {result.MaxMs:0} | {(restored is { } s ? s.ToString("0.0", Inv) : "not within 30 s")} |");
+        }
+
+        return sb.ToString();
+    }
+
+    private sealed record Autoscale(double DecisionAt, double ServingAt, int Replicas, LoadGenerator.Result Load, string Reason);
+
+    private static async Task<Autoscale> AutoscaleOnceAsync(string repo, Workload digits)
+    {
+        var temp = Directory.CreateTempSubdirectory("aifleet-autoscale-").FullName;
+        CopyModel(Path.Combine(repo, "digits"), Path.Combine(temp, "autoscale"), config => config["replicas"] = new JsonObject
+        {
+            ["minReplicas"] = 1, ["maxReplicas"] = 4, ["targetInFlightPerReplica"] = 8, ["upscaleDelayMs"] = 1000, ["downscaleDelayMs"] = 60000,
+        });
+        var port = Processes.FreePort();
+        var root = Path.GetDirectoryName(repo)!;
+        var clientApi = Directory.EnumerateFiles(Path.Combine(root, "client-api", "bin", "Release"), "Orleans.AiFleet.ClientApi.dll", SearchOption.AllDirectories).First();
+        var server = Processes.Start("dotnet", $"\"{clientApi}\"", new()
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["AiFleet__Models__Path"] = temp,
+            ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(Inv),
+            ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(Inv),
+            ["Logging__LogLevel__Default"] = "Warning",
+        });
+        var baseUri = new Uri($"http://127.0.0.1:{port}");
+        try
+        {
+            await Processes.WaitReadyAsync("client-api", server, baseUri, "/health/ready");
+            var endpoint = new Uri(baseUri, "/v2/models/autoscale/infer");
+            var body = digits.RequestJson;
+            await LoadGenerator.RunOnceAsync(endpoint, body, 1, TimeSpan.FromSeconds(3));
+            using var http = new HttpClient { BaseAddress = baseUri };
+            var clock = Stopwatch.StartNew();
+            var load = LoadGenerator.RunOnceAsync(endpoint, body, 64, TimeSpan.FromSeconds(8));
+            double? decision = null, serving = null;
+            var reason = "";
+            while ((decision is null || serving is null) && clock.Elapsed < TimeSpan.FromSeconds(8))
+            {
+                var v2 = Version(JsonNode.Parse(await http.GetStringAsync("/v1/fleet/autoscale"))!, "2", out var events);
+                if (decision is null && events.Count > 0)
+                {
+                    decision = clock.Elapsed.TotalSeconds;
+                    reason = events[0]!["reason"]!.GetValue<string>();
+                }
+
+                if (serving is null && v2["loads"]!.AsArray().Any(l => !l!["replicaId"]!.GetValue<string>().EndsWith("/0", StringComparison.Ordinal) && l["completedRequests"]!.GetValue<long>() > 0))
+                {
+                    serving = clock.Elapsed.TotalSeconds;
+                }
+
+                await Task.Delay(25);
+            }
+
+            var result = await load;
+            var final = Version(JsonNode.Parse(await http.GetStringAsync("/v1/fleet/autoscale"))!, "2", out _);
+            return new Autoscale(decision ?? double.NaN, serving ?? double.NaN, final["inRotation"]!.AsArray().Count, result, reason);
+        }
+        finally
+        {
+            server.Kill(entireProcessTree: true);
+            await server.WaitForExitAsync();
+            Directory.Delete(temp, recursive: true);
+        }
+    }
+
+    /// <summary>Seconds until digits v2 is back at its replica count with none on the killed silo.</summary>
+    private static async Task<double?> RestoredAsync(Uri baseUri, int victimPort, Stopwatch clock)
+    {
+        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
+        while (clock.Elapsed < TimeSpan.FromSeconds(30))
+        {
+            try
+            {
+                using var response = await http.GetAsync("/v1/fleet/digits");
+                if (response.IsSuccessStatusCode)
+                {
+                    var v2 = Version(JsonNode.Parse(await response.Content.ReadAsStringAsync())!, "2", out _);
+                    var inRotation = v2["inRotation"]!.AsArray().Select(r => r!.GetValue<string>()).ToHashSet();
+                    var silos = v2["loads"]!.AsArray().Where(l => inRotation.Contains(l!["replicaId"]!.GetValue<string>())).Select(l => l!["silo"]!.GetValue<string>()).ToArray();
+                    if (silos.Length == v2["desired"]!.GetValue<int>() && silos.All(s => !s.Contains($":{victimPort}:", StringComparison.Ordinal)))
+                    {
+                        return clock.Elapsed.TotalSeconds;
+                    }
+                }
+            }
+            catch (HttpRequestException)
+            {
+            }
+
+            await Task.Delay(100);
+        }
+
+        return null;
+    }
+
+    private static JsonNode Version(JsonNode fleet, string version, out JsonArray events)
+    {
+        events = fleet["recentEvents"]!.AsArray();
+        return fleet["versions"]!.AsArray().Single(v => v!["version"]!.GetValue<string>() == version)!;
+    }
+
+    private static void CopyModel(string source, string target, Action<JsonObject> edit)
+    {
+        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var dest = Path.Combine(target, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            File.Copy(file, dest);
+        }
+
+        var configPath = Path.Combine(target, "config.json");
+        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+        edit(config);
+        File.WriteAllText(configPath, config.ToJsonString());
+    }
+
+    private static double Option(string[] args, string name, double fallback)
+    {
+        var i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], Inv) : fallback;
+    }
+
+    /// <summary>A cluster from scripts/cluster.sh with its own folder, ports and cluster and service ids.</summary>
+    private sealed class LocalCluster : IAsyncDisposable
+    {
+        private readonly string _root;
+        private readonly Dictionary<string, string> _environment;
+
+        private LocalCluster(string root, Dictionary<string, string> environment, Uri http, int firstSiloPort)
+        {
+            _root = root;
+            _environment = environment;
+            Http = http;
+            FirstSiloPort = firstSiloPort;
+        }
+
+        public Uri Http { get; }
+
+        public int FirstSiloPort { get; }
+
+        public static async Task<LocalCluster> StartAsync(string root, int silos)
+        {
+            var id = $"bench-{Guid.NewGuid():N}"[..16];
+            var http = Processes.FreePort();
+            var siloPort = 21000 + Random.Shared.Next(0, 400) * 10;
+            var cluster = new LocalCluster(root, new()
+            {
+                ["AIFLEET_CLUSTER_DIR"] = Directory.CreateTempSubdirectory("aifleet-bench-cluster-").FullName,
+                ["AIFLEET_CLUSTER_HTTP"] = $"http://127.0.0.1:{http}",
+                ["AIFLEET_CLUSTER_SILO_PORT"] = siloPort.ToString(Inv),
+                ["AIFLEET_CLUSTER_GATEWAY_PORT"] = (siloPort + 5).ToString(Inv),
+                ["AIFLEET_CLUSTER_NO_BUILD"] = "1",
+                ["AIFLEET__CLUSTER__CLUSTERID"] = id,
+                ["AIFLEET__CLUSTER__SERVICEID"] = id,
+            }, new Uri($"http://127.0.0.1:{http}"), siloPort);
+            Console.Error.WriteLine($"starting a {silos}-silo cluster");
+            await cluster.ScriptAsync("start", silos.ToString(Inv));
+            return cluster;
+        }
+
+        public Task KillAsync(int silo) => ScriptAsync("kill", silo.ToString(Inv));
+
+        public async ValueTask DisposeAsync() => await ScriptAsync("stop");
+
+        private async Task ScriptAsync(params string[] arguments)
+        {
+            var info = new ProcessStartInfo("bash", [Path.Combine(_root, "scripts", "cluster.sh"), .. arguments]) { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (var (k, v) in _environment)
+            {
+                info.Environment[k] = v;
+            }
+
+            using var process = Process.Start(info)!;
+            var errors = process.StandardError.ReadToEndAsync();
+            var output = await process.StandardOutput.ReadToEndAsync();
+            await process.WaitForExitAsync();
+            if (process.ExitCode != 0)
+            {
+                throw new InvalidOperationException($"scripts/cluster.sh {string.Join(' ', arguments)} failed: {await errors}{output}");
+            }
+        }
+    }
+}
