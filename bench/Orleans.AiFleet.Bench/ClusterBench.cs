@@ -18,6 +18,8 @@ internal static class ClusterBench
     {
         var duration = TimeSpan.FromSeconds(Option(args, "--duration", 8));
         var runs = (int)Option(args, "--runs", 3);
+        var i = Array.IndexOf(args, "--scenarios");
+        var scenarios = (i >= 0 && i + 1 < args.Length ? args[i + 1] : "autoscale,silos,kill").Split(',');
         var repo = Processes.FindUp("models", d => File.Exists(Path.Combine(d, "digits", "config.json")));
         var root = Path.GetDirectoryName(repo)!;
         var digits = Workload.Digits(repo);
@@ -26,6 +28,28 @@ internal static class ClusterBench
         sb.AppendLine(Inv, $"Machine: {Environment.ProcessorCount} cores, .NET {Environment.Version}, {DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC. wrk on the same cores as every process.");
 
         // (1) Autoscaler reaction.
+        if (scenarios.Contains("autoscale"))
+        {
+            await AutoscaleAsync(sb, runs, repo, digits);
+        }
+
+        // (2) One silo against two.
+        if (scenarios.Contains("silos"))
+        {
+            await SilosAsync(sb, duration, root, digits, encoder);
+        }
+
+        // (3) kill -9 of a silo under load.
+        if (scenarios.Contains("kill"))
+        {
+            await KillAsync(sb, runs, root, digits);
+        }
+
+        return sb.ToString();
+    }
+
+    private static async Task AutoscaleAsync(StringBuilder sb, int runs, string repo, Workload digits)
+    {
         sb.AppendLine();
         sb.AppendLine("### Autoscaler reaction: 1 → 64 clients");
         sb.AppendLine();
@@ -44,8 +68,10 @@ internal static class ClusterBench
         serving.Sort();
         sb.AppendLine();
         sb.AppendLine(Inv, $"Median time from the step until an added replica serves: **{serving[serving.Count / 2]:0.00} s** (goal < 3 s).");
+    }
 
-        // (2) One silo against two.
+    private static async Task SilosAsync(StringBuilder sb, TimeSpan duration, string root, Workload digits, Workload encoder)
+    {
         sb.AppendLine();
         sb.AppendLine("### Throughput: one silo against two (scripts/cluster.sh, 64 connections)");
         sb.AppendLine();
@@ -69,8 +95,10 @@ internal static class ClusterBench
             var two = bySilos[2][model];
             sb.AppendLine(Inv, $"| {model} | {one.RequestsPerSecond:0} | {one.P50Ms:0.00} / {one.P99Ms:0.00} | {two.RequestsPerSecond:0} | {two.P50Ms:0.00} / {two.P99Ms:0.00} | {two.RequestsPerSecond / one.RequestsPerSecond:0.00} |");
         }
+    }
 
-        // (3) kill -9 of a silo under load.
+    private static async Task KillAsync(StringBuilder sb, int runs, string root, Workload digits)
+    {
         sb.AppendLine();
         sb.AppendLine("### kill -9 of one of two silos under load (8 connections, digits, 20 s; the kill at 4 s)");
         sb.AppendLine();
@@ -88,8 +116,6 @@ internal static class ClusterBench
             var result = await load;
             sb.AppendLine(Inv, $"| {run} | {result.Requests} | {result.Errors} | {result.MaxMs:0} | {(restored is { } s ? s.ToString("0.0", Inv) : "not within 30 s")} |");
         }
-
-        return sb.ToString();
     }
 
     private sealed record Autoscale(double DecisionAt, double ServingAt, int Replicas, LoadGenerator.Result Load, string Reason);

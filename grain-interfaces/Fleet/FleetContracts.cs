@@ -1,7 +1,11 @@
 
 namespace Orleans.AiFleet.GrainInterfaces.Fleet;
 
-/// <summary>What a replica tells its fleet every ~250 ms.</summary>
+/// <summary>
+/// What a replica tells its fleet every ~250 ms: its queue and in-flight requests now, and the mean number in flight
+/// since its last report (time spent in the replica by the requests answered, over the interval: a steady measure
+/// where the instant count flickers between batches).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ReplicaLoad")]
 public sealed record ReplicaLoad(
     [property: Id(0)] string ReplicaId,
@@ -9,7 +13,8 @@ public sealed record ReplicaLoad(
     [property: Id(2)] int QueueLength,
     [property: Id(3)] int InFlight,
     [property: Id(4)] long CompletedRequests,
-    [property: Id(5)] long Batches);
+    [property: Id(5)] long Batches,
+    [property: Id(6)] double MeanInFlight = 0);
 
 /// <summary>One decision of the autoscaler.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ScalingEvent")]

@@ -161,13 +161,15 @@ internal sealed partial class ModelFleetGrain(
         {
             await DrainDueAsync(fleet);
             await ReviveSilentAsync(fleet);
-            var inFlight = 0;
+            var inFlight = 0.0;
             for (var i = 0; i < fleet.InRotation; i++)
             {
                 if (fleet.Loads.TryGetValue(ReplicaKey.Format(_model.Name, fleet.Version, i), out var report)
                     && time.GetElapsedTime(report.At) < ReportsStaleAfter)
                 {
-                    inFlight += report.Load.InFlight;
+                    // The instant count sees requests held long in a queue; the mean sees a busy replica whose
+                    // requests come and go between reports.
+                    inFlight += Math.Max(report.Load.InFlight, report.Load.MeanInFlight);
                 }
             }
 
@@ -184,7 +186,7 @@ internal sealed partial class ModelFleetGrain(
                 {
                     var to = Math.Clamp((int)Math.Ceiling(demand / policy.TargetInFlightPerReplica), fleet.InRotation + 1, policy.MaxReplicas);
                     var basis = forecast > inFlight
-                        ? $"forecast {forecast:0.#} in flight {policy.UpscaleDelayMs} ms ahead ({inFlight} now), {mean:0.#} per replica"
+                        ? $"forecast {forecast:0.#} in flight {policy.UpscaleDelayMs} ms ahead ({inFlight:0.#} now), {mean:0.#} per replica"
                         : $"mean in-flight {mean:0.#} per replica";
                     await DecideAsync(fleet, to, $"{basis} above target {policy.TargetInFlightPerReplica} for {policy.UpscaleDelayMs} ms");
                     fleet.OverSince = null;

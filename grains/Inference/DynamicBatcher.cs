@@ -46,6 +46,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     private int _lastBatchRows = 1;
     private long _completed;
     private long _batches;
+    private long _residence;
 
     public DynamicBatcher(ModelSession session, InferenceMetrics metrics, TimeProvider time)
     {
@@ -69,6 +70,12 @@ internal sealed class DynamicBatcher : IAsyncDisposable
     public int InFlight => Volatile.Read(ref _waiting) + Volatile.Read(ref _running);
 
     public long CompletedRequests => Interlocked.Read(ref _completed);
+
+    /// <summary>
+    /// The summed time answered requests spent in this replica, from enqueue to answer, in <see cref="TimeProvider"/>
+    /// timestamp units. Its growth over an interval divided by the interval is the mean number in flight (Little's law).
+    /// </summary>
+    public long Residence => Interlocked.Read(ref _residence);
 
     public long Batches => Interlocked.Read(ref _batches);
 
@@ -502,12 +509,14 @@ internal sealed class DynamicBatcher : IAsyncDisposable
             }
         }
 
+        var now = _time.GetTimestamp();
         for (var r = 0; r < group.Count; r++)
         {
             var request = group[r].Request.Request;
             if (group[r].Completion.TrySetResult(new InferenceResponse(_session.Model, _session.Version, request.Id, perRequest[r])))
             {
                 Interlocked.Increment(ref _completed);
+                Interlocked.Add(ref _residence, now - group[r].EnqueuedAt);
                 _metrics.Request(_session.Model, _session.Version, "ok");
             }
         }

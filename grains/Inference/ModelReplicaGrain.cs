@@ -82,11 +82,25 @@ internal sealed partial class ModelReplicaGrain(
 
     private IModelFleetGrain? _fleet;
 
-    private Task ReportLoadAsync() => _fleet is null || _batcher is null
-        ? Task.CompletedTask
-        : _fleet.ReportLoadAsync(_version, new ReplicaLoad(
+    private long _reportedResidence;
+    private long _reportedAt;
+
+    private Task ReportLoadAsync()
+    {
+        if (_fleet is null || _batcher is null)
+        {
+            return Task.CompletedTask;
+        }
+
+        var now = time.GetTimestamp();
+        var residence = _batcher.Residence;
+        var elapsed = now - _reportedAt;
+        var mean = _reportedAt != 0 && elapsed > 0 ? (double)(residence - _reportedResidence) / elapsed : 0;
+        (_reportedResidence, _reportedAt) = (residence, now);
+        return _fleet.ReportLoadAsync(_version, new ReplicaLoad(
             this.GetPrimaryKeyString(), silo.SiloAddress.ToString(), _batcher.QueueLength, _batcher.InFlight,
-            _batcher.CompletedRequests, _batcher.Batches));
+            _batcher.CompletedRequests, _batcher.Batches, Math.Round(mean, 2)));
+    }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {

@@ -8,16 +8,18 @@ using Orleans.TestingHost;
 
 namespace Orleans.AiFleet.Grains.Tests;
 
-/// <summary>A one-silo in-process cluster on a model repository, configured by the product's own silo extension.</summary>
+/// <summary>An in-process cluster (one silo unless told) on a model repository, configured by the product's own silo extension.</summary>
 public abstract class ClusterFixtureBase : IAsyncLifetime
 {
     private readonly string _repository;
     private readonly TimeProvider? _clock;
+    private readonly short _silos;
 
-    protected ClusterFixtureBase(string repository, TimeProvider? clock)
+    protected ClusterFixtureBase(string repository, TimeProvider? clock, short silos = 1)
     {
         _repository = repository;
         _clock = clock;
+        _silos = silos;
     }
 
     public InProcessTestCluster Cluster { get; private set; } = null!;
@@ -30,7 +32,7 @@ public abstract class ClusterFixtureBase : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var builder = new InProcessTestClusterBuilder(1);
+        var builder = new InProcessTestClusterBuilder(_silos);
         builder.ConfigureSilo((_, silo) =>
         {
             if (_clock is not null)
@@ -43,6 +45,10 @@ public abstract class ClusterFixtureBase : IAsyncLifetime
         });
         Cluster = builder.Build();
         await Cluster.DeployAsync();
+        if (_silos > 1)
+        {
+            await Cluster.WaitForLivenessToStabilizeAsync();
+        }
     }
 
     public async Task DisposeAsync() => await Cluster.DisposeAsync();
@@ -58,9 +64,7 @@ public sealed class ClusterFixture() : ClusterFixtureBase(TestRepository.Shipped
 /// <item><c>small-queue</c>: at most 4 queued requests, batches of up to 64, a 1 s batching delay;</item>
 /// <item><c>short-timeout</c>: a 2 s request timeout and a 5 s batching delay (the timeout fires first);</item>
 /// <item><c>batching</c>: batches of up to 64 with a 1 s delay;</item>
-/// <item><c>unload</c>: as shipped, for load and unload;</item>
-/// <item><c>scaling</c>: 1 to 3 replicas, target 1 in flight each, up after 1 s, down after 5 s; a 60 s batching
-/// delay holds requests in the queue until the test moves the clock.</item>
+/// <item><c>unload</c>: as shipped, for load and unload.</item>
 /// </list>
 /// </summary>
 public sealed class ManualClockClusterFixture : ClusterFixtureBase
@@ -77,7 +81,27 @@ public sealed class ManualClockClusterFixture : ClusterFixtureBase
         ("small-queue", c => { c["maxQueueLength"] = 4; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
         ("short-timeout", c => { c["requestTimeoutMs"] = 2000; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 5000; }),
         ("batching", c => { c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
-        ("unload", c => { }),
+        ("unload", c => { }));
+
+    public FakeTimeProvider Time { get; }
+}
+
+/// <summary>
+/// Three silos on a manual clock serving <c>scaling</c>, a digits variant with 1 to 3 replicas, target 1 in flight
+/// each, up after 1 s and down after 5 s; a 60 s batching delay holds requests in the queue until the test moves
+/// the clock.
+/// </summary>
+public sealed class ThreeSiloManualClockFixture : ClusterFixtureBase
+{
+    public ThreeSiloManualClockFixture()
+        : this(new FakeTimeProvider(DateTimeOffset.Parse("2026-11-24T00:00:00Z")))
+    {
+    }
+
+    private ThreeSiloManualClockFixture(FakeTimeProvider clock)
+        : base(Repository, clock, silos: 3) => Time = clock;
+
+    private static readonly string Repository = TestRepository.Create("digits",
         ("scaling", c =>
         {
             c["maxBatchSize"] = 64;

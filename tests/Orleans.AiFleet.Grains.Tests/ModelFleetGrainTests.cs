@@ -3,8 +3,8 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.Grains.Tests;
 
-/// <summary>The autoscaler on a manual clock: the evaluation timer ticks in real time, every delay is the test's.</summary>
-public sealed class ModelFleetGrainTests(ManualClockClusterFixture fixture) : IClassFixture<ManualClockClusterFixture>
+/// <summary>The autoscaler on three silos and a manual clock: the evaluation timer ticks in real time, every delay is the test's.</summary>
+public sealed class ModelFleetGrainTests(ThreeSiloManualClockFixture fixture) : IClassFixture<ThreeSiloManualClockFixture>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(30);
 
@@ -26,10 +26,15 @@ public sealed class ModelFleetGrainTests(ManualClockClusterFixture fixture) : IC
         Assert.Equal(("2", 1, 3), (up.Version, up.From, up.To)); // ceil(3 in flight / target 1) = 3, within max 3
         Assert.Contains("above target 1 for 1000 ms", up.Reason);
         Assert.Equal(["scaling/2/0", "scaling/2/1", "scaling/2/2"], grown.InRotation);
+        var silos = new HashSet<string>();
         foreach (var key in grown.InRotation)
         {
-            Assert.True((await fixture.Client.GetGrain<IModelReplicaGrain>(key).GetStatusAsync()).Ready, $"{key} in rotation before warm-up");
+            var replica = await fixture.Client.GetGrain<IModelReplicaGrain>(key).GetStatusAsync();
+            Assert.True(replica.Ready, $"{key} in rotation before warm-up");
+            silos.Add(replica.Silo);
         }
+
+        Assert.Equal(3, silos.Count); // the added replicas went to the other silos
 
         fixture.Time.Advance(TimeSpan.FromSeconds(60)); // the held batch comes due
         Assert.All(await Task.WhenAll(held).WaitAsync(Deadline), r => Assert.Equal([1L, 10L], r.Outputs[0].Shape));
