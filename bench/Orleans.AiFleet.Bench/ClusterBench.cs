@@ -199,8 +199,9 @@ internal static class ClusterBench
                     }
                 }
             }
-            catch (HttpRequestException)
+            catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
             {
+                // Inspection itself may wait out the failover.
             }
 
             await Task.Delay(100);

@@ -9,7 +9,7 @@ namespace Orleans.AiFleet.ClientApi.Inference;
 /// mode a call travels through one silo's gateway; when that silo dies the Orleans client does not fail the calls
 /// already sent through it, they would wait out the 30 s response timeout. So whenever a gateway connection drops,
 /// every call waiting at that moment is abandoned and sent again (through a gateway that is still connected), and
-/// calls that fail in transport are retried, both with jittered backoff. Answers the cluster gives (bad input,
+/// calls that fail in transport are retried, both with jittered backoff, for as long as a failover takes. Answers the cluster gives (bad input,
 /// overload, a model's own timeout) pass through. In the embedded default there is no gateway, so calls run as
 /// they are.
 /// </summary>
@@ -23,8 +23,9 @@ internal sealed class ClusterCalls(bool throughGateways)
                 .Handle<SiloUnavailableException>()
                 .Handle<OrleansMessageRejectionException>()
                 .Handle<ConnectionFailedException>(),
-            // About 4.5 s in all: long enough to ride out a failover (a silo's death is declared in seconds).
-            MaxRetryAttempts = 8,
+            // About 20 s in all: a silo's death takes Orleans membership 10-15 s to declare with its default probe
+            // settings, and until then calls whose directory entry or gateway was on it can fail; they wait, not fail.
+            MaxRetryAttempts = 24,
             BackoffType = DelayBackoffType.Exponential,
             Delay = TimeSpan.FromMilliseconds(50),
             MaxDelay = TimeSpan.FromSeconds(1),

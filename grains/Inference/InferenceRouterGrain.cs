@@ -12,7 +12,8 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// routing table, skipping replicas whose circuit is open (<see cref="ReplicaCircuits"/>). Each call goes through
 /// its replica's breaker. Inference has no side effects, so a call that fails because of the replica (its silo died
 /// or is unreachable, it is unloading, its circuit just opened) is retried on another replica, with jittered
-/// backoff; with every circuit open the answer is 503 with Retry-After. A stateless worker, so it runs on the silo the request arrived at; reentrant
+/// backoff. With every circuit open a replica is still tried (a panic mode, as load balancers have): when all
+/// replicas look unhealthy the fault is more likely shared and passing, and refusing would make it total. A stateless worker, so it runs on the silo the request arrived at; reentrant
 /// because it holds no state of its own and must keep many requests in flight while replicas batch them.
 /// </summary>
 [StatelessWorker]
@@ -65,19 +66,23 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
     {
         var replicas = attempt.Replicas;
         var pick = replicas.Pick(exclude: attempt.Failed);
-        if (pick < 0)
+        var panic = pick < 0;
+        if (panic)
         {
-            throw new ModelUnavailableException(
-                $"model '{attempt.Request.Model}': every replica's circuit is open after failures; retry in {ReplicaCircuits.BreakDuration.TotalSeconds:0} s");
+            // Every circuit is open. Failing would turn a partial outage (during a failover even healthy replicas can
+            // fail lookups for a few seconds) into a full one, so a replica is tried anyway, past its breaker.
+            pick = replicas.Count == 1 || attempt.Failed < 0 ? Random.Shared.Next(replicas.Count) : (attempt.Failed + 1) % replicas.Count;
         }
 
         replicas.Begin(pick);
         try
         {
-            return await replicas.Circuit(pick).Pipeline.ExecuteAsync(
-                static (state, ct) => new ValueTask<InferenceResponse>(state.Replica.InferAsync(state.Request, ct)),
-                (Replica: replicas[pick], attempt.Request),
-                cancellationToken);
+            return panic
+                ? await replicas[pick].InferAsync(attempt.Request, cancellationToken)
+                : await replicas.Circuit(pick).Pipeline.ExecuteAsync(
+                    static (state, ct) => new ValueTask<InferenceResponse>(state.Replica.InferAsync(state.Request, ct)),
+                    (Replica: replicas[pick], attempt.Request),
+                    cancellationToken);
         }
         catch (Exception e) when (ReplicaCircuits.IsReplicaFault(e) || e is BrokenCircuitException)
         {
