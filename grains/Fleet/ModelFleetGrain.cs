@@ -262,27 +262,8 @@ internal sealed partial class ModelFleetGrain(
             state.State.Events.RemoveRange(0, state.State.Events.Count - MaxEvents);
         }
 
-        await WriteStateAsync();
+        await state.WriteOwnStateAsync();
         LogScaled(logger, _model.Name, version, from, to, reason);
-    }
-
-    /// <summary>
-    /// This activation owns the fleet's state, so when storage lost track of it (an in-memory store whose silo
-    /// died comes back empty) the fleet re-reads only to take the store's current version and writes its own again.
-    /// </summary>
-    private async Task WriteStateAsync()
-    {
-        try
-        {
-            await state.WriteStateAsync();
-        }
-        catch (Orleans.Storage.InconsistentStateException)
-        {
-            var mine = state.State;
-            await state.ReadStateAsync();
-            state.State = mine;
-            await state.WriteStateAsync();
-        }
     }
 
     private static ReplicaLoad LoadOf(ReplicaStatus status) =>

@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using System.Net;
 using Microsoft.Extensions.Options;
+using Orleans.AiFleet.Grains.Budgets;
 using Orleans.AiFleet.Grains.Fleet;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Inference;
@@ -31,6 +32,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<RoutingTableCache>();
         services.TryAddSingleton<ReplicaCircuits>();
+        services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))
         {
@@ -85,10 +87,15 @@ public static class AiFleetSiloBuilderExtensions
         silo.AddRedisGrainStorage(AiFleetStorage.Name, o => o.ConfigurationOptions = configuration);
         silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = configuration);
         silo.UseRedisReminderService(o => o.ConfigurationOptions = configuration);
+        silo.Services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(configuration));
+        silo.Services.TryAddSingleton<ILedgerStore, RedisLedgerStore>();
         return silo;
     }
 
     /// <summary>In-memory grain state and reminders: the embedded default and tests. Nothing survives a restart.</summary>
-    public static ISiloBuilder UseAiFleetInMemoryState(this ISiloBuilder silo) =>
-        silo.AddMemoryGrainStorage(AiFleetStorage.Name).AddMemoryGrainStorageAsDefault().UseInMemoryReminderService();
+    public static ISiloBuilder UseAiFleetInMemoryState(this ISiloBuilder silo)
+    {
+        silo.Services.TryAddSingleton<ILedgerStore, InMemoryLedgerStore>();
+        return silo.AddMemoryGrainStorage(AiFleetStorage.Name).AddMemoryGrainStorageAsDefault().UseInMemoryReminderService();
+    }
 }

@@ -1,0 +1,91 @@
+namespace Orleans.AiFleet.GrainInterfaces.Budgets;
+
+/// <summary>
+/// A user's limits; null means no limit of that kind. Money is in US dollars as <see cref="decimal"/>, so sums are
+/// exact to the cent and beyond. Daily and monthly windows are UTC calendar days and months.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.BudgetLimits")]
+public sealed record BudgetLimits(
+    [property: Id(0)] decimal? PerRequest = null,
+    [property: Id(1)] decimal? Daily = null,
+    [property: Id(2)] decimal? Monthly = null,
+    [property: Id(3)] int? RequestsPerMinute = null,
+    [property: Id(4)] int? TokensPerMinute = null,
+    [property: Id(5)] int? MaxParallel = null)
+{
+    public static readonly BudgetLimits None = new();
+}
+
+/// <summary>What a request asks to hold before it runs: its worst-case cost and tokens.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ReserveRequest")]
+public sealed record ReserveRequest(
+    [property: Id(0)] string Model,
+    [property: Id(1)] decimal Cost,
+    [property: Id(2)] int Tokens,
+    [property: Id(3)] TimeSpan? Ttl = null);
+
+/// <summary>The limit a reservation was refused on, named as the API reports it.</summary>
+public static class BudgetLimitCodes
+{
+    public const string PerRequest = "per_request_cap";
+    public const string Daily = "daily_cap";
+    public const string Monthly = "monthly_cap";
+    public const string RequestsPerMinute = "requests_per_minute";
+    public const string TokensPerMinute = "tokens_per_minute";
+    public const string MaxParallel = "max_parallel";
+}
+
+/// <summary>A hold on a user's budget, or a refusal naming the limit hit (and when a retry could succeed).</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ReserveResult")]
+public sealed record ReserveResult(
+    [property: Id(0)] Guid ReservationId,
+    [property: Id(1)] DateTimeOffset ExpiresAt,
+    [property: Id(2)] string? RefusedBy,
+    [property: Id(3)] string? Message,
+    [property: Id(4)] TimeSpan? RetryAfter)
+{
+    public bool Granted => RefusedBy is null;
+
+    public static ReserveResult Grant(Guid id, DateTimeOffset expiresAt) => new(id, expiresAt, null, null, null);
+
+    public static ReserveResult Refuse(string limit, string message, TimeSpan? retryAfter = null) =>
+        new(Guid.Empty, default, limit, message, retryAfter);
+}
+
+/// <summary>What a request really used. <see cref="Outcome"/>: ok, failed, timeout, cancelled, disconnected, ...</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.SettleRequest")]
+public sealed record SettleRequest(
+    [property: Id(0)] Guid ReservationId,
+    [property: Id(1)] decimal Cost,
+    [property: Id(2)] int Tokens,
+    [property: Id(3)] string Outcome);
+
+/// <summary>One settled request in a user's ledger.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.LedgerEntry")]
+public sealed record LedgerEntry(
+    [property: Id(0)] long Sequence,
+    [property: Id(1)] DateTimeOffset At,
+    [property: Id(2)] Guid ReservationId,
+    [property: Id(3)] string Model,
+    [property: Id(4)] decimal Cost,
+    [property: Id(5)] int Tokens,
+    [property: Id(6)] string Outcome);
+
+/// <summary>Spend, tokens and requests of one model on one UTC day.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.UsageRow")]
+public sealed record UsageRow(
+    [property: Id(0)] DateOnly Day,
+    [property: Id(1)] string Model,
+    [property: Id(2)] decimal Spend,
+    [property: Id(3)] long Tokens,
+    [property: Id(4)] long Requests);
+
+/// <summary>A user's limits and where they stand: settled spend today and this month, and what is held.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.BudgetStatus")]
+public sealed record BudgetStatus(
+    [property: Id(0)] string User,
+    [property: Id(1)] BudgetLimits Limits,
+    [property: Id(2)] decimal SpentToday,
+    [property: Id(3)] decimal SpentThisMonth,
+    [property: Id(4)] decimal Reserved,
+    [property: Id(5)] int OpenReservations);

@@ -1,0 +1,36 @@
+namespace Orleans.AiFleet.GrainInterfaces.Budgets;
+
+/// <summary>
+/// One per user (keyed by user id): the single writer of that user's spend. A request reserves its worst-case cost
+/// before it runs and settles what it used after; reservations also expire, so a caller that crashed cannot hold
+/// budget. Every limit check counts settled spend plus open reservations, so concurrent requests can never
+/// overspend. Refusals and settlements are answered only once persisted.
+/// </summary>
+[Alias("aifleet.IUserBudgetGrain")]
+public interface IUserBudgetGrain : IGrainWithStringKey
+{
+    [Alias("Reserve")]
+    Task<ReserveResult> ReserveAsync(ReserveRequest request);
+
+    /// <summary>
+    /// Charges what the request used, at most what it reserved, writes a ledger entry and releases the rest. A
+    /// reservation that already expired is still charged (the work was done), never more than it held.
+    /// Settling an unknown or already settled reservation changes nothing and returns null.
+    /// </summary>
+    [Alias("Settle")]
+    Task<LedgerEntry?> SettleAsync(SettleRequest request);
+
+    [Alias("SetLimits")]
+    Task SetLimitsAsync(BudgetLimits limits);
+
+    [Alias("GetStatus")]
+    Task<BudgetStatus> GetStatusAsync();
+
+    /// <summary>Spend by day and model, from <paramref name="from"/> to <paramref name="to"/> inclusive.</summary>
+    [Alias("GetUsage")]
+    Task<IReadOnlyList<UsageRow>> GetUsageAsync(DateOnly from, DateOnly to);
+
+    /// <summary>The ledger entries settled in the UTC days from <paramref name="from"/> to <paramref name="to"/>.</summary>
+    [Alias("GetLedger")]
+    Task<IReadOnlyList<LedgerEntry>> GetLedgerAsync(DateOnly from, DateOnly to);
+}

@@ -1,0 +1,107 @@
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
+
+namespace Orleans.AiFleet.Grains.Tests.Cluster;
+
+/// <summary>Budgets on real PostgreSQL membership and Redis state: durable across restarts, closed when Redis is gone.</summary>
+public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture redis) : IClassFixture<PostgresFixture>, IClassFixture<RedisFixture>
+{
+    [Fact]
+    public async Task SettledSpend_OpenReservations_AndTheLedger_SurviveAFullClusterRestart()
+    {
+        var clusterId = $"budget-{Guid.NewGuid():N}";
+        var user = $"user-{Guid.NewGuid():N}";
+        Guid open;
+        IReadOnlyList<LedgerEntry> ledgerBefore;
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        using (var first = await StartAsync(clusterId, redis.Address))
+        {
+            var budget = first.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>(user);
+            await budget.SetLimitsAsync(new BudgetLimits(Daily: 1.00m));
+            for (var i = 0; i < 5; i++)
+            {
+                var r = await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 10));
+                await budget.SettleAsync(new SettleRequest(r.ReservationId, 0.07m, 10, "ok"));
+            }
+
+            open = (await budget.ReserveAsync(new ReserveRequest("m", 0.20m, 10))).ReservationId;
+            ledgerBefore = await budget.GetLedgerAsync(today.AddDays(-1), today.AddDays(1));
+            await first.StopAsync();
+        }
+
+        using var second = await StartAsync(clusterId, redis.Address);
+        var again = second.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>(user);
+        var status = await again.GetStatusAsync();
+
+        Assert.Equal(1.00m, status.Limits.Daily);
+        Assert.Equal(0.35m, status.SpentToday);
+        Assert.Equal((0.20m, 1), (status.Reserved, status.OpenReservations));
+        Assert.Equal(ledgerBefore, await again.GetLedgerAsync(today.AddDays(-1), today.AddDays(1)));
+        var settled = await again.SettleAsync(new SettleRequest(open, 0.15m, 10, "ok")); // the reservation made before the restart
+        Assert.Equal(6, settled!.Sequence);
+        Assert.Equal(0.50m, (await again.GetStatusAsync()).SpentToday);
+        await second.StopAsync();
+    }
+
+    [Fact]
+    public async Task RedisHung_ReserveFailsClosed_NothingIsHeld_AndServiceResumesWithRedis()
+    {
+        // A Redis of this test's own, so stopping it disturbs no other test.
+        var environment = new Dictionary<string, string>
+        {
+            ["AIFLEET_REDIS_PORT"] = TestHosts.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["AIFLEET_REDIS_DIR"] = Directory.CreateTempSubdirectory("aifleet-redis-").FullName,
+        };
+        var address = (await ServiceScript.RunAsync("redis", ["start"], environment)).Trim();
+        try
+        {
+            using var host = await StartAsync($"closed-{Guid.NewGuid():N}", address);
+            var budget = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
+            Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+
+            // Redis stops answering (SIGSTOP: hung, not gone, so its data is intact for the resume).
+            var pid = int.Parse(File.ReadAllText(Path.Combine(environment["AIFLEET_REDIS_DIR"], "redis.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            Signal("STOP", pid);
+            try
+            {
+                await Assert.ThrowsAsync<BudgetUnavailableException>(() => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
+                Assert.Equal(1, (await budget.GetStatusAsync()).OpenReservations); // the refused one holds nothing
+            }
+            finally
+            {
+                Signal("CONT", pid);
+            }
+
+            var giveUp = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                try
+                {
+                    Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+                    break;
+                }
+                catch (BudgetUnavailableException) when (DateTime.UtcNow < giveUp)
+                {
+                    await Task.Delay(200); // the connection comes back on its own
+                }
+            }
+
+            await host.StopAsync();
+        }
+        finally
+        {
+            await ServiceScript.RunAsync("redis", ["stop"], environment);
+        }
+    }
+
+    private static void Signal(string signal, int pid)
+    {
+        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    private Task<IHost> StartAsync(string clusterId, string redisAddress) =>
+        TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, TestHosts.FreePort(), TestHosts.FreePort(), redisAddress);
+}
