@@ -1,5 +1,6 @@
 using Orleans.Dashboard;
 using Orleans.AiFleet.ClientApi.Apis;
+using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -8,11 +9,15 @@ builder.AddAiFleetApi();
 
 var app = builder.Build();
 app.UseExceptionHandler();
+app.UseAuthentication();
+app.UseAuthorization();
+app.Services.GetRequiredService<ApiKeyValidator>(); // logs a generated admin key at start when none is configured
 app.MapHealthApi();
 app.MapKServeApi();
 app.MapFleetApi();
-app.MapPrometheusScrapingEndpoint("/metrics");
-app.MapOrleansDashboard(routePrefix: "/dashboard");
+app.MapAdminApi();
+app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
+app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiKeyAuthenticationHandler.AdminPolicy);
 app.Run();
 
 /// <summary>The entry point, public for WebApplicationFactory in the tests.</summary>

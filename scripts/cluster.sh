@@ -25,6 +25,9 @@ start() {
   : >"$dir/started"
   listening "${AIFLEET_PG_PORT:-55432}" || echo postgres >>"$dir/started"
   listening "${AIFLEET_REDIS_PORT:-56379}" || echo redis >>"$dir/started"
+  # client-api's bootstrap admin key: the caller's, or one made for this cluster (kept in $dir/admin-key).
+  export AIFLEET__AUTH__ADMINKEY="${AIFLEET__AUTH__ADMINKEY:-afk_admin_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
+  echo "$AIFLEET__AUTH__ADMINKEY" >"$dir/admin-key"
   export AIFLEET__CLUSTER__POSTGRES AIFLEET__CLUSTER__REDIS
   AIFLEET__CLUSTER__POSTGRES="$(bash "$root/scripts/postgres.sh" start)"
   AIFLEET__CLUSTER__REDIS="$(bash "$root/scripts/redis.sh" start)"
@@ -55,7 +58,7 @@ start() {
   nohup env Urls="$http" ASPNETCORE_CONTENTROOT="$(dirname "$api")" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
   echo "client-api $!" >>"$dir/pids"
   for _ in $(seq 1 120); do
-    curl -sf "$http/health/ready" >/dev/null 2>&1 && { echo "cluster ready: $n silos, client-api at $http, logs in $dir/logs"; return 0; }
+    curl -sf "$http/health/ready" >/dev/null 2>&1 && { echo "cluster ready: $n silos, client-api at $http, logs in $dir/logs, admin key in $dir/admin-key"; return 0; }
     sleep 0.5
   done
   echo "the cluster did not turn ready within 60 s; see $dir/logs" >&2
@@ -92,7 +95,7 @@ status() {
   while read -r name pid; do
     if kill -0 "$pid" 2>/dev/null; then echo "$name $pid running"; else echo "$name $pid gone"; fi
   done <"$dir/pids"
-  curl -s "$http/v1/fleet" | head -c 600; echo
+  curl -s -H "Authorization: Bearer $(cat "$dir/admin-key" 2>/dev/null)" "$http/v1/fleet" | head -c 600; echo
 }
 
 case "${1:-}" in

@@ -137,6 +137,7 @@ internal static class ClusterBench
             ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(Inv),
             ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(Inv),
             ["Logging__LogLevel__Default"] = "Warning",
+            ["AiFleet__Auth__AdminKey"] = LoadGenerator.Key,
         });
         var baseUri = new Uri($"http://127.0.0.1:{port}");
         try
@@ -145,7 +146,7 @@ internal static class ClusterBench
             var endpoint = new Uri(baseUri, "/v2/models/autoscale/infer");
             var body = digits.RequestJson;
             await LoadGenerator.RunOnceAsync(endpoint, body, 1, TimeSpan.FromSeconds(3));
-            using var http = new HttpClient { BaseAddress = baseUri };
+            using var http = Authorized(new HttpClient { BaseAddress = baseUri });
             var clock = Stopwatch.StartNew();
             var load = LoadGenerator.RunOnceAsync(endpoint, body, 64, TimeSpan.FromSeconds(8));
             double? decision = null, serving = null;
@@ -182,7 +183,7 @@ internal static class ClusterBench
     /// <summary>Seconds until digits v2 is back at its replica count with none on the killed silo.</summary>
     private static async Task<double?> RestoredAsync(Uri baseUri, int victimPort, Stopwatch clock)
     {
-        using var http = new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) };
+        using var http = Authorized(new HttpClient { BaseAddress = baseUri, Timeout = TimeSpan.FromSeconds(10) });
         while (clock.Elapsed < TimeSpan.FromSeconds(30))
         {
             try
@@ -208,6 +209,12 @@ internal static class ClusterBench
         }
 
         return null;
+    }
+
+    private static HttpClient Authorized(HttpClient http)
+    {
+        http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", LoadGenerator.Key);
+        return http;
     }
 
     private static JsonNode Version(JsonNode fleet, string version, out JsonArray events)
@@ -269,6 +276,7 @@ internal static class ClusterBench
                 ["AIFLEET_CLUSTER_NO_BUILD"] = "1",
                 ["AIFLEET__CLUSTER__CLUSTERID"] = id,
                 ["AIFLEET__CLUSTER__SERVICEID"] = id,
+                ["AIFLEET__AUTH__ADMINKEY"] = LoadGenerator.Key,
             }, new Uri($"http://127.0.0.1:{http}"), siloPort);
             Console.Error.WriteLine($"starting a {silos}-silo cluster");
             await cluster.ScriptAsync("start", silos.ToString(Inv));

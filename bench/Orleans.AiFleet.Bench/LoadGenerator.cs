@@ -11,6 +11,9 @@ namespace Orleans.AiFleet.Bench;
 /// </summary>
 internal static partial class LoadGenerator
 {
+    /// <summary>The admin key the benchmarks configure client-api with and send on every request (the naive server ignores it).</summary>
+    public const string Key = "bench-admin-key-0123456789abcdef";
+
     public sealed record Result(int Concurrency, double RequestsPerSecond, double P50Ms, double P99Ms, long Errors, long Requests = 0, double MaxMs = 0);
 
     /// <summary>A warm-up run, then the measured one.</summary>
@@ -24,7 +27,7 @@ internal static partial class LoadGenerator
     {
         var script = Path.Combine(Path.GetTempPath(), $"aifleet-bench-{Guid.NewGuid():N}.lua");
         await File.WriteAllTextAsync(script,
-            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.body = [==[" + body + "]==]\n");
+            "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer " + Key + "\"\nwrk.body = [==[" + body + "]==]\n");
         try
         {
             var output = await WrkAsync(endpoint, script, concurrency, duration);

@@ -12,9 +12,9 @@ if (args.Length >= 1 && args[0] == "naive-server")
     return 0;
 }
 
-if (args.Length >= 1 && args[0] == "cluster")
+if (args.Length >= 1 && args[0] is "cluster" or "budget")
 {
-    var clusterReport = await ClusterBench.RunAsync(args);
+    var clusterReport = args[0] == "cluster" ? await ClusterBench.RunAsync(args) : await BudgetBench.RunAsync(args);
     Console.WriteLine(clusterReport);
     if (args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() is { } clusterOut)
     {
@@ -54,6 +54,7 @@ var fleet = await MeasureServerAsync("(c) Orleans.AiFleet embedded",
         ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
         ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
         ["Logging__LogLevel__Default"] = "Warning",
+        ["AiFleet__Auth__AdminKey"] = LoadGenerator.Key,
     }),
     new Uri($"http://127.0.0.1:{fleetPort}"), "/health/ready");
 

@@ -3,7 +3,7 @@ using Microsoft.AspNetCore.Diagnostics;
 namespace Orleans.AiFleet.ClientApi.Apis;
 
 /// <summary>
-/// The last guard against a 500: anything a handler did not map (in practice the cluster failing over, a silo or
+/// The last guard against a 500: a request ASP.NET Core could not bind is a 400 naming why; anything a handler did not map (in practice the cluster failing over, a silo or
 /// the registry unreachable for a moment) becomes 503 with Retry-After, in the error shape of the protocol spoken:
 /// KServe's {"error"} under /v2, ProblemDetails elsewhere.
 /// </summary>
@@ -13,6 +13,14 @@ internal sealed partial class ClusterFailureHandler(ILogger<ClusterFailureHandle
     {
         if (http.RequestAborted.IsCancellationRequested)
         {
+            return true;
+        }
+
+        if (exception is BadHttpRequestException bad)
+        {
+            // The request could not be read or bound (malformed JSON, a wrong type, an unparsable query value).
+            var detail = bad.InnerException is System.Text.Json.JsonException json ? $"{bad.Message} {json.Message}" : bad.Message;
+            await TypedResults.Problem(detail, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request").ExecuteAsync(http);
             return true;
         }
 

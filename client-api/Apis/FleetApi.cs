@@ -9,7 +9,7 @@ internal static class FleetApi
 {
     public static IEndpointRouteBuilder MapFleetApi(this IEndpointRouteBuilder app)
     {
-        var fleet = app.MapGroup("/v1/fleet").WithTags("Fleet");
+        var fleet = app.MapGroup("/v1/fleet").WithTags("Fleet").RequireAuthorization(Auth.ApiKeyAuthenticationHandler.AdminPolicy);
         fleet.MapGet("", ListAsync);
         fleet.MapGet("/{model}", GetAsync);
         return app;

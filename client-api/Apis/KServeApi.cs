@@ -15,8 +15,8 @@ internal static class KServeApi
     {
         var v2 = app.MapGroup("/v2").WithTags("KServe v2");
         v2.MapGet("", ServerMetadata);
-        v2.MapGet("/health/live", () => TypedResults.Ok(new { live = true }));
-        v2.MapGet("/health/ready", ServerReady);
+        v2.MapGet("/health/live", () => TypedResults.Ok(new { live = true })).AllowAnonymous();
+        v2.MapGet("/health/ready", ServerReady).AllowAnonymous();
         v2.MapGet("/models/{model}", ModelMetadataAsync);
         v2.MapGet("/models/{model}/versions/{version}", ModelMetadataAsync);
         v2.MapGet("/models/{model}/ready", ModelReadyAsync);

@@ -1,10 +1,15 @@
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.GrainInterfaces.Auth;
 using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.ClientApi.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Hosting;
 
-/// <summary>client-api's own services: the model catalogue cache, warm-up and readiness, metrics.</summary>
+/// <summary>client-api's own services: authentication, the model catalogue cache, warm-up and readiness, metrics.</summary>
 internal static class ApiServiceExtensions
 {
     /// <summary>The meter the grains publish on (kept in step with the grains' InferenceMetrics).</summary>
@@ -16,6 +21,17 @@ internal static class ApiServiceExtensions
         services.AddSingleton(TimeProvider.System);
         services.AddSingleton<ModelCatalog>();
         services.AddProblemDetails();
+        services.AddOptions<AuthOptions>().BindConfiguration(AuthOptions.SectionName).ValidateOnStart();
+        services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
+        services.AddSingleton<ApiKeyValidator>();
+        services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+        var signedIn = new AuthorizationPolicyBuilder(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().Build();
+        services.AddAuthorizationBuilder()
+            .SetDefaultPolicy(signedIn)
+            .SetFallbackPolicy(signedIn) // every route needs a key unless it says otherwise (health, metrics)
+            .AddPolicy(ApiKeyAuthenticationHandler.AdminPolicy, p => p
+                .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().RequireRole(Roles.Admin));
         services.AddExceptionHandler<ClusterFailureHandler>();
         services.AddSingleton<ModelWarmupService>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());

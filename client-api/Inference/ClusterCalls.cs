@@ -9,35 +9,28 @@ namespace Orleans.AiFleet.ClientApi.Inference;
 /// mode a call travels through one silo's gateway; when that silo dies the Orleans client does not fail the calls
 /// already sent through it, they would wait out the 30 s response timeout. So whenever a gateway connection drops,
 /// every call waiting at that moment is abandoned and sent again (through a gateway that is still connected), and
-/// calls that fail in transport are retried, both with jittered backoff, for as long as a failover takes. Answers the cluster gives (bad input,
+/// calls that fail in transport are retried, both with jittered backoff, for as long as a failover takes (briefly
+/// when no gateway is connected at all: then the cluster is down and the caller gets a 503 at once). Answers the cluster gives (bad input,
 /// overload, a model's own timeout) pass through. In the embedded default there is no gateway, so calls run as
 /// they are.
 /// </summary>
 internal sealed class ClusterCalls(bool throughGateways)
 {
-    private static readonly ResiliencePipeline Retry = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder()
-                .Handle<GatewayLostException>()
-                .Handle<SiloUnavailableException>()
-                .Handle<OrleansMessageRejectionException>()
-                .Handle<ConnectionFailedException>(),
-            // About 20 s in all: a silo's death takes Orleans membership 10-15 s to declare with its default probe
-            // settings, and until then calls whose directory entry or gateway was on it can fail; they wait, not fail.
-            MaxRetryAttempts = 24,
-            BackoffType = DelayBackoffType.Exponential,
-            Delay = TimeSpan.FromMilliseconds(50),
-            MaxDelay = TimeSpan.FromSeconds(1),
-            UseJitter = true,
-        })
-        .Build();
+    // About 20 s in all: a silo's death takes Orleans membership 10-15 s to declare with its default probe settings,
+    // and until then calls whose directory entry or gateway was on it can fail; they wait, not fail.
+    private readonly ResiliencePipeline _retry = Pipeline(attempts: 24);
+
+    private readonly ResiliencePipeline _brief = Pipeline(attempts: 3);
+
+    /// <summary>Gateways connected now, from Orleans' notifications; unknown (-1) until the first.</summary>
+    private int _connectedGateways = -1;
 
     private CancellationTokenSource _gatewayLost = new();
 
     /// <summary>Orleans' gateway-count notification: a drop abandons (and so re-sends) every call now waiting.</summary>
     public void OnGatewayCountChanged(object? sender, GatewayCountChangedEventArgs e)
     {
+        Volatile.Write(ref _connectedGateways, e.NumberOfConnectedGateways);
         if (e.NumberOfConnectedGateways < e.PreviousNumberOfConnectedGateways)
         {
             Interlocked.Exchange(ref _gatewayLost, new CancellationTokenSource()).Cancel();
@@ -51,7 +44,9 @@ internal sealed class ClusterCalls(bool throughGateways)
             return await call(cancellationToken);
         }
 
-        return await Retry.ExecuteAsync(
+        // With no gateway connected at all the cluster is down, not failing over: answer soon (503) instead of waiting.
+        var pipeline = Volatile.Read(ref _connectedGateways) == 0 ? _brief : _retry;
+        return await pipeline.ExecuteAsync(
             static async (state, ct) =>
             {
                 var lost = Volatile.Read(ref state.self._gatewayLost).Token;
@@ -67,6 +62,19 @@ internal sealed class ClusterCalls(bool throughGateways)
             (self: this, call),
             cancellationToken);
     }
+
+    private static ResiliencePipeline Pipeline(int attempts) => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = args => ValueTask.FromResult(args.Outcome.Exception is
+                GatewayLostException or SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException),
+            MaxRetryAttempts = attempts,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(50),
+            MaxDelay = TimeSpan.FromSeconds(1),
+            UseJitter = true,
+        })
+        .Build();
 
     private sealed class GatewayLostException() : Exception("a gateway connection dropped while the call waited");
 }

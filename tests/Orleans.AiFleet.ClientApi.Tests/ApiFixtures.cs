@@ -23,7 +23,17 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
         UseKestrel(_httpPort);
     }
 
-    public HttpClient Http { get; } = new();
+    /// <summary>A client presenting the bootstrap admin key.</summary>
+    public HttpClient Http { get; } = new HttpClient().WithKey(TestKeys.Admin);
+
+    public Uri BaseAddress => new($"http://127.0.0.1:{_httpPort}");
+
+    /// <summary>A new client of this host presenting <paramref name="key"/>, or no key.</summary>
+    public HttpClient Client(string? key = null)
+    {
+        var http = new HttpClient { BaseAddress = BaseAddress };
+        return key is null ? http : http.WithKey(key);
+    }
 
     public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
 
@@ -49,6 +59,8 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
     {
         builder.UseSetting("urls", $"http://127.0.0.1:{_httpPort}");
         builder.UseSetting("AiFleet:Models:Path", _repository);
+        builder.UseSetting("AiFleet:Auth:AdminKey", TestKeys.Admin);
+        builder.UseSetting("AiFleet:Auth:CacheSeconds", "0"); // revocation takes effect at once
         builder.UseSetting("AiFleet:Embedded:SiloPort", TestHosts.FreePort().ToString());
         builder.UseSetting("AiFleet:Embedded:GatewayPort", TestHosts.FreePort().ToString());
         builder.ConfigureTestServices(ConfigureTestServices);

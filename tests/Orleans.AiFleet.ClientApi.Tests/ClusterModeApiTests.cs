@@ -1,3 +1,4 @@
+using System.Text.Json;
 using System.Net;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
@@ -20,7 +21,7 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
 
         var httpPort = TestHosts.FreePort();
         await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") };
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") }.WithKey(TestKeys.Admin);
         var giveUp = DateTime.UtcNow.AddSeconds(60);
         while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
         {
@@ -44,8 +45,15 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal(remote, replica.Silo);
 
         // The dashboard, served by client-api as a client, shows the remote silo.
-        var counters = await (await http.GetAsync("/dashboard/DashboardCounters")).JsonAsync();
-        var host = Assert.Single(counters.GetProperty("hosts").EnumerateArray());
+        JsonElement[] hosts;
+        var dashboardGiveUp = DateTime.UtcNow.AddSeconds(20);
+        while ((hosts = (await (await http.GetAsync("/dashboard/DashboardCounters")).JsonAsync()).GetProperty("hosts").EnumerateArray().ToArray()).Length == 0)
+        {
+            Assert.True(DateTime.UtcNow < dashboardGiveUp, "the dashboard listed no silo within 20 s");
+            await Task.Delay(250); // it collects every second
+        }
+
+        var host = Assert.Single(hosts);
         Assert.Equal("Active", host.GetProperty("status").GetString());
         Assert.Equal(silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.Endpoint.Port,
             System.Net.IPEndPoint.Parse(host.GetProperty("siloAddress").GetString()!.Split('@')[0]).Port);
@@ -82,6 +90,7 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
             builder.UseSetting("urls", $"http://127.0.0.1:{_port}");
             builder.UseSetting("AiFleet:Cluster:Postgres", _postgres);
             builder.UseSetting("AiFleet:Cluster:ClusterId", _clusterId);
+            builder.UseSetting("AiFleet:Auth:AdminKey", TestKeys.Admin);
         }
     }
 

@@ -35,8 +35,9 @@ public sealed class ProcessClusterFixture : IAsyncLifetime
             ["AIFLEET_CLUSTER_NO_BUILD"] = "1", // scripts/test.sh built the solution
             ["AIFLEET__CLUSTER__CLUSTERID"] = _id,
             ["AIFLEET__CLUSTER__SERVICEID"] = _id,
+            ["AIFLEET__AUTH__ADMINKEY"] = TestKeys.Admin,
         };
-        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) };
+        Http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}"), Timeout = TimeSpan.FromSeconds(30) }.WithKey(TestKeys.Admin);
         await ServiceScript.RunAsync("cluster", ["start", "2"], _environment);
     }
 

@@ -1,0 +1,125 @@
+using System.Security.Claims;
+using Microsoft.AspNetCore.Http.HttpResults;
+using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.ClientApi.Inference;
+using Orleans.AiFleet.GrainInterfaces.Auth;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
+
+namespace Orleans.AiFleet.ClientApi.Apis;
+
+/// <summary>
+/// Keys and budgets: admins issue and revoke keys, set any user's limits and read everyone's usage
+/// (<c>/v1/admin/...</c>); every key holder reads their own budget and usage (<c>/v1/budget</c>, <c>/v1/usage</c>).
+/// Usage is spend, tokens and requests by UTC day and model, summed from the ledger.
+/// </summary>
+internal static class AdminApi
+{
+    public static IEndpointRouteBuilder MapAdminApi(this IEndpointRouteBuilder app)
+    {
+        var admin = app.MapGroup("/v1/admin").WithTags("Admin").RequireAuthorization(ApiKeyAuthenticationHandler.AdminPolicy);
+        admin.MapPost("/keys", CreateKeyAsync);
+        admin.MapGet("/keys", ListKeysAsync);
+        admin.MapDelete("/keys/{id}", RevokeKeyAsync);
+        admin.MapPut("/budgets/{user}", SetBudgetAsync);
+        admin.MapGet("/budgets/{user}", GetBudgetAsync);
+        admin.MapGet("/usage", AllUsageAsync);
+
+        var own = app.MapGroup("/v1").WithTags("Usage");
+        own.MapGet("/budget", OwnBudgetAsync);
+        own.MapGet("/usage", OwnUsageAsync);
+        return app;
+    }
+
+    public sealed record CreateKeyRequest(string? User, string? Role, string? Name);
+
+    public sealed record KeyView(string Id, string User, string Role, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null);
+
+    public sealed record UsageReport(string User, DateOnly From, DateOnly To, decimal TotalSpend, long TotalTokens, long TotalRequests, IReadOnlyList<UsageRow> Rows);
+
+    private static async Task<Results<Created<KeyView>, ProblemHttpResult>> CreateKeyAsync(CreateKeyRequest body, IGrainFactory grains, ClusterCalls calls)
+    {
+        try
+        {
+            var created = await calls.RunAsync(_ => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? ""));
+            return TypedResults.Created($"/v1/admin/keys/{created.Info.Id}", View(created.Info) with { Key = created.Key });
+        }
+        catch (InvalidApiKeyRequestException e)
+        {
+            return BadRequest(e.Message);
+        }
+    }
+
+    private static async Task<Ok<KeyView[]>> ListKeysAsync(IGrainFactory grains, ClusterCalls calls) =>
+        TypedResults.Ok((await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(View).ToArray());
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(string id, IGrainFactory grains, ClusterCalls calls) =>
+        await calls.RunAsync(_ => Directory(grains).RevokeAsync(id))
+            ? TypedResults.NoContent()
+            : TypedResults.Problem($"no key has id '{id}'", statusCode: StatusCodes.Status404NotFound, title: "Key not found");
+
+    private static async Task<Results<Ok<BudgetStatus>, ProblemHttpResult>> SetBudgetAsync(string user, BudgetLimits limits, IGrainFactory grains, ClusterCalls calls)
+    {
+        try
+        {
+            var budget = grains.GetGrain<IUserBudgetGrain>(user);
+            await calls.RunAsync(async _ => { await budget.SetLimitsAsync(limits); return true; });
+            return TypedResults.Ok(await calls.RunAsync(_ => budget.GetStatusAsync()));
+        }
+        catch (InvalidBudgetRequestException e)
+        {
+            return BadRequest(e.Message);
+        }
+    }
+
+    private static async Task<Ok<BudgetStatus>> GetBudgetAsync(string user, IGrainFactory grains, ClusterCalls calls) =>
+        TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(user).GetStatusAsync()));
+
+    private static async Task<Ok<BudgetStatus>> OwnBudgetAsync(ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls) =>
+        TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(caller.UserId()).GetStatusAsync()));
+
+    private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> OwnUsageAsync(
+        ClaimsPrincipal caller, DateOnly? from, DateOnly? to, IGrainFactory grains, ClusterCalls calls, TimeProvider time) =>
+        Range(from, to, time, out var start, out var end) is { } problem
+            ? problem
+            : TypedResults.Ok(await UsageOfAsync(caller.UserId(), start, end, grains, calls));
+
+    private static async Task<Results<Ok<UsageReport[]>, ProblemHttpResult>> AllUsageAsync(
+        DateOnly? from, DateOnly? to, IGrainFactory grains, ClusterCalls calls, TimeProvider time)
+    {
+        if (Range(from, to, time, out var start, out var end) is { } problem)
+        {
+            return problem;
+        }
+
+        var users = (await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(k => k.User).Append(ApiKeyValidator.BootstrapUser)
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        return TypedResults.Ok(await Task.WhenAll(users.Select(u => UsageOfAsync(u, start, end, grains, calls))));
+    }
+
+    private static async Task<UsageReport> UsageOfAsync(string user, DateOnly from, DateOnly to, IGrainFactory grains, ClusterCalls calls)
+    {
+        var rows = await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(user).GetUsageAsync(from, to));
+        return new UsageReport(user, from, to, rows.Sum(r => r.Spend), rows.Sum(r => r.Tokens), rows.Sum(r => r.Requests), rows);
+    }
+
+    /// <summary>from/to as yyyy-MM-dd (UTC days, inclusive); by default this month so far; at most 367 days.</summary>
+    private static ProblemHttpResult? Range(DateOnly? from, DateOnly? to, TimeProvider time, out DateOnly start, out DateOnly end)
+    {
+        var today = DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+        end = to ?? today;
+        start = from ?? new DateOnly(end.Year, end.Month, 1);
+        if (start > end)
+        {
+            return BadRequest($"'from' ({start:yyyy-MM-dd}) is after 'to' ({end:yyyy-MM-dd})");
+        }
+
+        return end.DayNumber - start.DayNumber > 366 ? BadRequest("a usage range spans at most 367 days") : null;
+    }
+
+    private static ProblemHttpResult BadRequest(string message) =>
+        TypedResults.Problem(message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
+
+    private static IApiKeyDirectoryGrain Directory(IGrainFactory grains) => grains.GetGrain<IApiKeyDirectoryGrain>(IApiKeyDirectoryGrain.DefaultKey);
+
+    private static KeyView View(ApiKeyInfo i) => new(i.Id, i.User, i.Role, i.Name, i.CreatedAt, i.RevokedAt);
+}

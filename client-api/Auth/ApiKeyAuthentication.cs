@@ -1,0 +1,64 @@
+using System.Security.Claims;
+using System.Text.Encodings.Web;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.Extensions.Options;
+using Orleans.AiFleet.GrainInterfaces.Auth;
+
+namespace Orleans.AiFleet.ClientApi.Auth;
+
+/// <summary>
+/// <c>Authorization: Bearer &lt;key&gt;</c> on every route but health and metrics. A missing or unknown key is 401 and
+/// a key without the right role is 403, each in the error shape of the protocol the route speaks: KServe's
+/// <c>{"error"}</c> under /v2, OpenAI's <c>{"error":{...}}</c> for the OpenAI routes, ProblemDetails elsewhere.
+/// </summary>
+internal sealed class ApiKeyAuthenticationHandler(
+    IOptionsMonitor<AuthenticationSchemeOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    ApiKeyValidator validator) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+{
+    public const string SchemeName = "ApiKey";
+    public const string AdminPolicy = "admin";
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        string? header = Request.Headers.Authorization;
+        if (string.IsNullOrEmpty(header))
+        {
+            return AuthenticateResult.NoResult();
+        }
+
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase) || header.Length <= 7)
+        {
+            return AuthenticateResult.Fail("the Authorization header must be 'Bearer <key>'");
+        }
+
+        var info = await validator.ValidateAsync(header[7..].Trim());
+        if (info is null)
+        {
+            return AuthenticateResult.Fail("the API key is not valid (unknown or revoked)");
+        }
+
+        var identity = new ClaimsIdentity(
+            [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)], SchemeName);
+        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        await ApiErrors.WriteAsync(Context, StatusCodes.Status401Unauthorized, "invalid_api_key",
+            failure ?? "an API key is required: send 'Authorization: Bearer <key>'");
+    }
+
+    protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
+        ApiErrors.WriteAsync(Context, StatusCodes.Status403Forbidden, "forbidden", "this API key's role may not use this route");
+}
+
+/// <summary>The signed-in key's user and role.</summary>
+internal static class CallerExtensions
+{
+    public static string UserId(this ClaimsPrincipal principal) => principal.FindFirstValue(ClaimTypes.NameIdentifier) ?? "";
+
+    public static bool IsAdmin(this ClaimsPrincipal principal) => principal.IsInRole(Roles.Admin);
+}

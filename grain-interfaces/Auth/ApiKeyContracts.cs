@@ -1,0 +1,42 @@
+using System.Security.Cryptography;
+using System.Text;
+
+namespace Orleans.AiFleet.GrainInterfaces.Auth;
+
+/// <summary>The two roles: an admin manages keys and budgets and sees every user; a user sees their own.</summary>
+public static class Roles
+{
+    public const string Admin = "admin";
+    public const string User = "user";
+
+    public static bool IsValid(string role) => role is Admin or User;
+}
+
+/// <summary>An API key as stored: never the key itself, only who it belongs to.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ApiKeyInfo")]
+public sealed record ApiKeyInfo(
+    [property: Id(0)] string Id,
+    [property: Id(1)] string User,
+    [property: Id(2)] string Role,
+    [property: Id(3)] string Name,
+    [property: Id(4)] DateTimeOffset CreatedAt,
+    [property: Id(5)] DateTimeOffset? RevokedAt)
+{
+    public bool Active => RevokedAt is null;
+}
+
+/// <summary>A key just created: the only time its secret is returned.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.CreatedApiKey")]
+public sealed record CreatedApiKey(
+    [property: Id(0)] ApiKeyInfo Info,
+    [property: Id(1)] string Key);
+
+/// <summary>Keys are looked up and stored by their SHA-256 (hex): a leaked store leaks no usable key.</summary>
+public static class ApiKeyHash
+{
+    public static string Of(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+}
+
+/// <summary>Invalid input to the key directory (an unknown role, an empty user): HTTP 400.</summary>
+[GenerateSerializer, Alias("aifleet.InvalidApiKeyRequestException")]
+public sealed class InvalidApiKeyRequestException(string message) : Exception(message);

@@ -1,0 +1,33 @@
+namespace Orleans.AiFleet.GrainInterfaces.Auth;
+
+/// <summary>One per key, keyed by the key's hash (<see cref="ApiKeyHash"/>): what authentication asks.</summary>
+[Alias("aifleet.IApiKeyGrain")]
+public interface IApiKeyGrain : IGrainWithStringKey
+{
+    /// <summary>The key's owner and role; null for a key never issued.</summary>
+    [Alias("Get")]
+    Task<ApiKeyInfo?> GetAsync();
+
+    [Alias("Set")]
+    Task SetAsync(ApiKeyInfo info);
+}
+
+/// <summary>
+/// The registry of issued keys ("default"): issues them (returning the secret once), lists and revokes them by
+/// id, and knows every user who holds one.
+/// </summary>
+[Alias("aifleet.IApiKeyDirectoryGrain")]
+public interface IApiKeyDirectoryGrain : IGrainWithStringKey
+{
+    public const string DefaultKey = "default";
+
+    [Alias("Create")]
+    Task<CreatedApiKey> CreateAsync(string user, string role, string name);
+
+    [Alias("List")]
+    Task<IReadOnlyList<ApiKeyInfo>> ListAsync();
+
+    /// <summary>Revokes the key; false when no key has that id.</summary>
+    [Alias("Revoke")]
+    Task<bool> RevokeAsync(string id);
+}

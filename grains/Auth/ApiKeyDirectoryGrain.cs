@@ -1,0 +1,65 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.AiFleet.GrainInterfaces.Auth;
+using Orleans.AiFleet.Grains.Hosting;
+
+namespace Orleans.AiFleet.Grains.Auth;
+
+/// <summary>
+/// Issues keys (32 random bytes, base64url, prefixed <c>afk_</c>), keeps each key's id, owner, role and hash, and
+/// revokes by id. The key grain is written before the directory, so a key listed here always authenticates.
+/// </summary>
+internal sealed class ApiKeyDirectoryGrain(
+    [PersistentState("apikeys", AiFleetStorage.Name)] IPersistentState<ApiKeyDirectoryState> state,
+    [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time) : Grain, IApiKeyDirectoryGrain
+{
+    public async Task<CreatedApiKey> CreateAsync(string user, string role, string name)
+    {
+        if (string.IsNullOrWhiteSpace(user) || user.Length > 128 || user.Any(char.IsControl))
+        {
+            throw new InvalidApiKeyRequestException("'user' must be 1 to 128 printable characters");
+        }
+
+        if (!Roles.IsValid(role))
+        {
+            throw new InvalidApiKeyRequestException($"'role' must be '{Roles.User}' or '{Roles.Admin}', not '{role}'");
+        }
+
+        var key = "afk_" + Base64Url(RandomNumberGenerator.GetBytes(32));
+        var info = new ApiKeyInfo("key_" + Base64Url(RandomNumberGenerator.GetBytes(9)), user, role, name ?? "", time.GetUtcNow(), null);
+        var hash = ApiKeyHash.Of(key);
+        await GrainFactory.GetGrain<IApiKeyGrain>(hash).SetAsync(info);
+        state.State.Keys[info.Id] = new DirectoryEntry(hash, info);
+        await state.WriteOwnStateAsync();
+        return new CreatedApiKey(info, key);
+    }
+
+    public Task<IReadOnlyList<ApiKeyInfo>> ListAsync() =>
+        Task.FromResult<IReadOnlyList<ApiKeyInfo>>(state.State.Keys.Values.Select(e => e.Info).OrderBy(i => i.CreatedAt).ToArray());
+
+    public async Task<bool> RevokeAsync(string id)
+    {
+        if (!state.State.Keys.TryGetValue(id, out var entry))
+        {
+            return false;
+        }
+
+        var revoked = entry.Info with { RevokedAt = entry.Info.RevokedAt ?? time.GetUtcNow() };
+        await GrainFactory.GetGrain<IApiKeyGrain>(entry.Hash).SetAsync(revoked);
+        state.State.Keys[id] = entry with { Info = revoked };
+        await state.WriteOwnStateAsync();
+        return true;
+    }
+
+    private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
+}
+
+[GenerateSerializer, Alias("aifleet.ApiKeyDirectoryState")]
+public sealed class ApiKeyDirectoryState
+{
+    [Id(0)]
+    public Dictionary<string, DirectoryEntry> Keys { get; set; } = [];
+}
+
+[GenerateSerializer, Immutable, Alias("aifleet.ApiKeyDirectoryEntry")]
+public sealed record DirectoryEntry([property: Id(0)] string Hash, [property: Id(1)] ApiKeyInfo Info);

@@ -1,0 +1,23 @@
+using Orleans.AiFleet.GrainInterfaces.Auth;
+using Orleans.AiFleet.Grains.Hosting;
+
+namespace Orleans.AiFleet.Grains.Auth;
+
+/// <summary>One issued key's owner and role, persisted under the key's hash.</summary>
+internal sealed class ApiKeyGrain([PersistentState("apikey", AiFleetStorage.Name)] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
+{
+    public Task<ApiKeyInfo?> GetAsync() => Task.FromResult(state.State.Info);
+
+    public async Task SetAsync(ApiKeyInfo info)
+    {
+        state.State.Info = info;
+        await state.WriteOwnStateAsync();
+    }
+}
+
+[GenerateSerializer, Alias("aifleet.ApiKeyState")]
+public sealed class ApiKeyState
+{
+    [Id(0)]
+    public ApiKeyInfo? Info { get; set; }
+}
