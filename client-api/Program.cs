@@ -16,6 +16,7 @@ app.MapHealthApi();
 app.MapKServeApi();
 app.MapFleetApi();
 app.MapAdminApi();
+app.MapOpenAiApi();
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiKeyAuthenticationHandler.AdminPolicy);
 app.Run();

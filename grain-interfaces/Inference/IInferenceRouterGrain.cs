@@ -10,4 +10,11 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
     /// <summary>Runs one inference on a replica of the requested (or default) version.</summary>
     [Alias("Infer")]
     Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Tokenizes the texts with the model's own tokenizer, reserves their cost on the user's budget, embeds every
+    /// input through the replicas (batched with other traffic) and settles what was used.
+    /// </summary>
+    [Alias("Embed")]
+    Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default);
 }

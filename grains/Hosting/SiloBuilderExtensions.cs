@@ -32,6 +32,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<RoutingTableCache>();
         services.TryAddSingleton<ReplicaCircuits>();
+        services.TryAddSingleton<TokenizerCache>();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))

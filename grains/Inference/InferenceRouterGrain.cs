@@ -1,3 +1,4 @@
+using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
@@ -18,8 +19,14 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// </summary>
 [StatelessWorker]
 [Reentrant]
-internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables) : Grain, IInferenceRouterGrain
+internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers) : Grain, IInferenceRouterGrain
 {
+    /// <summary>Tokens per embedded input, [CLS] and [SEP] included.</summary>
+    public const int MaxEmbeddingTokens = 256;
+
+    /// <summary>Inputs per embeddings request.</summary>
+    public const int MaxEmbeddingInputs = 2048;
+
     /// <summary>Transport failures and unloading replicas: the request never ran, or ran without effect.</summary>
     private static readonly ResiliencePipeline Retry = new ResiliencePipelineBuilder()
         .AddRetry(new RetryStrategyOptions
@@ -56,6 +63,102 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
             static (attempt, ct) => new ValueTask<InferenceResponse>(CallOneAsync(attempt, ct)),
             new Attempt(replicas, request),
             cancellationToken);
+    }
+
+    public async Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default)
+    {
+        var model = repository.Find(request.Model)
+            ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
+        if (!model.Config.Outputs.Any(o => o.Name == SentenceEmbedding))
+        {
+            throw new InvalidInferenceRequestException($"model '{model.Name}' does not produce embeddings (it has no '{SentenceEmbedding}' output)");
+        }
+
+        var inputs = Tokenize(model, request);
+        var tokens = inputs.Sum(a => a.Length);
+        var cost = (model.Config.Cost.CostPerInference * inputs.Count) + (model.Config.Cost.CostPer1kTokens * tokens / 1000m);
+
+        // Held before the work, settled after it: what was used if it finished, nothing if it did not.
+        var budget = GrainFactory.GetGrain<IUserBudgetGrain>(request.User);
+        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, tokens));
+        if (!hold.Granted)
+        {
+            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+        }
+
+        var outcome = "failed";
+        try
+        {
+            var version = model.DefaultVersion;
+            var answers = await Task.WhenAll(inputs.Select(ids => InferAsync(
+                new InferenceRequest(model.Name, version,
+                    [Tensor.FromInt64s("input_ids", [1, ids.Length], ids), Tensor.FromInt64s("attention_mask", [1, ids.Length], Ones(ids.Length))],
+                    [SentenceEmbedding]),
+                cancellationToken)));
+            outcome = "ok";
+            return new EmbeddingResult(model.Name, version, answers.Select(a => a.Outputs[0].Fp32!).ToArray(), tokens, cost);
+        }
+        catch (OperationCanceledException)
+        {
+            outcome = "cancelled";
+            throw;
+        }
+        finally
+        {
+            await budget.SettleAsync(new SettleRequest(hold.ReservationId, outcome == "ok" ? cost : 0m, outcome == "ok" ? tokens : 0, outcome));
+        }
+    }
+
+    private const string SentenceEmbedding = "sentence_embedding";
+
+    private List<long[]> Tokenize(RepositoryModel model, EmbeddingRequest request)
+    {
+        var count = request.Texts?.Count ?? request.TokenIds?.Count ?? 0;
+        if (count is 0 or > MaxEmbeddingInputs)
+        {
+            throw new InvalidInferenceRequestException($"'input' must hold 1 to {MaxEmbeddingInputs} items (got {count})");
+        }
+
+        var tokenizer = tokenizers.Find(model.Name);
+        List<long[]> inputs;
+        if (request.Texts is { } texts)
+        {
+            if (tokenizer is null)
+            {
+                throw new InvalidInferenceRequestException($"model '{model.Name}' has no tokenizer (vocab.txt); send token ids instead of text");
+            }
+
+            inputs = texts.Select(t => tokenizer.EncodeToIds(t).Select(id => (long)id).ToArray()).ToList();
+        }
+        else
+        {
+            // Ids past the vocabulary are refused by the model itself (a 400 naming the input).
+            inputs = request.TokenIds!.ToList();
+            for (var i = 0; i < inputs.Count; i++)
+            {
+                if (inputs[i].Length == 0 || inputs[i].Any(id => id < 0))
+                {
+                    throw new InvalidInferenceRequestException($"input {i} must be a non-empty list of token ids of zero or more");
+                }
+            }
+        }
+
+        for (var i = 0; i < inputs.Count; i++)
+        {
+            if (inputs[i].Length > MaxEmbeddingTokens)
+            {
+                throw new InvalidInferenceRequestException($"input {i} has {inputs[i].Length} tokens; model '{model.Name}' reads at most {MaxEmbeddingTokens}");
+            }
+        }
+
+        return inputs;
+    }
+
+    private static long[] Ones(int length)
+    {
+        var ones = new long[length];
+        Array.Fill(ones, 1L);
+        return ones;
     }
 
     /// <summary>

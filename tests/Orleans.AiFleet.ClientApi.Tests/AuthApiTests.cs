@@ -9,7 +9,7 @@ namespace Orleans.AiFleet.ClientApi.Tests;
 [Collection(ApiCollection.Name)]
 public sealed class AuthApiTests(ApiFixture fixture)
 {
-    public enum Shape { KServe, Problem }
+    public enum Shape { KServe, OpenAi, Problem }
 
     /// <summary>Every route but health and metrics, with the error shape its protocol uses, and whether users may call it.</summary>
     public static TheoryData<string, string, Shape, bool> Routes => new()
@@ -20,6 +20,9 @@ public sealed class AuthApiTests(ApiFixture fixture)
         { "GET", "/v2/models/digits/ready", Shape.KServe, true },
         { "POST", "/v2/models/digits/infer", Shape.KServe, true },
         { "POST", "/v2/models/digits/versions/2/infer", Shape.KServe, true },
+        { "GET", "/v1/models", Shape.OpenAi, true },
+        { "GET", "/v1/models/digits", Shape.OpenAi, true },
+        { "POST", "/v1/embeddings", Shape.OpenAi, true },
         { "GET", "/v1/budget", Shape.Problem, true },
         { "GET", "/v1/usage", Shape.Problem, true },
         { "GET", "/v1/fleet", Shape.Problem, false },
@@ -174,6 +177,7 @@ public sealed class AuthApiTests(ApiFixture fixture)
         if (method is "POST" or "PUT")
         {
             JsonNode body = path.EndsWith("/infer", StringComparison.Ordinal) ? KServe.DigitsBody(0)
+                : path == "/v1/embeddings" ? new JsonObject { ["model"] = "text-encoder", ["input"] = "hello" }
                 : path.Contains("/budgets/", StringComparison.Ordinal) ? new JsonObject { ["daily"] = 1 }
                 : new JsonObject { ["user"] = $"u-{Guid.NewGuid():N}", ["role"] = "user" };
             request.Content = new StringContent(body.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
@@ -188,6 +192,10 @@ public sealed class AuthApiTests(ApiFixture fixture)
         if (shape == Shape.KServe)
         {
             Assert.Contains(contains, doc.RootElement.GetProperty("error").GetString());
+        }
+        else if (shape == Shape.OpenAi)
+        {
+            Assert.Contains(contains, doc.RootElement.GetProperty("error").GetProperty("message").GetString());
         }
         else
         {

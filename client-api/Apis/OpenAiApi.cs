@@ -1,0 +1,190 @@
+using System.Runtime.InteropServices;
+using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.ClientApi.Inference;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.GrainInterfaces.Models;
+
+namespace Orleans.AiFleet.ClientApi.Apis;
+
+/// <summary>
+/// The OpenAI-compatible surface, so OpenAI's SDKs work unchanged: <c>GET /v1/models</c>, <c>GET /v1/models/{id}</c>,
+/// and <c>POST /v1/embeddings</c> (texts or token ids, <c>encoding_format</c> float or base64), charged to the key's
+/// user. Errors use OpenAI's shape and codes.
+/// </summary>
+internal static class OpenAiApi
+{
+    public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
+    {
+        var v1 = app.MapGroup("/v1").WithTags("OpenAI");
+        v1.MapGet("/models", ListModelsAsync);
+        v1.MapGet("/models/{id}", GetModelAsync);
+        v1.MapPost("/embeddings", EmbeddingsAsync);
+        return app;
+    }
+
+    public sealed record ModelObject(string Id, string Object, long Created, [property: JsonPropertyName("owned_by")] string OwnedBy);
+
+    public sealed record ModelList(string Object, IReadOnlyList<ModelObject> Data);
+
+    private static readonly long Created = DateTimeOffset.Parse("2026-11-23T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds();
+
+    private static async Task<IResult> ListModelsAsync(ModelCatalog catalog) =>
+        TypedResults.Ok(new ModelList("list", (await catalog.ListAsync()).Select(ToModel).ToArray()));
+
+    private static async Task<IResult> GetModelAsync(string id, ModelCatalog catalog) =>
+        await catalog.FindAsync(id) is { } model
+            ? TypedResults.Ok(ToModel(model))
+            : OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{id}' does not exist", "model");
+
+    private static ModelObject ToModel(ModelDescriptor m) => new(m.Name, "model", Created, "aifleet");
+
+    private static async Task<IResult> EmbeddingsAsync(HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, ILoggerFactory loggers)
+    {
+        JsonDocument body;
+        try
+        {
+            body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+        }
+        catch (JsonException e)
+        {
+            return OpenAiErrors.Invalid($"the request body is not valid JSON: {e.Message}");
+        }
+
+        using (body)
+        {
+            var root = body.RootElement;
+            if (root.ValueKind != JsonValueKind.Object)
+            {
+                return OpenAiErrors.Invalid("the request body must be a JSON object");
+            }
+
+            if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String || modelElement.GetString() is not { Length: > 0 } model)
+            {
+                return OpenAiErrors.Invalid("'model' is required and must be a string", "model");
+            }
+
+            var format = root.TryGetProperty("encoding_format", out var f) ? f.GetString() : "float";
+            if (format is not ("float" or "base64"))
+            {
+                return OpenAiErrors.Invalid($"'encoding_format' must be 'float' or 'base64', not '{format}'", "encoding_format");
+            }
+
+            if (!root.TryGetProperty("input", out var input))
+            {
+                return OpenAiErrors.Invalid("'input' is required", "input");
+            }
+
+            if (!TryReadInput(input, out var texts, out var ids, out var inputError))
+            {
+                return OpenAiErrors.Invalid(inputError!, "input");
+            }
+
+            if (await catalog.FindAsync(model) is null)
+            {
+                return OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{model}' does not exist", "model");
+            }
+
+            EmbeddingResult result;
+            try
+            {
+                result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(new EmbeddingRequest(caller.UserId(), model, texts, ids), ct), http.RequestAborted);
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
+            {
+                return TypedResults.Empty;
+            }
+            catch (Exception e)
+            {
+                return OpenAiErrors.FromException(e, http, loggers.CreateLogger(typeof(OpenAiApi)));
+            }
+
+            http.Response.Headers["x-aifleet-model"] = $"{result.Model}/{result.Version}";
+            http.Response.Headers["x-aifleet-cost"] = result.Cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Ok(new
+            {
+                @object = "list",
+                data = result.Embeddings.Select((v, i) => new
+                {
+                    @object = "embedding",
+                    index = i,
+                    embedding = format == "base64" ? (object)Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v,
+                }),
+                model = result.Model,
+                usage = new { prompt_tokens = result.PromptTokens, total_tokens = result.PromptTokens },
+            });
+        }
+    }
+
+    /// <summary>OpenAI's four input forms: a string, strings, token ids, or lists of token ids.</summary>
+    private static bool TryReadInput(JsonElement input, out IReadOnlyList<string>? texts, out IReadOnlyList<long[]>? ids, out string? error)
+    {
+        texts = null;
+        ids = null;
+        error = null;
+        switch (input.ValueKind)
+        {
+            case JsonValueKind.String:
+                texts = [input.GetString()!];
+                break;
+            case JsonValueKind.Array when input.GetArrayLength() == 0:
+                error = "'input' must not be empty";
+                return false;
+            case JsonValueKind.Array when input.EnumerateArray().All(e => e.ValueKind == JsonValueKind.String):
+                texts = input.EnumerateArray().Select(e => e.GetString()!).ToArray();
+                break;
+            case JsonValueKind.Array when input.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Number):
+                if (!TryReadIds(input, out var single))
+                {
+                    error = "'input' token ids must be integers";
+                    return false;
+                }
+
+                ids = [single];
+                break;
+            case JsonValueKind.Array when input.EnumerateArray().All(e => e.ValueKind == JsonValueKind.Array):
+                var lists = new List<long[]>();
+                foreach (var e in input.EnumerateArray())
+                {
+                    if (!TryReadIds(e, out var list) || list.Length == 0)
+                    {
+                        error = "'input' token id lists must be non-empty lists of integers";
+                        return false;
+                    }
+
+                    lists.Add(list);
+                }
+
+                ids = lists;
+                break;
+            default:
+                error = "'input' must be a string, an array of strings, an array of token ids, or an array of token id arrays";
+                return false;
+        }
+
+        if (texts is not null && texts.Any(string.IsNullOrEmpty))
+        {
+            error = "'input' strings must not be empty";
+            return false;
+        }
+
+        return true;
+    }
+
+    private static bool TryReadIds(JsonElement array, out long[] ids)
+    {
+        ids = new long[array.GetArrayLength()];
+        var i = 0;
+        foreach (var e in array.EnumerateArray())
+        {
+            if (e.ValueKind != JsonValueKind.Number || !e.TryGetInt64(out ids[i++]))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+}

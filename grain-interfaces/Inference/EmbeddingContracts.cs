@@ -1,0 +1,21 @@
+namespace Orleans.AiFleet.GrainInterfaces.Inference;
+
+/// <summary>
+/// Texts (or already tokenized inputs) to embed with a model that has a tokenizer and a <c>sentence_embedding</c>
+/// output, charged to <see cref="User"/>'s budget.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.EmbeddingRequest")]
+public sealed record EmbeddingRequest(
+    [property: Id(0)] string User,
+    [property: Id(1)] string Model,
+    [property: Id(2)] IReadOnlyList<string>? Texts,
+    [property: Id(3)] IReadOnlyList<long[]>? TokenIds);
+
+/// <summary>One vector per input, in input order, with the tokens read and the cost charged.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.EmbeddingResult")]
+public sealed record EmbeddingResult(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string Version,
+    [property: Id(2)] IReadOnlyList<float[]> Embeddings,
+    [property: Id(3)] int PromptTokens,
+    [property: Id(4)] decimal Cost);
