@@ -17,6 +17,7 @@ app.MapKServeApi();
 app.MapFleetApi();
 app.MapAdminApi();
 app.MapOpenAiApi();
+app.MapChatApi();
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiKeyAuthenticationHandler.AdminPolicy);
 app.Run();

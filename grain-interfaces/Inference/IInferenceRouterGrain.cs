@@ -17,4 +17,15 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("Embed")]
     Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Admits a chat: checks the model generates text, reserves the worst case (prompt plus the token limit) on the
+    /// user's budget and picks a replica. The caller streams from that replica and then calls <see cref="EndChatAsync"/>.
+    /// </summary>
+    [Alias("BeginChat")]
+    Task<ChatLease> BeginChatAsync(ChatRequest request);
+
+    /// <summary>Settles a chat at what it used (whether it finished, failed or the client went away).</summary>
+    [Alias("EndChat")]
+    Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome);
 }

@@ -14,6 +14,13 @@ public interface IModelReplicaGrain : IGrainWithStringKey
     Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>Returns once the replica warmed up (activation runs the warm-up before any request).</summary>
+    /// <summary>
+    /// Continues the prompt one token at a time, streaming each as it is decoded. Every decoding step is an ordinary
+    /// request in this replica's batcher, so concurrent generations share batches.
+    /// </summary>
+    [Alias("Generate")]
+    IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default);
+
     [Alias("WarmUp")]
     Task<ReplicaStatus> WarmUpAsync();
 

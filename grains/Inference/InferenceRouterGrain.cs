@@ -109,6 +109,58 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         }
     }
 
+    public async Task<ChatLease> BeginChatAsync(ChatRequest request)
+    {
+        var model = repository.Find(request.Model)
+            ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
+        var generation = model.Config.Generation
+            ?? throw new InvalidInferenceRequestException($"model '{model.Name}' is not a chat model (it does not generate text)");
+        if (request.MaxTokens < 1 || request.MaxTokens > generation.MaxNewTokens)
+        {
+            throw new InvalidInferenceRequestException($"'max_tokens' must be from 1 to {generation.MaxNewTokens} for model '{model.Name}'");
+        }
+
+        var promptTokens = tokenizers.Characters(model.Name)!.Encode(request.Prompt, generation.ContextLength).Length;
+        var worstCase = ChatPrice(model, promptTokens + request.MaxTokens);
+        var hold = await GrainFactory.GetGrain<IUserBudgetGrain>(request.User)
+            .ReserveAsync(new ReserveRequest(model.Name, worstCase, promptTokens + request.MaxTokens));
+        if (!hold.Granted)
+        {
+            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+        }
+
+        var version = model.DefaultVersion;
+        try
+        {
+            var replicas = await tables.GetAsync(model.Name, version);
+            var pick = replicas.Count == 0 ? -1 : replicas.Pick();
+            if (pick < 0)
+            {
+                throw new ModelUnavailableException($"model '{model.Name}' has no replica ready; retry");
+            }
+
+            return new ChatLease(replicas[pick].GetPrimaryKeyString(), request.User, model.Name, version, hold.ReservationId, request.MaxTokens);
+        }
+        catch
+        {
+            await GrainFactory.GetGrain<IUserBudgetGrain>(request.User).SettleAsync(new SettleRequest(hold.ReservationId, 0m, 0, "failed"));
+            throw;
+        }
+    }
+
+    public async Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome)
+    {
+        var model = repository.Find(lease.Model) ?? throw new ModelNotFoundException($"model '{lease.Model}' is not in the repository");
+        var tokens = Math.Max(0, promptTokens) + Math.Max(0, completionTokens);
+        var cost = tokens == 0 ? 0m : ChatPrice(model, tokens);
+        var entry = await GrainFactory.GetGrain<IUserBudgetGrain>(lease.User).SettleAsync(new SettleRequest(lease.Reservation, cost, tokens, outcome));
+        return new ChatCost(promptTokens, completionTokens, entry?.Cost ?? 0m);
+    }
+
+    /// <summary>Per 1k tokens, plus any per-call price, rounded to a millionth of a dollar.</summary>
+    private static decimal ChatPrice(RepositoryModel model, int tokens) =>
+        Math.Round(model.Config.Cost.CostPerInference + (model.Config.Cost.CostPer1kTokens * tokens / 1000m), 6, MidpointRounding.AwayFromZero);
+
     private const string SentenceEmbedding = "sentence_embedding";
 
     private List<long[]> Tokenize(RepositoryModel model, EmbeddingRequest request)

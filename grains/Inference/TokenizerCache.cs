@@ -11,6 +11,13 @@ namespace Orleans.AiFleet.Grains.Inference;
 internal sealed class TokenizerCache(ModelRepository repository)
 {
     private readonly ConcurrentDictionary<string, Lazy<BertTokenizer?>> _tokenizers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Lazy<CharVocabulary?>> _characters = new(StringComparer.Ordinal);
+
+    /// <summary>A generative model's character vocabulary, or null when the model does not generate text.</summary>
+    public CharVocabulary? Characters(string model) => _characters.GetOrAdd(model, name => new Lazy<CharVocabulary?>(() =>
+        repository.Find(name) is { Config.Generation: { } generation } found
+            ? CharVocabulary.Load(Path.Combine(found.Folder, generation.Vocabulary))
+            : null)).Value;
 
     /// <summary>The model's tokenizer, or null when it has none.</summary>
     public BertTokenizer? Find(string model) => _tokenizers.GetOrAdd(model, name => new Lazy<BertTokenizer?>(() =>

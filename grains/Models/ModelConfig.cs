@@ -23,6 +23,19 @@ public sealed record ExecutionConfig(bool PreferGpu = true, int IntraOpThreads =
 public sealed record CostConfig(decimal CostPerInference = 0m, decimal CostPer1kTokens = 0m);
 
 /// <summary>
+/// How a causal language model generates text: its character vocabulary (a JSON list beside the config; 0 padding,
+/// 1 beginning, 2 end of text), the names of its logits and recurrent-state tensors, the state's width, and limits.
+/// </summary>
+public sealed record GenerationConfig(
+    string Vocabulary = "vocab.json",
+    string LogitsOutput = "logits",
+    string StateInput = "state",
+    string StateOutput = "state_out",
+    int StateSize = 256,
+    int ContextLength = 512,
+    int MaxNewTokens = 512);
+
+/// <summary>
 /// A model's config.json (Triton-like). When <see cref="MaxBatchSize"/> is above zero, dimension 0 of every input
 /// and output is the batch dimension (written -1) and the replica batches requests along it.
 /// </summary>
@@ -42,6 +55,9 @@ public sealed record ModelConfig
     public ExecutionConfig Execution { get; init; } = new();
     public CostConfig Cost { get; init; } = new();
     public double Quality { get; init; }
+
+    /// <summary>Set for causal language models that /v1/chat/completions can use.</summary>
+    public GenerationConfig? Generation { get; init; }
 
     /// <summary>The output names in graph order, computed once (the request path reads it on every call).</summary>
     [JsonIgnore]

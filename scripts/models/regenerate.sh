@@ -11,3 +11,4 @@ fi
 # Debian's interpreter, not a python3 earlier on PATH that cannot see Debian's packages.
 /usr/bin/python3 train_digits.py
 /usr/bin/python3 train_text_encoder.py
+/usr/bin/python3 train_chat_lm.py

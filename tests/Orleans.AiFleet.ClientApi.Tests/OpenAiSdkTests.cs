@@ -53,7 +53,7 @@ public sealed class OpenAiSdkTests(ApiFixture fixture)
 
         var list = (await models.GetModelsAsync()).Value;
 
-        Assert.Equal(["digits", "text-encoder"], list.Select(m => m.Id).Order());
+        Assert.Equal(["chat-lm", "digits", "text-encoder"], list.Select(m => m.Id).Order());
         Assert.Equal("aifleet", list.First().OwnedBy);
         Assert.Equal("text-encoder", (await models.GetModelAsync("text-encoder")).Value.Id);
         var missing = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("nope"));

@@ -1,0 +1,55 @@
+namespace Orleans.AiFleet.GrainInterfaces.Inference;
+
+/// <summary>
+/// Text to continue with a causal language model: at most <see cref="MaxTokens"/> new tokens, sampled at
+/// <see cref="Temperature"/> (0: always the likeliest, so the same prompt gives the same text), from
+/// <see cref="Seed"/> when given.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.GenerationRequest")]
+public sealed record GenerationRequest(
+    [property: Id(0)] string Prompt,
+    [property: Id(1)] int MaxTokens,
+    [property: Id(2)] double Temperature = 1.0,
+    [property: Id(3)] int? Seed = null);
+
+/// <summary>
+/// A piece of generated text as it is produced, with the token counts so far; the last chunk of a generation has
+/// an empty <see cref="Text"/> and a <see cref="FinishReason"/>: <c>stop</c> (the model ended the text) or
+/// <c>length</c> (the token limit).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.GenerationChunk")]
+public sealed record GenerationChunk(
+    [property: Id(0)] string Text,
+    [property: Id(1)] int PromptTokens,
+    [property: Id(2)] int CompletionTokens,
+    [property: Id(3)] string? FinishReason);
+
+/// <summary>A chat request as the router sees it: whose, which model, the prompt text and the sampling settings.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ChatRequest")]
+public sealed record ChatRequest(
+    [property: Id(0)] string User,
+    [property: Id(1)] string Model,
+    [property: Id(2)] string Prompt,
+    [property: Id(3)] int MaxTokens,
+    [property: Id(4)] double Temperature,
+    [property: Id(5)] int? Seed);
+
+/// <summary>
+/// A chat admitted by the router: the replica to stream from and the budget reservation that holds its worst case
+/// until <c>EndChatAsync</c> settles what it used.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ChatLease")]
+public sealed record ChatLease(
+    [property: Id(0)] string Replica,
+    [property: Id(1)] string User,
+    [property: Id(2)] string Model,
+    [property: Id(3)] string Version,
+    [property: Id(4)] Guid Reservation,
+    [property: Id(5)] int MaxTokens);
+
+/// <summary>What a settled chat cost.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ChatCost")]
+public sealed record ChatCost(
+    [property: Id(0)] int PromptTokens,
+    [property: Id(1)] int CompletionTokens,
+    [property: Id(2)] decimal Cost);
