@@ -64,6 +64,12 @@ internal static class ChatApi
 
         var id = $"chatcmpl-{Guid.NewGuid():N}";
         var created = time.GetUtcNow().ToUnixTimeSeconds();
+        if (lease.Cached is { } cached)
+        {
+            return await ServeCachedAsync(http, request.Stream, id, created, lease, cached);
+        }
+
+        http.Response.Headers["x-aifleet-cache"] = lease.CacheKey is null ? "bypass" : "miss";
         var replica = grains.GetGrain<IModelReplicaGrain>(lease.Replica);
         var generation = new GenerationRequest(request.Prompt, request.MaxTokens, request.Temperature, request.Seed);
         var text = new StringBuilder();
@@ -75,6 +81,7 @@ internal static class ChatApi
             await foreach (var chunk in replica.GenerateAsync(generation, http.RequestAborted).WithCancellation(http.RequestAborted))
             {
                 last = chunk;
+                text.Append(chunk.Text);
                 if (request.Stream)
                 {
                     if (!started)
@@ -95,10 +102,6 @@ internal static class ChatApi
                         await SendAsync(http, Chunk(id, created, lease.Model, new { content = chunk.Text }, null));
                     }
                 }
-                else
-                {
-                    text.Append(chunk.Text);
-                }
             }
 
             outcome = "ok";
@@ -109,7 +112,7 @@ internal static class ChatApi
         }
         catch (Exception e) when (!started)
         {
-            await SettleAsync(calls, catalog, lease, last, outcome, logger);
+            await SettleAsync(calls, catalog, lease, last, outcome, null, logger);
             return OpenAiErrors.FromException(e, http, logger);
         }
         catch (Exception e)
@@ -121,7 +124,7 @@ internal static class ChatApi
         {
             if (outcome != "failed" || started)
             {
-                await SettleAsync(calls, catalog, lease, last, outcome, logger);
+                await SettleAsync(calls, catalog, lease, last, outcome, text.ToString(), logger);
             }
         }
 
@@ -149,11 +152,40 @@ internal static class ChatApi
         });
     }
 
-    private static async Task SettleAsync(ClusterCalls calls, ModelCatalog catalog, ChatLease lease, GenerationChunk? last, string outcome, ILogger logger)
+    /// <summary>A deterministic chat answered before: no replica, no charge, the same text (streamed as one piece).</summary>
+    private static async Task<IResult> ServeCachedAsync(HttpContext http, bool stream, string id, long created, ChatLease lease, CachedChat cached)
+    {
+        http.Response.Headers["x-aifleet-cache"] = "hit";
+        http.Response.Headers["x-aifleet-model"] = $"{lease.Model}/{lease.Version}";
+        var usage = new { prompt_tokens = cached.PromptTokens, completion_tokens = cached.CompletionTokens, total_tokens = cached.PromptTokens + cached.CompletionTokens };
+        if (!stream)
+        {
+            return TypedResults.Ok(new
+            {
+                id,
+                @object = "chat.completion",
+                created,
+                model = lease.Model,
+                choices = new[] { new { index = 0, message = new { role = "assistant", content = cached.Text }, finish_reason = cached.FinishReason } },
+                usage,
+            });
+        }
+
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        await SendAsync(http, Chunk(id, created, lease.Model, new { role = "assistant", content = "" }, null));
+        await SendAsync(http, Chunk(id, created, lease.Model, new { content = cached.Text }, null));
+        await SendAsync(http, Chunk(id, created, lease.Model, new { }, cached.FinishReason));
+        await SendAsync(http, new { id, @object = "chat.completion.chunk", created, model = lease.Model, choices = Array.Empty<object>(), usage });
+        await http.Response.WriteAsync("data: [DONE]\n\n");
+        return TypedResults.Empty;
+    }
+
+    private static async Task SettleAsync(ClusterCalls calls, ModelCatalog catalog, ChatLease lease, GenerationChunk? last, string outcome, string? text, ILogger logger)
     {
         try
         {
-            await calls.RunAsync(_ => catalog.Router.EndChatAsync(lease, last?.PromptTokens ?? 0, last?.CompletionTokens ?? 0, outcome));
+            await calls.RunAsync(_ => catalog.Router.EndChatAsync(lease, last?.PromptTokens ?? 0, last?.CompletionTokens ?? 0, outcome, text, last?.FinishReason));
         }
         catch (Exception e)
         {

@@ -103,6 +103,7 @@ internal static class OpenAiApi
 
             http.Response.Headers["x-aifleet-model"] = $"{result.Model}/{result.Version}";
             http.Response.Headers["x-aifleet-cost"] = result.Cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            http.Response.Headers["x-aifleet-cache"] = result.CachedInputs == 0 ? "miss" : result.CachedInputs == result.Embeddings.Count ? "hit" : "partial";
             return TypedResults.Ok(new
             {
                 @object = "list",

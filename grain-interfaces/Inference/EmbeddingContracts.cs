@@ -11,11 +11,12 @@ public sealed record EmbeddingRequest(
     [property: Id(2)] IReadOnlyList<string>? Texts,
     [property: Id(3)] IReadOnlyList<long[]>? TokenIds);
 
-/// <summary>One vector per input, in input order, with the tokens read and the cost charged.</summary>
+/// <summary>One vector per input, in input order, with the tokens read, the cost charged, and how many came from the response cache (free).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.EmbeddingResult")]
 public sealed record EmbeddingResult(
     [property: Id(0)] string Model,
     [property: Id(1)] string Version,
     [property: Id(2)] IReadOnlyList<float[]> Embeddings,
     [property: Id(3)] int PromptTokens,
-    [property: Id(4)] decimal Cost);
+    [property: Id(4)] decimal Cost,
+    [property: Id(5)] int CachedInputs = 0);

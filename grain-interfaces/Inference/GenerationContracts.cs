@@ -36,7 +36,7 @@ public sealed record ChatRequest(
 
 /// <summary>
 /// A chat admitted by the router: the replica to stream from and the budget reservation that holds its worst case
-/// until <c>EndChatAsync</c> settles what it used.
+/// until <c>EndChatAsync</c> settles what it used; or, for a deterministic request answered before, the cached answer.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ChatLease")]
 public sealed record ChatLease(
@@ -45,7 +45,17 @@ public sealed record ChatLease(
     [property: Id(2)] string Model,
     [property: Id(3)] string Version,
     [property: Id(4)] Guid Reservation,
-    [property: Id(5)] int MaxTokens);
+    [property: Id(5)] int MaxTokens,
+    [property: Id(6)] string? CacheKey = null,
+    [property: Id(7)] CachedChat? Cached = null);
+
+/// <summary>A whole chat answer from the response cache (temperature 0 is deterministic): served free, with no replica.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.CachedChat")]
+public sealed record CachedChat(
+    [property: Id(0)] string Text,
+    [property: Id(1)] string FinishReason,
+    [property: Id(2)] int PromptTokens,
+    [property: Id(3)] int CompletionTokens);
 
 /// <summary>What a settled chat cost.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ChatCost")]

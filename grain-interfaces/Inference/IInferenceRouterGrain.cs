@@ -25,7 +25,10 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
     [Alias("BeginChat")]
     Task<ChatLease> BeginChatAsync(ChatRequest request);
 
-    /// <summary>Settles a chat at what it used (whether it finished, failed or the client went away).</summary>
+    /// <summary>
+    /// Settles a chat at what it used (whether it finished, failed or the client went away); a finished
+    /// deterministic chat's text is kept in the response cache.
+    /// </summary>
     [Alias("EndChat")]
-    Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome);
+    Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null);
 }

@@ -90,6 +90,7 @@ public static class AiFleetSiloBuilderExtensions
         silo.UseRedisReminderService(o => o.ConfigurationOptions = configuration);
         silo.Services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(configuration));
         silo.Services.TryAddSingleton<ILedgerStore, RedisLedgerStore>();
+        silo.Services.TryAddSingleton<ResponseCache, RedisResponseCache>();
         return silo;
     }
 
@@ -97,6 +98,7 @@ public static class AiFleetSiloBuilderExtensions
     public static ISiloBuilder UseAiFleetInMemoryState(this ISiloBuilder silo)
     {
         silo.Services.TryAddSingleton<ILedgerStore, InMemoryLedgerStore>();
+        silo.Services.TryAddSingleton<ResponseCache, InMemoryResponseCache>();
         return silo.AddMemoryGrainStorage(AiFleetStorage.Name).AddMemoryGrainStorageAsDefault().UseInMemoryReminderService();
     }
 }

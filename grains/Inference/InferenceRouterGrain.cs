@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
@@ -19,7 +20,7 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// </summary>
 [StatelessWorker]
 [Reentrant]
-internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers) : Grain, IInferenceRouterGrain
+internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache) : Grain, IInferenceRouterGrain
 {
     /// <summary>Tokens per embedded input, [CLS] and [SEP] included.</summary>
     public const int MaxEmbeddingTokens = 256;
@@ -76,11 +77,23 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
 
         var inputs = Tokenize(model, request);
         var tokens = inputs.Sum(a => a.Length);
-        var cost = (model.Config.Cost.CostPerInference * inputs.Count) + (model.Config.Cost.CostPer1kTokens * tokens / 1000m);
+        var version = model.DefaultVersion;
+
+        // Embeddings are deterministic: inputs seen before come from the response cache, free.
+        var keys = inputs.Select(ids => ResponseCache.Key("embedding", model.Name, version, string.Join(',', ids))).ToArray();
+        var cached = await Task.WhenAll(keys.Select(k => cache.GetAsync("embedding", k).AsTask()));
+        var misses = Enumerable.Range(0, inputs.Count).Where(i => cached[i] is null).ToArray();
+        var missTokens = misses.Sum(i => inputs[i].Length);
+        var cost = misses.Length == 0 ? 0m : (model.Config.Cost.CostPerInference * misses.Length) + (model.Config.Cost.CostPer1kTokens * missTokens / 1000m);
+        var embeddings = cached.Select(c => c is null ? null : MemoryMarshal.Cast<byte, float>(c).ToArray()).ToArray();
+        if (misses.Length == 0)
+        {
+            return new EmbeddingResult(model.Name, version, embeddings!, tokens, 0m, inputs.Count);
+        }
 
         // Held before the work, settled after it: what was used if it finished, nothing if it did not.
         var budget = GrainFactory.GetGrain<IUserBudgetGrain>(request.User);
-        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, tokens));
+        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens));
         if (!hold.Granted)
         {
             throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
@@ -89,14 +102,20 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         var outcome = "failed";
         try
         {
-            var version = model.DefaultVersion;
-            var answers = await Task.WhenAll(inputs.Select(ids => InferAsync(
+            var answers = await Task.WhenAll(misses.Select(i => InferAsync(
                 new InferenceRequest(model.Name, version,
-                    [Tensor.FromInt64s("input_ids", [1, ids.Length], ids), Tensor.FromInt64s("attention_mask", [1, ids.Length], Ones(ids.Length))],
+                    [Tensor.FromInt64s("input_ids", [1, inputs[i].Length], inputs[i]), Tensor.FromInt64s("attention_mask", [1, inputs[i].Length], Ones(inputs[i].Length))],
                     [SentenceEmbedding]),
                 cancellationToken)));
+            for (var m = 0; m < misses.Length; m++)
+            {
+                var vector = answers[m].Outputs[0].Fp32!;
+                embeddings[misses[m]] = vector;
+                await cache.SetAsync(keys[misses[m]], MemoryMarshal.AsBytes(vector.AsSpan()).ToArray());
+            }
+
             outcome = "ok";
-            return new EmbeddingResult(model.Name, version, answers.Select(a => a.Outputs[0].Fp32!).ToArray(), tokens, cost);
+            return new EmbeddingResult(model.Name, version, embeddings!, tokens, cost, inputs.Count - misses.Length);
         }
         catch (OperationCanceledException)
         {
@@ -105,7 +124,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         }
         finally
         {
-            await budget.SettleAsync(new SettleRequest(hold.ReservationId, outcome == "ok" ? cost : 0m, outcome == "ok" ? tokens : 0, outcome));
+            await budget.SettleAsync(new SettleRequest(hold.ReservationId, outcome == "ok" ? cost : 0m, outcome == "ok" ? missTokens : 0, outcome));
         }
     }
 
@@ -121,6 +140,17 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         }
 
         var promptTokens = tokenizers.Characters(model.Name)!.Encode(request.Prompt, generation.ContextLength).Length;
+        string? cacheKey = null;
+        if (request.Temperature == 0)
+        {
+            cacheKey = ResponseCache.Key("chat", model.Name, model.DefaultVersion, request.MaxTokens.ToString(System.Globalization.CultureInfo.InvariantCulture), request.Prompt);
+            if (await cache.GetAsync("chat", cacheKey) is { } hit)
+            {
+                return new ChatLease("", request.User, model.Name, model.DefaultVersion, Guid.Empty, request.MaxTokens, cacheKey,
+                    System.Text.Json.JsonSerializer.Deserialize<CachedChat>(hit));
+            }
+        }
+
         var worstCase = ChatPrice(model, promptTokens + request.MaxTokens);
         var hold = await GrainFactory.GetGrain<IUserBudgetGrain>(request.User)
             .ReserveAsync(new ReserveRequest(model.Name, worstCase, promptTokens + request.MaxTokens));
@@ -139,7 +169,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
                 throw new ModelUnavailableException($"model '{model.Name}' has no replica ready; retry");
             }
 
-            return new ChatLease(replicas[pick].GetPrimaryKeyString(), request.User, model.Name, version, hold.ReservationId, request.MaxTokens);
+            return new ChatLease(replicas[pick].GetPrimaryKeyString(), request.User, model.Name, version, hold.ReservationId, request.MaxTokens, cacheKey);
         }
         catch
         {
@@ -148,8 +178,18 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         }
     }
 
-    public async Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome)
+    public async Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null)
     {
+        if (lease.Cached is not null)
+        {
+            return new ChatCost(promptTokens, completionTokens, 0m); // a cache hit reserved nothing and costs nothing
+        }
+
+        if (outcome == "ok" && lease.CacheKey is { } key && text is not null && finishReason is not null)
+        {
+            await cache.SetAsync(key, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new CachedChat(text, finishReason, promptTokens, completionTokens)));
+        }
+
         var model = repository.Find(lease.Model) ?? throw new ModelNotFoundException($"model '{lease.Model}' is not in the repository");
         var tokens = Math.Max(0, promptTokens) + Math.Max(0, completionTokens);
         var cost = tokens == 0 ? 0m : ChatPrice(model, tokens);

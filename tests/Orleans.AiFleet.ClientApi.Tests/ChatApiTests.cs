@@ -39,7 +39,7 @@ public sealed class ChatApiTests(ApiFixture fixture)
     [Fact]
     public async Task Streaming_SendsTheSameTextTokenByToken_AndUsageInTheLastChunk()
     {
-        var options = new ChatCompletionOptions { MaxOutputTokenCount = 30, Temperature = 0 };
+        var options = new ChatCompletionOptions { MaxOutputTokenCount = 33, Temperature = 0 }; // a limit no other test uses: no cached answer
         var pieces = new List<string>();
         ChatTokenUsage? usage = null;
 
@@ -49,7 +49,7 @@ public sealed class ChatApiTests(ApiFixture fixture)
             usage ??= update.Usage;
         }
 
-        var (expected, promptTokens) = Greedy(Prompt, 30);
+        var (expected, promptTokens) = Greedy(Prompt, 33);
         Assert.Equal(expected, string.Concat(pieces));
         Assert.True(pieces.Count(p => p.Length > 0) >= expected.Length / 2, "the text should arrive in many pieces");
         Assert.NotNull(usage);
@@ -65,9 +65,9 @@ public sealed class ChatApiTests(ApiFixture fixture)
         await fixture.Http.PutAsJsonAsync($"/v1/admin/budgets/{user}", new { daily = 0.00001m });
         var chat = Chat(key);
 
-        var first = (await chat.CompleteChatAsync([new UserChatMessage(Prompt)], new ChatCompletionOptions { MaxOutputTokenCount = 50, Temperature = 0 })).Value;
-        var refused = await Assert.ThrowsAsync<ClientResultException>(() =>
-            chat.CompleteChatAsync([new UserChatMessage(Prompt)], new ChatCompletionOptions { MaxOutputTokenCount = 50, Temperature = 0 }));
+        var sampled = new ChatCompletionOptions { MaxOutputTokenCount = 50, Temperature = 0.7f }; // sampled: never cached
+        var first = (await chat.CompleteChatAsync([new UserChatMessage(Prompt)], sampled)).Value;
+        var refused = await Assert.ThrowsAsync<ClientResultException>(() => chat.CompleteChatAsync([new UserChatMessage(Prompt)], sampled));
 
         Assert.Equal(429, refused.Status);
         Assert.Contains("budget_exceeded", refused.GetRawResponse()!.Content.ToString());
@@ -114,6 +114,35 @@ public sealed class ChatApiTests(ApiFixture fixture)
         Assert.True(spent < 0.0001m * (27 + 500) / 1000m, $"charged {spent}, the whole worst case, for an abandoned stream");
         var ledger = (await (await http.GetAsync("/v1/usage")).JsonAsync()).GetProperty("rows")[0];
         Assert.InRange(ledger.GetProperty("tokens").GetInt64(), 27 + 3, 27 + 499); // the prompt and the tokens sent before the hang-up
+    }
+
+    [Fact]
+    public async Task DeterministicChat_AnsweredAgain_ComesFromTheCache_Free_AndCounted()
+    {
+        var user = $"cache-{Guid.NewGuid():N}";
+        var key = (await (await fixture.Http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user" })).JsonAsync()).GetProperty("key").GetString()!;
+        using var http = fixture.Client(key);
+        var body = new { model = "chat-lm", max_tokens = 21, temperature = 0, messages = new[] { new { role = "user", content = "The LORD is my shepherd" } } };
+
+        var first = await http.PostAsJsonAsync("/v1/chat/completions", body);
+        var spent = (await (await http.GetAsync("/v1/budget")).JsonAsync()).GetProperty("spentToday").GetDecimal();
+        var second = await http.PostAsJsonAsync("/v1/chat/completions", body);
+
+        Assert.Equal("miss", first.Headers.GetValues("x-aifleet-cache").Single());
+        Assert.Equal("hit", second.Headers.GetValues("x-aifleet-cache").Single());
+        var a = (await first.JsonAsync()).GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+        var b = (await second.JsonAsync()).GetProperty("choices")[0].GetProperty("message").GetProperty("content").GetString();
+        Assert.Equal(a, b);
+        Assert.True(spent > 0);
+        Assert.Equal(spent, (await (await http.GetAsync("/v1/budget")).JsonAsync()).GetProperty("spentToday").GetDecimal()); // the hit was free
+
+        var embed = new { model = "text-encoder", input = $"a sentence seen once {Guid.NewGuid():N}" };
+        Assert.Equal("miss", (await http.PostAsJsonAsync("/v1/embeddings", embed)).Headers.GetValues("x-aifleet-cache").Single());
+        var again = await http.PostAsJsonAsync("/v1/embeddings", embed);
+        Assert.Equal(("hit", "0"), (again.Headers.GetValues("x-aifleet-cache").Single(), again.Headers.GetValues("x-aifleet-cost").Single()));
+        var metrics = await (await fixture.Client().GetAsync("/metrics")).Content.ReadAsStringAsync();
+        Assert.Matches("aifleet_cache_requests_total\\{[^}]*kind=\"chat\"[^}]*result=\"hit\"", metrics);
+        Assert.Matches("aifleet_cache_requests_total\\{[^}]*kind=\"embedding\"[^}]*result=\"hit\"", metrics);
     }
 
     [Theory]

@@ -1,0 +1,87 @@
+using System.Diagnostics.Metrics;
+using System.Security.Cryptography;
+using System.Text;
+using Microsoft.Extensions.Caching.Memory;
+using Microsoft.Extensions.Options;
+using Orleans.Configuration;
+using StackExchange.Redis;
+
+namespace Orleans.AiFleet.Grains.Inference;
+
+/// <summary>
+/// Answers to deterministic requests (embeddings; chat at temperature 0), by a SHA-256 of everything that decides
+/// the answer (model, version, input, settings). A hit is served without a replica and without charge. Counted on
+/// the <c>aifleet.cache.requests</c> instrument by kind and result, so /metrics gives the hit rate.
+/// </summary>
+public abstract class ResponseCache
+{
+    public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
+
+    private readonly Counter<long> _requests;
+
+    protected ResponseCache(IMeterFactory meters) =>
+        _requests = meters.Create(InferenceMetrics.MeterName).CreateCounter<long>(
+            "aifleet.cache.requests", "{request}", "Response cache lookups by kind (embedding, chat) and result (hit, miss)");
+
+    public static string Key(params string[] parts) =>
+        Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\u001f', parts)))).ToLowerInvariant();
+
+    public async ValueTask<byte[]?> GetAsync(string kind, string key)
+    {
+        byte[]? value;
+        try
+        {
+            value = await ReadAsync(key);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            value = null; // a cache that cannot answer is a miss, never a failed request
+        }
+
+        _requests.Add(1, new("kind", kind), new("result", value is null ? "miss" : "hit"));
+        return value;
+    }
+
+    public async ValueTask SetAsync(string key, byte[] value)
+    {
+        try
+        {
+            await WriteAsync(key, value);
+        }
+        catch (Exception e) when (e is RedisException or TimeoutException)
+        {
+            // Not cached this time.
+        }
+    }
+
+    protected abstract ValueTask<byte[]?> ReadAsync(string key);
+
+    protected abstract ValueTask WriteAsync(string key, byte[] value);
+}
+
+/// <summary>The embedded default's cache: this process's memory, at most 64 MB of answers.</summary>
+internal sealed class InMemoryResponseCache(IMeterFactory meters) : ResponseCache(meters), IDisposable
+{
+    private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 64L << 20 });
+
+    protected override ValueTask<byte[]?> ReadAsync(string key) => ValueTask.FromResult(_cache.Get<byte[]>(key));
+
+    protected override ValueTask WriteAsync(string key, byte[] value)
+    {
+        _cache.Set(key, value, new MemoryCacheEntryOptions { Size = value.Length + 64, AbsoluteExpirationRelativeToNow = Lifetime });
+        return ValueTask.CompletedTask;
+    }
+
+    public void Dispose() => _cache.Dispose();
+}
+
+/// <summary>Cluster mode's cache: shared by every silo in Redis (<c>{serviceId}/cache/{hash}</c>), expiring after an hour.</summary>
+internal sealed class RedisResponseCache(IConnectionMultiplexer redis, IOptions<ClusterOptions> cluster, IMeterFactory meters) : ResponseCache(meters)
+{
+    protected override async ValueTask<byte[]?> ReadAsync(string key) => (byte[]?)await redis.GetDatabase().StringGetAsync(RedisKey(key));
+
+    protected override async ValueTask WriteAsync(string key, byte[] value) =>
+        await redis.GetDatabase().StringSetAsync(RedisKey(key), value, Lifetime);
+
+    private RedisKey RedisKey(string key) => $"{cluster.Value.ServiceId}/cache/{key}";
+}
