@@ -15,6 +15,8 @@ internal sealed partial class ApiKeyValidator
 {
     public const string BootstrapUser = "admin";
 
+    private const int MaxCached = 100_000;
+
     private readonly IGrainFactory _grains;
     private readonly ClusterCalls _calls;
     private readonly TimeProvider _time;
@@ -56,6 +58,11 @@ internal sealed partial class ApiKeyValidator
 
         var info = await _calls.RunAsync(_ => _grains.GetGrain<IApiKeyGrain>(id).GetAsync());
         var valid = info is { Active: true } ? info : null;
+        if (_cache.Count >= MaxCached)
+        {
+            _cache.Clear(); // a flood of made-up keys must not grow the cache without bound
+        }
+
         _cache[id] = (valid, now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency));
         return valid;
     }

@@ -140,9 +140,18 @@ public sealed class ChatApiTests(ApiFixture fixture)
         Assert.Equal("miss", (await http.PostAsJsonAsync("/v1/embeddings", embed)).Headers.GetValues("x-aifleet-cache").Single());
         var again = await http.PostAsJsonAsync("/v1/embeddings", embed);
         Assert.Equal(("hit", "0"), (again.Headers.GetValues("x-aifleet-cache").Single(), again.Headers.GetValues("x-aifleet-cost").Single()));
-        var metrics = await (await fixture.Client().GetAsync("/metrics")).Content.ReadAsStringAsync();
+        // The exporter serves a scrape from a short-lived cache: ask until it includes these hits.
+        using var anonymous = fixture.Client();
+        var giveUp = DateTime.UtcNow.AddSeconds(10);
+        string metrics;
+        while (!System.Text.RegularExpressions.Regex.IsMatch(metrics = await (await anonymous.GetAsync("/metrics")).Content.ReadAsStringAsync(),
+                   "aifleet_cache_requests_total\\{[^}]*kind=\"embedding\"[^}]*result=\"hit\""))
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "no embedding cache hit in /metrics within 10 s");
+            await Task.Delay(200);
+        }
+
         Assert.Matches("aifleet_cache_requests_total\\{[^}]*kind=\"chat\"[^}]*result=\"hit\"", metrics);
-        Assert.Matches("aifleet_cache_requests_total\\{[^}]*kind=\"embedding\"[^}]*result=\"hit\"", metrics);
     }
 
     [Theory]
