@@ -20,7 +20,7 @@ public sealed class KubernetesManifestTests
 
         Assert.Equal(
             ["ConfigMap", "Deployment", "Deployment", "HorizontalPodAutoscaler", "Job", "Namespace", "PodDisruptionBudget",
-             "Role", "RoleBinding", "Secret", "Service", "Service", "Service", "ServiceAccount", "StatefulSet", "StatefulSet"],
+             "Role", "RoleBinding", "Secret", "Secret", "Service", "Service", "Service", "ServiceAccount", "StatefulSet", "StatefulSet"],
             kinds);
         Assert.All(Objects.Value.OfType<IMetadata<V1ObjectMeta>>().Where(o => o is not V1Namespace),
             o => Assert.Equal("aifleet", o.Metadata.NamespaceProperty));
@@ -74,6 +74,15 @@ public sealed class KubernetesManifestTests
                 Assert.True(container.Resources?.Requests?.ContainsKey("cpu") == true, $"{name}/{container.Name} requests no CPU");
             }
         }
+    }
+
+    [Fact]
+    public void EveryClientApiPod_AcceptsTheSameAdminKey_FromASecret()
+    {
+        var env = Deployment("client-api").Spec.Template.Spec.Containers.Single().Env.ToDictionary(e => e.Name);
+
+        Assert.NotNull(env["AIFLEET__AUTH__ADMINKEY"].ValueFrom.SecretKeyRef);
+        Assert.Null(env["AIFLEET__AUTH__ADMINKEY"].Value);
     }
 
     [Fact]
