@@ -33,15 +33,10 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("the Authorization header must be 'Bearer <key>'");
         }
 
-        var info = await validator.ValidateAsync(header[7..].Trim());
-        if (info is null)
-        {
-            return AuthenticateResult.Fail("the API key is not valid (unknown or revoked)");
-        }
-
-        var identity = new ClaimsIdentity(
-            [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)], SchemeName);
-        return AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(identity), SchemeName));
+        var principal = await validator.AuthenticateAsync(header[7..].Trim(), SchemeName);
+        return principal is null
+            ? AuthenticateResult.Fail("the API key is not valid (unknown or revoked)")
+            : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)

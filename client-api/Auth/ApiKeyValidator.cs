@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Security.Claims;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Options;
@@ -23,6 +24,7 @@ internal sealed partial class ApiKeyValidator
     private readonly TimeSpan _cacheFor;
     private readonly byte[] _adminHash;
     private readonly ConcurrentDictionary<string, (ApiKeyInfo? Info, long Until)> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (ClaimsPrincipal? Principal, long Until)> _principals = new(StringComparer.Ordinal);
 
     public ApiKeyValidator(IGrainFactory grains, ClusterCalls calls, TimeProvider time, IOptions<AuthOptions> options, ILogger<ApiKeyValidator> logger)
     {
@@ -38,6 +40,31 @@ internal sealed partial class ApiKeyValidator
         }
 
         _adminHash = SHA256.HashData(Encoding.UTF8.GetBytes(adminKey));
+    }
+
+    /// <summary>
+    /// The signed-in principal for a presented key, or null when the key is unknown or revoked. Built once per key and
+    /// cache period, so a busy key costs one dictionary lookup per request.
+    /// </summary>
+    public async ValueTask<ClaimsPrincipal?> AuthenticateAsync(string key, string scheme)
+    {
+        var now = _time.GetTimestamp();
+        if (_principals.TryGetValue(key, out var cached) && cached.Until > now)
+        {
+            return cached.Principal;
+        }
+
+        var info = await ValidateAsync(key);
+        var principal = info is null ? null : new ClaimsPrincipal(new ClaimsIdentity(
+            [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)], scheme));
+        if (_principals.Count >= MaxCached)
+        {
+            _principals.Clear();
+        }
+
+        // The bootstrap key never changes; other keys are trusted for the cache period like their lookups.
+        _principals[key] = (principal, info?.Id == "bootstrap" ? long.MaxValue : now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency));
+        return principal;
     }
 
     /// <summary>The key's owner and role, or null when it is unknown or revoked.</summary>
