@@ -1,3 +1,4 @@
+using System.Net.Http.Json;
 using System.Text.Json;
 using System.Net;
 using Microsoft.AspNetCore.Hosting;
@@ -43,6 +44,22 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         var replica = await api.Services.GetRequiredService<IClusterClient>()
             .GetGrain<IModelReplicaGrain>(ReplicaKey.Format("digits", "2", 0)).GetStatusAsync();
         Assert.Equal(remote, replica.Silo);
+
+        // The OpenAI routes through the external client: embeddings, and chat streamed from a replica on the remote silo.
+        var embeddings = await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = "In the beginning" });
+        Assert.Equal(HttpStatusCode.OK, embeddings.StatusCode);
+        Assert.Equal(64, (await embeddings.JsonAsync()).GetProperty("data")[0].GetProperty("embedding").GetArrayLength());
+        var stream = await http.PostAsJsonAsync("/v1/chat/completions", new
+        {
+            model = "chat-lm", stream = true, max_tokens = 12, temperature = 0.5,
+            messages = new[] { new { role = "user", content = "And God said" } },
+        });
+        var events = (await stream.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal("data: [DONE]", events[^1].Trim());
+        Assert.Contains("\"usage\"", events[^2]);
+        Assert.True(events.Length >= 12, $"expected a chunk per token, got {events.Length} events");
+        var spent = (await (await http.GetAsync("/v1/budget")).JsonAsync()).GetProperty("spentToday").GetDecimal();
+        Assert.True(spent > 0, "the embedding and the chat were charged to the admin's budget on the remote silo");
 
         // The dashboard, served by client-api as a client, shows the remote silo.
         JsonElement[] hosts;
