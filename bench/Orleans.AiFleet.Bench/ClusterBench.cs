@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json.Nodes;
 
+using Orleans.AiFleet.Tests;
+
 namespace Orleans.AiFleet.Bench;
 
 /// <summary>
@@ -122,11 +124,10 @@ internal static class ClusterBench
 
     private static async Task<Autoscale> AutoscaleOnceAsync(string repo, Workload digits)
     {
-        var temp = Directory.CreateTempSubdirectory("aifleet-autoscale-").FullName;
-        CopyModel(Path.Combine(repo, "digits"), Path.Combine(temp, "autoscale"), config => config["replicas"] = new JsonObject
+        var temp = TestRepository.Create("digits", ("autoscale", config => config["replicas"] = new JsonObject
         {
             ["minReplicas"] = 1, ["maxReplicas"] = 4, ["targetInFlightPerReplica"] = 8, ["upscaleDelayMs"] = 1000, ["downscaleDelayMs"] = 60000,
-        });
+        }));
         var port = Processes.FreePort();
         var root = Path.GetDirectoryName(repo)!;
         var clientApi = Directory.EnumerateFiles(Path.Combine(root, "client-api", "bin", "Release"), "Orleans.AiFleet.ClientApi.dll", SearchOption.AllDirectories).First();
@@ -221,21 +222,6 @@ internal static class ClusterBench
     {
         events = fleet["recentEvents"]!.AsArray();
         return fleet["versions"]!.AsArray().Single(v => v!["version"]!.GetValue<string>() == version)!;
-    }
-
-    private static void CopyModel(string source, string target, Action<JsonObject> edit)
-    {
-        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
-        {
-            var dest = Path.Combine(target, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
-            File.Copy(file, dest);
-        }
-
-        var configPath = Path.Combine(target, "config.json");
-        var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
-        edit(config);
-        File.WriteAllText(configPath, config.ToJsonString());
     }
 
     private static double Option(string[] args, string name, double fallback)
