@@ -30,9 +30,9 @@ internal static class AdminApi
         return app;
     }
 
-    public sealed record CreateKeyRequest(string? User, string? Role, string? Name);
+    public sealed record CreateKeyRequest(string? User, string? Role, string? Name, string? Tier = null);
 
-    public sealed record KeyView(string Id, string User, string Role, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null);
+    public sealed record KeyView(string Id, string User, string Role, string Name, DateTimeOffset CreatedAt, DateTimeOffset? RevokedAt, string? Key = null, string? Tier = null);
 
     public sealed record UsageReport(string User, DateOnly From, DateOnly To, decimal TotalSpend, long TotalTokens, long TotalRequests, IReadOnlyList<UsageRow> Rows);
 
@@ -40,7 +40,7 @@ internal static class AdminApi
     {
         try
         {
-            var created = await calls.RunAsync(_ => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? ""));
+            var created = await calls.RunAsync(_ => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? "", body.Tier));
             return TypedResults.Created($"/v1/admin/keys/{created.Info.Id}", View(created.Info) with { Key = created.Key });
         }
         catch (InvalidApiKeyRequestException e)
@@ -121,5 +121,5 @@ internal static class AdminApi
 
     private static IApiKeyDirectoryGrain Directory(IGrainFactory grains) => grains.GetGrain<IApiKeyDirectoryGrain>(IApiKeyDirectoryGrain.DefaultKey);
 
-    private static KeyView View(ApiKeyInfo i) => new(i.Id, i.User, i.Role, i.Name, i.CreatedAt, i.RevokedAt);
+    private static KeyView View(ApiKeyInfo i) => new(i.Id, i.User, i.Role, i.Name, i.CreatedAt, i.RevokedAt, Tier: i.Tier);
 }

@@ -24,7 +24,7 @@ internal static class ChatApi
         return app;
     }
 
-    private sealed record Parsed(string Model, string Prompt, int MaxTokens, double Temperature, int? Seed, bool Stream);
+    private sealed record Parsed(string Model, string Prompt, int MaxTokens, double Temperature, int? Seed, bool Stream, RoutingPolicy? Policy);
 
     private static async Task<IResult> CompleteAsync(
         HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, IGrainFactory grains, ILoggerFactory loggers, TimeProvider time)
@@ -33,7 +33,7 @@ internal static class ChatApi
         try
         {
             using var body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
-            if (Parse(body.RootElement, out var parsed) is { } invalid)
+            if (Parse(body.RootElement, http.Request.Headers, out var parsed) is { } invalid)
             {
                 return invalid;
             }
@@ -45,51 +45,85 @@ internal static class ChatApi
             return OpenAiErrors.Invalid($"the request body is not valid JSON: {e.Message}");
         }
 
-        if (await catalog.FindAsync(request.Model) is null)
+        if (request.Model != ChatRequest.Auto && await catalog.FindAsync(request.Model) is null)
         {
             return OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{request.Model}' does not exist", "model");
         }
 
         var logger = loggers.CreateLogger(typeof(ChatApi));
+        var chat = new ChatRequest(caller.UserId(), request.Model, request.Prompt, request.MaxTokens, request.Temperature, request.Seed, request.Policy, caller.UserTier());
+        var id = $"chatcmpl-{Guid.NewGuid():N}";
+        var created = time.GetUtcNow().ToUnixTimeSeconds();
+        if (!request.Stream)
+        {
+            // The whole chat runs in the router, fallbacks and hedging included.
+            ChatCompletion answer;
+            try
+            {
+                answer = await calls.RunAsync(_ => catalog.Router.CompleteChatAsync(chat, http.RequestAborted));
+            }
+            catch (Exception e)
+            {
+                return OpenAiErrors.FromException(e, http, logger);
+            }
+
+            SetRouteHeaders(http, answer.Model, answer.Version, answer.ReasonKind, answer.Reason);
+            http.Response.Headers["x-aifleet-cache"] = answer.Cached ? "hit" : request.Temperature == 0 ? "miss" : "bypass";
+            http.Response.Headers["x-aifleet-cost"] = answer.Cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return TypedResults.Ok(new
+            {
+                id,
+                @object = "chat.completion",
+                created,
+                model = answer.Model,
+                choices = new[] { new { index = 0, message = new { role = "assistant", content = answer.Text }, finish_reason = answer.FinishReason } },
+                usage = new { prompt_tokens = answer.PromptTokens, completion_tokens = answer.CompletionTokens, total_tokens = answer.PromptTokens + answer.CompletionTokens },
+            });
+        }
+
         ChatLease lease;
         try
         {
-            lease = await calls.RunAsync(_ => catalog.Router.BeginChatAsync(
-                new ChatRequest(caller.UserId(), request.Model, request.Prompt, request.MaxTokens, request.Temperature, request.Seed)));
+            lease = await calls.RunAsync(_ => catalog.Router.BeginChatAsync(chat));
         }
         catch (Exception e)
         {
             return OpenAiErrors.FromException(e, http, logger);
         }
 
-        var id = $"chatcmpl-{Guid.NewGuid():N}";
-        var created = time.GetUtcNow().ToUnixTimeSeconds();
         if (lease.Cached is { } cached)
         {
-            return await ServeCachedAsync(http, request.Stream, id, created, lease, cached);
+            return await ServeCachedAsync(http, id, created, lease, cached);
         }
 
         http.Response.Headers["x-aifleet-cache"] = lease.CacheKey is null ? "bypass" : "miss";
-        var replica = grains.GetGrain<IModelReplicaGrain>(lease.Replica);
-        var generation = new GenerationRequest(request.Prompt, request.MaxTokens, request.Temperature, request.Seed);
         var text = new StringBuilder();
         GenerationChunk? last = null;
         var outcome = "failed";
         var started = false;
-        try
+        while (true)
         {
-            await foreach (var chunk in replica.GenerateAsync(generation, http.RequestAborted).WithCancellation(http.RequestAborted))
+            var replica = grains.GetGrain<IModelReplicaGrain>(lease.Replica);
+            var generation = new GenerationRequest(request.Prompt, request.MaxTokens, request.Temperature, request.Seed);
+            using var firstToken = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
+            if (lease.TimeoutMs > 0)
             {
-                last = chunk;
-                text.Append(chunk.Text);
-                if (request.Stream)
+                firstToken.CancelAfter(lease.TimeoutMs); // until the first token: past it, the next model is tried
+            }
+
+            try
+            {
+                await foreach (var chunk in replica.GenerateAsync(generation, firstToken.Token).WithCancellation(firstToken.Token))
                 {
+                    last = chunk;
+                    text.Append(chunk.Text);
                     if (!started)
                     {
                         started = true;
+                        firstToken.CancelAfter(Timeout.InfiniteTimeSpan);
                         http.Response.ContentType = "text/event-stream";
                         http.Response.Headers.CacheControl = "no-cache";
-                        http.Response.Headers["x-aifleet-model"] = $"{lease.Model}/{lease.Version}";
+                        SetRouteHeaders(http, lease.Model, lease.Version, lease.ReasonKind, lease.Reason);
                         await SendAsync(http, Chunk(id, created, lease.Model, new { role = "assistant", content = "" }, null));
                     }
 
@@ -102,75 +136,80 @@ internal static class ChatApi
                         await SendAsync(http, Chunk(id, created, lease.Model, new { content = chunk.Text }, null));
                     }
                 }
-            }
 
-            outcome = "ok";
-        }
-        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
-        {
-            outcome = "disconnected";
-        }
-        catch (Exception e) when (!started)
-        {
-            await SettleAsync(calls, catalog, lease, last, outcome, null, logger);
-            return OpenAiErrors.FromException(e, http, logger);
-        }
-        catch (Exception e)
-        {
-            // Mid-stream: the status line is gone; end the stream with an error event.
-            await SendAsync(http, new { error = new { message = e.Message, type = "server_error", code = "stream_failed" } });
-        }
-        finally
-        {
-            if (outcome != "failed" || started)
+                outcome = "ok";
+            }
+            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
             {
-                await SettleAsync(calls, catalog, lease, last, outcome, text.ToString(), logger);
+                outcome = "disconnected";
             }
-        }
-
-        var usage = new { prompt_tokens = last?.PromptTokens ?? 0, completion_tokens = last?.CompletionTokens ?? 0, total_tokens = (last?.PromptTokens ?? 0) + (last?.CompletionTokens ?? 0) };
-        if (request.Stream)
-        {
-            if (outcome == "ok")
+            catch (Exception e) when (!started && lease.Fallbacks is { Count: > 0 } && FallsBack(e))
             {
-                await SendAsync(http, new { id, @object = "chat.completion.chunk", created, model = lease.Model, choices = Array.Empty<object>(), usage });
-                await http.Response.WriteAsync("data: [DONE]\n\n");
+                // Nothing sent yet: the router settles this model at nothing used and admits the next of the chain.
+                var error = e is OperationCanceledException ? $"no first token within {lease.TimeoutMs} ms" : $"{e.GetType().Name}: {e.Message}";
+                try
+                {
+                    var failed = lease;
+                    lease = await calls.RunAsync(_ => catalog.Router.FallbackChatAsync(chat, failed, error));
+                }
+                catch (Exception fallback)
+                {
+                    return OpenAiErrors.FromException(fallback, http, logger);
+                }
+
+                (last, text) = (null, new StringBuilder());
+                http.Response.Headers["x-aifleet-cache"] = lease.CacheKey is null ? "bypass" : "miss";
+                continue;
+            }
+            catch (Exception e) when (!started)
+            {
+                await SettleAsync(calls, catalog, lease, last, outcome, null, logger);
+                return OpenAiErrors.FromException(e is OperationCanceledException ? new InferenceTimeoutException($"model '{lease.Model}' gave no first token within {lease.TimeoutMs} ms") : e, http, logger);
+            }
+            catch (Exception e)
+            {
+                // Mid-stream: the status line is gone; end the stream with an error event.
+                await SendAsync(http, new { error = new { message = e.Message, type = "server_error", code = "stream_failed" } });
             }
 
-            return TypedResults.Empty;
+            break;
         }
 
-        http.Response.Headers["x-aifleet-model"] = $"{lease.Model}/{lease.Version}";
-        return TypedResults.Ok(new
+        if (outcome != "failed" || started)
         {
-            id,
-            @object = "chat.completion",
-            created,
-            model = lease.Model,
-            choices = new[] { new { index = 0, message = new { role = "assistant", content = text.ToString() }, finish_reason = last?.FinishReason ?? "length" } },
-            usage,
-        });
+            await SettleAsync(calls, catalog, lease, last, outcome, text.ToString(), logger);
+        }
+
+        if (outcome == "ok")
+        {
+            var usage = new { prompt_tokens = last?.PromptTokens ?? 0, completion_tokens = last?.CompletionTokens ?? 0, total_tokens = (last?.PromptTokens ?? 0) + (last?.CompletionTokens ?? 0) };
+            await SendAsync(http, new { id, @object = "chat.completion.chunk", created, model = lease.Model, choices = Array.Empty<object>(), usage });
+            await http.Response.WriteAsync("data: [DONE]\n\n");
+        }
+
+        return TypedResults.Empty;
+    }
+
+    /// <summary>The failures after which the next model of an <c>auto</c> chain is tried: the model's, not the request's.</summary>
+    private static bool FallsBack(Exception e) =>
+        e is ModelUnavailableException or ReplicaOverloadedException or InferenceTimeoutException or OrleansMessageRejectionException
+            or SiloUnavailableException or TimeoutException or OperationCanceledException;
+
+    /// <summary>Which model answered and why: <c>x-aifleet-model</c>, <c>x-aifleet-route</c> and <c>x-aifleet-route-reason</c>.</summary>
+    private static void SetRouteHeaders(HttpContext http, string model, string version, string kind, string reason)
+    {
+        http.Response.Headers["x-aifleet-model"] = $"{model}/{version}";
+        http.Response.Headers["x-aifleet-route"] = kind;
+        var printable = new string(reason.Select(c => c is >= ' ' and <= '~' ? c : '?').ToArray());
+        http.Response.Headers["x-aifleet-route-reason"] = printable.Length > 400 ? printable[..400] : printable;
     }
 
     /// <summary>A deterministic chat answered before: no replica, no charge, the same text (streamed as one piece).</summary>
-    private static async Task<IResult> ServeCachedAsync(HttpContext http, bool stream, string id, long created, ChatLease lease, CachedChat cached)
+    private static async Task<IResult> ServeCachedAsync(HttpContext http, string id, long created, ChatLease lease, CachedChat cached)
     {
         http.Response.Headers["x-aifleet-cache"] = "hit";
-        http.Response.Headers["x-aifleet-model"] = $"{lease.Model}/{lease.Version}";
+        SetRouteHeaders(http, lease.Model, lease.Version, lease.ReasonKind, lease.Reason);
         var usage = new { prompt_tokens = cached.PromptTokens, completion_tokens = cached.CompletionTokens, total_tokens = cached.PromptTokens + cached.CompletionTokens };
-        if (!stream)
-        {
-            return TypedResults.Ok(new
-            {
-                id,
-                @object = "chat.completion",
-                created,
-                model = lease.Model,
-                choices = new[] { new { index = 0, message = new { role = "assistant", content = cached.Text }, finish_reason = cached.FinishReason } },
-                usage,
-            });
-        }
-
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
         await SendAsync(http, Chunk(id, created, lease.Model, new { role = "assistant", content = "" }, null));
@@ -203,7 +242,7 @@ internal static class ChatApi
         await http.Response.Body.FlushAsync();
     }
 
-    private static IResult? Parse(JsonElement root, out Parsed? parsed)
+    private static IResult? Parse(JsonElement root, IHeaderDictionary headers, out Parsed? parsed)
     {
         parsed = null;
         if (root.ValueKind != JsonValueKind.Object)
@@ -294,8 +333,67 @@ internal static class ChatApi
             return OpenAiErrors.Invalid("tools are not supported by the self-hosted models", "tools");
         }
 
+        if (ParsePolicy(root, headers, out var policy) is { } invalidPolicy)
+        {
+            return invalidPolicy;
+        }
+
         var stream = root.TryGetProperty("stream", out var st) && st.ValueKind == JsonValueKind.True;
-        parsed = new Parsed(model, prompt, maxTokens, temperature, seed, stream);
+        parsed = new Parsed(model, prompt, maxTokens, temperature, seed, stream, policy);
         return null;
     }
+
+    /// <summary>
+    /// The routing policy for <c>model: "auto"</c>: <c>min_quality</c> (0 to 1), <c>max_latency_ms</c> and <c>tier</c>,
+    /// from the body or, for SDKs that cannot add body fields, the <c>x-aifleet-min-quality</c>,
+    /// <c>x-aifleet-max-latency-ms</c> and <c>x-aifleet-tier</c> headers (the body wins).
+    /// </summary>
+    private static IResult? ParsePolicy(JsonElement root, IHeaderDictionary headers, out RoutingPolicy? policy)
+    {
+        policy = null;
+        double? quality = null;
+        int? latency = null;
+        string? tier = null;
+        if (Field(root, headers, "min_quality", "x-aifleet-min-quality") is { } q)
+        {
+            if (!double.TryParse(q, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) || value is < 0 or > 1)
+            {
+                return OpenAiErrors.Invalid("'min_quality' must be a number from 0 to 1", "min_quality");
+            }
+
+            quality = value;
+        }
+
+        if (Field(root, headers, "max_latency_ms", "x-aifleet-max-latency-ms") is { } l)
+        {
+            if (!int.TryParse(l, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < 1)
+            {
+                return OpenAiErrors.Invalid("'max_latency_ms' must be a positive integer (milliseconds)", "max_latency_ms");
+            }
+
+            latency = value;
+        }
+
+        if (Field(root, headers, "tier", "x-aifleet-tier") is { } t)
+        {
+            if (t.Length is 0 or > 64)
+            {
+                return OpenAiErrors.Invalid("'tier' must name a model tier", "tier");
+            }
+
+            tier = t;
+        }
+
+        if (quality is not null || latency is not null || tier is not null)
+        {
+            policy = new RoutingPolicy(quality, latency, tier);
+        }
+
+        return null;
+    }
+
+    private static string? Field(JsonElement root, IHeaderDictionary headers, string name, string header) =>
+        root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
+            ? value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()
+            : headers.TryGetValue(header, out var h) && h.Count > 0 ? h[0] : null;
 }

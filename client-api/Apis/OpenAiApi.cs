@@ -25,21 +25,40 @@ internal static class OpenAiApi
         return app;
     }
 
-    public sealed record ModelObject(string Id, string Object, long Created, [property: JsonPropertyName("owned_by")] string OwnedBy);
+    /// <summary>OpenAI's model object, plus the catalogue's entry (SDKs ignore fields they do not know).</summary>
+    public sealed record ModelObject(
+        string Id,
+        string Object,
+        long Created,
+        [property: JsonPropertyName("owned_by")] string OwnedBy,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Kind = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Tier = null,
+        [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] double? Quality = null,
+        [property: JsonPropertyName("cost_per_1k_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] decimal? CostPer1kTokens = null,
+        [property: JsonPropertyName("cost_per_inference"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] decimal? CostPerInference = null,
+        [property: JsonPropertyName("p95_latency_ms"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? P95LatencyMs = null,
+        [property: JsonPropertyName("context_tokens"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] int? ContextTokens = null);
 
     public sealed record ModelList(string Object, IReadOnlyList<ModelObject> Data);
 
     private static readonly long Created = DateTimeOffset.Parse("2026-11-23T00:00:00Z", System.Globalization.CultureInfo.InvariantCulture).ToUnixTimeSeconds();
 
+    /// <summary><c>auto</c>: the router picks the cheapest healthy chat model that meets the request's policy.</summary>
+    private static readonly ModelObject Auto = new(ChatRequest.Auto, "model", Created, "aifleet", Kind: "router");
+
     private static async Task<IResult> ListModelsAsync(ModelCatalog catalog) =>
-        TypedResults.Ok(new ModelList("list", (await catalog.ListAsync()).Select(ToModel).ToArray()));
+        TypedResults.Ok(new ModelList("list", [.. (await catalog.ListAsync()).Select(ToModel), Auto]));
 
     private static async Task<IResult> GetModelAsync(string id, ModelCatalog catalog) =>
-        await catalog.FindAsync(id) is { } model
-            ? TypedResults.Ok(ToModel(model))
-            : OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{id}' does not exist", "model");
+        id == ChatRequest.Auto
+            ? TypedResults.Ok(Auto)
+            : await catalog.FindAsync(id) is { } model
+                ? TypedResults.Ok(ToModel(model))
+                : OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{id}' does not exist", "model");
 
-    private static ModelObject ToModel(ModelDescriptor m) => new(m.Name, "model", Created, "aifleet");
+    private static ModelObject ToModel(ModelDescriptor m) => m.Catalog is { } c
+        ? new(m.Name, "model", Created, c.Provider ?? "aifleet", c.Kind, c.Tier, c.Quality, c.CostPer1kTokens, c.CostPerInference, c.P95LatencyMs, c.ContextTokens)
+        : new(m.Name, "model", Created, "aifleet");
 
     private static async Task<IResult> EmbeddingsAsync(HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, ILoggerFactory loggers)
     {

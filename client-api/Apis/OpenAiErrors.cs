@@ -25,6 +25,8 @@ internal static partial class OpenAiErrors
         {
             case InvalidInferenceRequestException:
                 return Invalid(e.Message);
+            case ModelNotAllowedException:
+                return Error(StatusCodes.Status403Forbidden, "permission_error", "model_not_allowed", e.Message, "model");
             case ModelNotFoundException:
                 return Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", e.Message, "model");
             case BudgetExceededException budget:

@@ -19,6 +19,7 @@ internal sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string AdminPolicy = "admin";
+    public const string TierClaim = "tier";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -56,4 +57,7 @@ internal static class CallerExtensions
     public static string UserId(this ClaimsPrincipal principal) => principal.FindFirstValue(ClaimTypes.NameIdentifier) ?? "";
 
     public static bool IsAdmin(this ClaimsPrincipal principal) => principal.IsInRole(Roles.Admin);
+
+    /// <summary>The key's user tier, or null for the catalogue's default.</summary>
+    public static string? UserTier(this ClaimsPrincipal principal) => principal.FindFirstValue(ApiKeyAuthenticationHandler.TierClaim);
 }

@@ -56,7 +56,10 @@ internal sealed partial class ApiKeyValidator
 
         var info = await ValidateAsync(key);
         var principal = info is null ? null : new ClaimsPrincipal(new ClaimsIdentity(
-            [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)], scheme));
+            info.Tier is null
+                ? [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)]
+                : [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id), new Claim(ApiKeyAuthenticationHandler.TierClaim, info.Tier)],
+            scheme));
         if (_principals.Count >= MaxCached)
         {
             _principals.Clear();

@@ -12,7 +12,10 @@ public static class Roles
     public static bool IsValid(string role) => role is Admin or User;
 }
 
-/// <summary>An API key as stored: never the key itself, only who it belongs to.</summary>
+/// <summary>
+/// An API key as stored: never the key itself, only who it belongs to, and the user tier (which model tiers its
+/// requests may use; null for the catalogue's default tier).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ApiKeyInfo")]
 public sealed record ApiKeyInfo(
     [property: Id(0)] string Id,
@@ -20,7 +23,8 @@ public sealed record ApiKeyInfo(
     [property: Id(2)] string Role,
     [property: Id(3)] string Name,
     [property: Id(4)] DateTimeOffset CreatedAt,
-    [property: Id(5)] DateTimeOffset? RevokedAt)
+    [property: Id(5)] DateTimeOffset? RevokedAt,
+    [property: Id(6)] string? Tier = null)
 {
     public bool Active => RevokedAt is null;
 }

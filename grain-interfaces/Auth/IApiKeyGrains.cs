@@ -22,7 +22,7 @@ public interface IApiKeyDirectoryGrain : IGrainWithStringKey
     public const string DefaultKey = "default";
 
     [Alias("Create")]
-    Task<CreatedApiKey> CreateAsync(string user, string role, string name);
+    Task<CreatedApiKey> CreateAsync(string user, string role, string name, string? tier = null);
 
     [Alias("List")]
     Task<IReadOnlyList<ApiKeyInfo>> ListAsync();

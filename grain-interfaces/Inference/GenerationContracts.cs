@@ -24,7 +24,20 @@ public sealed record GenerationChunk(
     [property: Id(2)] int CompletionTokens,
     [property: Id(3)] string? FinishReason);
 
-/// <summary>A chat request as the router sees it: whose, which model, the prompt text and the sampling settings.</summary>
+/// <summary>
+/// What a request for the <c>auto</c> model needs: a quality floor (0 to 1), a latency ceiling (the model's expected
+/// p95, in ms; a request with one is latency-critical and may be hedged), and a model tier to keep to.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.RoutingPolicy")]
+public sealed record RoutingPolicy(
+    [property: Id(0)] double? MinQuality = null,
+    [property: Id(1)] int? MaxLatencyMs = null,
+    [property: Id(2)] string? Tier = null);
+
+/// <summary>
+/// A chat request as the router sees it: whose, which model (or <see cref="Auto"/>), the prompt text, the sampling
+/// settings, the routing policy for <c>auto</c> and the caller's user tier (null: the catalogue's default).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ChatRequest")]
 public sealed record ChatRequest(
     [property: Id(0)] string User,
@@ -32,11 +45,36 @@ public sealed record ChatRequest(
     [property: Id(2)] string Prompt,
     [property: Id(3)] int MaxTokens,
     [property: Id(4)] double Temperature,
-    [property: Id(5)] int? Seed);
+    [property: Id(5)] int? Seed,
+    [property: Id(6)] RoutingPolicy? Policy = null,
+    [property: Id(7)] string? UserTier = null)
+{
+    /// <summary>The model name that asks the router to choose.</summary>
+    public const string Auto = "auto";
+}
+
+/// <summary>
+/// A whole chat answer from the router (non-streaming): the model that answered, why it was chosen
+/// (<see cref="ReasonKind"/>: requested, cheapest, fallback or hedge, and a sentence), the text, tokens and cost.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ChatCompletion")]
+public sealed record ChatCompletion(
+    [property: Id(0)] string Model,
+    [property: Id(1)] string Version,
+    [property: Id(2)] string Text,
+    [property: Id(3)] string FinishReason,
+    [property: Id(4)] int PromptTokens,
+    [property: Id(5)] int CompletionTokens,
+    [property: Id(6)] decimal Cost,
+    [property: Id(7)] string ReasonKind,
+    [property: Id(8)] string Reason,
+    [property: Id(9)] bool Cached = false);
 
 /// <summary>
 /// A chat admitted by the router: the replica to stream from and the budget reservation that holds its worst case
 /// until <c>EndChatAsync</c> settles what it used; or, for a deterministic request answered before, the cached answer.
+/// For <c>auto</c> it also says why the model was chosen, the models left to fall back to if this one fails before
+/// its first token, and how long to wait for that token.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ChatLease")]
 public sealed record ChatLease(
@@ -47,7 +85,11 @@ public sealed record ChatLease(
     [property: Id(4)] Guid Reservation,
     [property: Id(5)] int MaxTokens,
     [property: Id(6)] string? CacheKey = null,
-    [property: Id(7)] CachedChat? Cached = null);
+    [property: Id(7)] CachedChat? Cached = null,
+    [property: Id(8)] string ReasonKind = "requested",
+    [property: Id(9)] string Reason = "",
+    [property: Id(10)] IReadOnlyList<string>? Fallbacks = null,
+    [property: Id(11)] int TimeoutMs = 0);
 
 /// <summary>A whole chat answer from the response cache (temperature 0 is deterministic): served free, with no replica.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.CachedChat")]

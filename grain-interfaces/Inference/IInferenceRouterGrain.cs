@@ -31,4 +31,21 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("EndChat")]
     Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null);
+
+    /// <summary>
+    /// A whole chat in one call: picks the model (the named one, or for <c>auto</c> the cheapest healthy model that
+    /// meets the policy and the user's tier), and runs it through Polly.Core: a timeout and jittered retries per
+    /// model, the replicas' circuit breakers, and a fallback chain to the next cheapest model; latency-critical
+    /// requests (with a latency ceiling) are hedged on the next model once the first passes its expected p95.
+    /// Each model tried reserves and settles on the user's budget for itself.
+    /// </summary>
+    [Alias("CompleteChat")]
+    Task<ChatCompletion> CompleteChatAsync(ChatRequest request, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// A streamed chat whose model failed before its first token: settles that lease at nothing used and admits the
+    /// next model of its fallback chain; a <see cref="ModelUnavailableException"/> when none is left.
+    /// </summary>
+    [Alias("FallbackChat")]
+    Task<ChatLease> FallbackChatAsync(ChatRequest request, ChatLease failed, string error);
 }

@@ -28,3 +28,7 @@ public sealed class InferenceTimeoutException(string message) : InferenceExcepti
 /// <summary>The model exists but cannot serve now: unloaded, or failed to load (HTTP 503).</summary>
 [GenerateSerializer, Alias("aifleet.ModelUnavailableException")]
 public sealed class ModelUnavailableException(string message) : InferenceException(message);
+
+/// <summary>The model's tier is not one the caller's user tier may use (HTTP 403).</summary>
+[GenerateSerializer, Alias("aifleet.ModelNotAllowedException")]
+public sealed class ModelNotAllowedException(string message) : InferenceException(message);

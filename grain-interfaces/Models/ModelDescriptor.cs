@@ -22,7 +22,24 @@ public sealed record ModelDescriptor(
     [property: Id(3)] string DefaultVersion,
     [property: Id(4)] IReadOnlyList<TensorSpec> Inputs,
     [property: Id(5)] IReadOnlyList<TensorSpec> Outputs,
-    [property: Id(6)] int MaxBatchSize);
+    [property: Id(6)] int MaxBatchSize,
+    [property: Id(7)] CatalogEntry? Catalog = null);
+
+/// <summary>
+/// A model as the cost-aware router sees it: what it does (<c>chat</c>, <c>embeddings</c> or <c>tensor</c>), its
+/// tier, quality score (0 to 1), price (per inference and per 1k tokens, in dollars), expected p95 latency, context
+/// limit in tokens (0 when it reads no text), and the remote provider that serves it (null for local ONNX models).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.CatalogEntry")]
+public sealed record CatalogEntry(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] string Tier,
+    [property: Id(2)] double Quality,
+    [property: Id(3)] decimal CostPerInference,
+    [property: Id(4)] decimal CostPer1kTokens,
+    [property: Id(5)] int P95LatencyMs,
+    [property: Id(6)] int ContextTokens,
+    [property: Id(7)] string? Provider);
 
 /// <summary>Whether one version of a model can serve: its replicas that warmed up, of those it should have.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ModelReadiness")]

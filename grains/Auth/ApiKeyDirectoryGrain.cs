@@ -2,19 +2,27 @@ using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.AiFleet.GrainInterfaces.Auth;
 using Orleans.AiFleet.Grains.Hosting;
+using Orleans.AiFleet.Grains.Models;
 
 namespace Orleans.AiFleet.Grains.Auth;
 
 /// <summary>
-/// Issues keys (32 random bytes, base64url, prefixed <c>afk_</c>), keeps each key's id, owner, role and hash, and
+/// Issues keys (32 random bytes, base64url, prefixed <c>afk_</c>), keeps each key's id, owner, role, user tier and hash, and
 /// revokes by id. The key grain is written before the directory, so a key listed here always authenticates.
 /// </summary>
 internal sealed class ApiKeyDirectoryGrain(
     [PersistentState("apikeys", AiFleetStorage.Name)] IPersistentState<ApiKeyDirectoryState> state,
-    [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time) : Grain, IApiKeyDirectoryGrain
+    [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
+    ModelRepository repository) : Grain, IApiKeyDirectoryGrain
 {
-    public async Task<CreatedApiKey> CreateAsync(string user, string role, string name)
+    public async Task<CreatedApiKey> CreateAsync(string user, string role, string name, string? tier = null)
     {
+        if (tier is not null && !repository.Routing.UserTiers.ContainsKey(tier))
+        {
+            throw new InvalidApiKeyRequestException(
+                $"'tier' must be one of the catalogue's user tiers ({string.Join(", ", repository.Routing.UserTiers.Keys.Order(StringComparer.Ordinal))}), not '{tier}'");
+        }
+
         if (string.IsNullOrWhiteSpace(user) || user.Length > 128 || user.Any(char.IsControl))
         {
             throw new InvalidApiKeyRequestException("'user' must be 1 to 128 printable characters");
@@ -26,7 +34,7 @@ internal sealed class ApiKeyDirectoryGrain(
         }
 
         var key = "afk_" + Base64Url(RandomNumberGenerator.GetBytes(32));
-        var info = new ApiKeyInfo("key_" + Base64Url(RandomNumberGenerator.GetBytes(9)), user, role, name ?? "", time.GetUtcNow(), null);
+        var info = new ApiKeyInfo("key_" + Base64Url(RandomNumberGenerator.GetBytes(9)), user, role, name ?? "", time.GetUtcNow(), null, tier);
         var hash = ApiKeyHash.Of(key);
         await GrainFactory.GetGrain<IApiKeyGrain>(hash).SetAsync(info);
         state.State.Keys[info.Id] = new DirectoryEntry(hash, info);

@@ -33,6 +33,8 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<RoutingTableCache>();
         services.TryAddSingleton<ReplicaCircuits>();
         services.TryAddSingleton<TokenizerCache>();
+        services.TryAddSingleton<RemoteChatClient>();
+        services.TryAddSingleton<ChatRouter>();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))

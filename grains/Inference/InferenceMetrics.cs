@@ -20,6 +20,8 @@ internal sealed class InferenceMetrics
     private readonly Histogram<double> _computeTime;
     private readonly Histogram<int> _batchSize;
     private readonly Counter<long> _circuitTransitions;
+    private readonly Counter<long> _chatRoutes;
+    private readonly Histogram<double> _remoteTime;
 
     public InferenceMetrics(IMeterFactory meterFactory)
     {
@@ -37,7 +39,18 @@ internal sealed class InferenceMetrics
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
         _circuitTransitions = meter.CreateCounter<long>(
             "aifleet.router.circuit_transitions", "{transition}", "Replica circuit breakers entering a state, by model, version and state");
+        _chatRoutes = meter.CreateCounter<long>(
+            "aifleet.router.chat_routes", "{attempt}", "Chat attempts by the model chosen, why it was chosen (requested, cheapest, fallback, hedge) and outcome");
+        _remoteTime = meter.CreateHistogram(
+            "aifleet.remote.request_time", "ms", "Time of one call to a remote provider, first byte to last, by model and outcome",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
     }
+
+    public void ChatRoute(string model, string reason, string outcome) =>
+        _chatRoutes.Add(1, new("model", model), new("reason", reason), new("outcome", outcome));
+
+    public void RemoteCall(string model, string outcome, double ms) =>
+        _remoteTime.Record(ms, new("model", model), new("outcome", outcome));
 
     public void CircuitTransition(string model, string version, string state) =>
         _circuitTransitions.Add(1, new("model", model), new("version", version), new("state", state));

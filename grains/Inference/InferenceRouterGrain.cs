@@ -20,7 +20,8 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// </summary>
 [StatelessWorker]
 [Reentrant]
-internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache) : Grain, IInferenceRouterGrain
+internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatRouter chats)
+    : Grain, IInferenceRouterGrain
 {
     /// <summary>Tokens per embedded input, [CLS] and [SEP] included.</summary>
     public const int MaxEmbeddingTokens = 256;
@@ -48,6 +49,11 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
     {
         var model = repository.Find(request.Model)
             ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
+        if (model.IsRemote)
+        {
+            throw new InvalidInferenceRequestException($"model '{model.Name}' is a remote chat model; use POST /v1/chat/completions");
+        }
+
         var version = string.IsNullOrEmpty(request.Version) ? model.DefaultVersion : request.Version;
         if (!model.Versions.Contains(version))
         {
@@ -128,78 +134,15 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         }
     }
 
-    public async Task<ChatLease> BeginChatAsync(ChatRequest request)
-    {
-        var model = repository.Find(request.Model)
-            ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
-        var generation = model.Config.Generation
-            ?? throw new InvalidInferenceRequestException($"model '{model.Name}' is not a chat model (it does not generate text)");
-        if (request.MaxTokens < 1 || request.MaxTokens > generation.MaxNewTokens)
-        {
-            throw new InvalidInferenceRequestException($"'max_tokens' must be from 1 to {generation.MaxNewTokens} for model '{model.Name}'");
-        }
+    public Task<ChatLease> BeginChatAsync(ChatRequest request) => chats.BeginAsync(request);
 
-        var promptTokens = tokenizers.Characters(model.Name)!.Encode(request.Prompt, generation.ContextLength).Length;
-        string? cacheKey = null;
-        if (request.Temperature == 0)
-        {
-            cacheKey = ResponseCache.Key("chat", model.Name, model.DefaultVersion, request.MaxTokens.ToString(System.Globalization.CultureInfo.InvariantCulture), request.Prompt);
-            if (await cache.GetAsync("chat", cacheKey) is { } hit)
-            {
-                return new ChatLease("", request.User, model.Name, model.DefaultVersion, Guid.Empty, request.MaxTokens, cacheKey,
-                    System.Text.Json.JsonSerializer.Deserialize<CachedChat>(hit));
-            }
-        }
+    public Task<ChatLease> FallbackChatAsync(ChatRequest request, ChatLease failed, string error) => chats.FallbackAsync(request, failed, error);
 
-        var worstCase = ChatPrice(model, promptTokens + request.MaxTokens);
-        var hold = await GrainFactory.GetGrain<IUserBudgetGrain>(request.User)
-            .ReserveAsync(new ReserveRequest(model.Name, worstCase, promptTokens + request.MaxTokens));
-        if (!hold.Granted)
-        {
-            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
-        }
+    public Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null) =>
+        chats.EndAsync(lease, promptTokens, completionTokens, outcome, text, finishReason);
 
-        var version = model.DefaultVersion;
-        try
-        {
-            var replicas = await tables.GetAsync(model.Name, version);
-            var pick = replicas.Count == 0 ? -1 : replicas.Pick();
-            if (pick < 0)
-            {
-                throw new ModelUnavailableException($"model '{model.Name}' has no replica ready; retry");
-            }
-
-            return new ChatLease(replicas[pick].GetPrimaryKeyString(), request.User, model.Name, version, hold.ReservationId, request.MaxTokens, cacheKey);
-        }
-        catch
-        {
-            await GrainFactory.GetGrain<IUserBudgetGrain>(request.User).SettleAsync(new SettleRequest(hold.ReservationId, 0m, 0, "failed"));
-            throw;
-        }
-    }
-
-    public async Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null)
-    {
-        if (lease.Cached is not null)
-        {
-            return new ChatCost(promptTokens, completionTokens, 0m); // a cache hit reserved nothing and costs nothing
-        }
-
-        if (outcome == "ok" && lease.CacheKey is { } key && text is not null && finishReason is not null)
-        {
-            await cache.SetAsync(key, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new CachedChat(text, finishReason, promptTokens, completionTokens)));
-        }
-
-        var model = repository.Find(lease.Model) ?? throw new ModelNotFoundException($"model '{lease.Model}' is not in the repository");
-        var tokens = Math.Max(0, promptTokens) + Math.Max(0, completionTokens);
-        var cost = tokens == 0 ? 0m : ChatPrice(model, tokens);
-        var entry = await GrainFactory.GetGrain<IUserBudgetGrain>(lease.User).SettleAsync(new SettleRequest(lease.Reservation, cost, tokens, outcome));
-        return new ChatCost(promptTokens, completionTokens, entry?.Cost ?? 0m);
-    }
-
-    /// <summary>Per 1k tokens, plus any per-call price, rounded to a millionth of a dollar.</summary>
-    private static decimal ChatPrice(RepositoryModel model, int tokens) =>
-        Math.Round(model.Config.Cost.CostPerInference + (model.Config.Cost.CostPer1kTokens * tokens / 1000m), 6, MidpointRounding.AwayFromZero);
+    public Task<ChatCompletion> CompleteChatAsync(ChatRequest request, CancellationToken cancellationToken = default) =>
+        chats.CompleteAsync(request, cancellationToken);
 
     private const string SentenceEmbedding = "sentence_embedding";
 

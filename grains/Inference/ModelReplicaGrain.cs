@@ -27,6 +27,7 @@ namespace Orleans.AiFleet.Grains.Inference;
 internal sealed partial class ModelReplicaGrain(
     ModelRepository repository,
     OnnxSessionCache sessions,
+    RemoteChatClient remote,
     InferenceMetrics metrics,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
     ILocalSiloDetails silo,
@@ -55,6 +56,16 @@ internal sealed partial class ModelReplicaGrain(
         }
 
         _version = version;
+        var fleet = GrainFactory.GetGrain<IModelFleetGrain>(name);
+        if (_model.IsRemote)
+        {
+            // A lane of requests to the provider: nothing to load or warm; the fleet scales lanes on in-flight.
+            _warmedUpAt = time.GetUtcNow();
+            LogWarmedUp(logger, key, "remote:" + _model.Config.Remote!.Provider, 0);
+            StartLoadReports(fleet);
+            return;
+        }
+
         try
         {
             _lease = sessions.Acquire(_model, version);
@@ -71,14 +82,21 @@ internal sealed partial class ModelReplicaGrain(
         _warmedUpAt = time.GetUtcNow();
         LogWarmedUp(logger, key, _lease.Session.ExecutionProvider, sw.Elapsed.TotalMilliseconds);
 
-        // The fleet scales on these reports; one-way, so a slow fleet never holds the replica back.
-        var fleet = GrainFactory.GetGrain<IModelFleetGrain>(name);
+        StartLoadReports(fleet);
+    }
+
+    /// <summary>The fleet scales on these reports; one-way, so a slow fleet never holds the replica back.</summary>
+    private void StartLoadReports(IModelFleetGrain fleet)
+    {
         _loadReports = this.RegisterGrainTimer(
             static (self, _) => self.ReportLoadAsync(),
             this,
             new GrainTimerCreationOptions { DueTime = LoadReportEvery, Period = LoadReportEvery, Interleave = true });
         _fleet = fleet;
     }
+
+    private int _remoteInFlight;
+    private long _remoteCompleted;
 
     private static readonly TimeSpan LoadReportEvery = TimeSpan.FromMilliseconds(250);
 
@@ -89,6 +107,12 @@ internal sealed partial class ModelReplicaGrain(
 
     private Task ReportLoadAsync()
     {
+        if (_fleet is not null && _model.IsRemote)
+        {
+            return _fleet.ReportLoadAsync(_version, new ReplicaLoad(
+                this.GetPrimaryKeyString(), silo.SiloAddress.ToString(), 0, _remoteInFlight, _remoteCompleted, 0, _remoteInFlight));
+        }
+
         if (_fleet is null || _batcher is null)
         {
             return Task.CompletedTask;
@@ -117,6 +141,11 @@ internal sealed partial class ModelReplicaGrain(
 
     public Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default)
     {
+        if (_model.IsRemote)
+        {
+            throw new InvalidInferenceRequestException($"model '{_model.Name}' is a remote chat model; use POST /v1/chat/completions");
+        }
+
         PreparedRequest prepared;
         try
         {
@@ -131,8 +160,41 @@ internal sealed partial class ModelReplicaGrain(
         return _batcher!.InferAsync(prepared, cancellationToken);
     }
 
-    public async IAsyncEnumerable<GenerationChunk> GenerateAsync(
-        GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    public IAsyncEnumerable<GenerationChunk> GenerateAsync(GenerationRequest request, CancellationToken cancellationToken = default) =>
+        _model.IsRemote ? GenerateRemoteAsync(request, cancellationToken) : GenerateLocalAsync(request, cancellationToken);
+
+    /// <summary>Relays the provider's stream; at most the model's <c>maxInFlight</c> at once, beyond that a 429.</summary>
+    private async IAsyncEnumerable<GenerationChunk> GenerateRemoteAsync(
+        GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var limit = _model.Config.Remote!.MaxInFlight;
+        if (Interlocked.Increment(ref _remoteInFlight) > limit)
+        {
+            Interlocked.Decrement(ref _remoteInFlight);
+            metrics.Request(_model.Name, _version, "overloaded");
+            throw new ReplicaOverloadedException($"replica {this.GetPrimaryKeyString()} has {limit} requests in flight to its provider", 50);
+        }
+
+        var outcome = "failed";
+        try
+        {
+            await foreach (var chunk in remote.StreamAsync(_model, request, cancellationToken))
+            {
+                yield return chunk;
+            }
+
+            outcome = "ok";
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _remoteInFlight);
+            Interlocked.Increment(ref _remoteCompleted);
+            metrics.Request(_model.Name, _version, cancellationToken.IsCancellationRequested ? "cancelled" : outcome);
+        }
+    }
+
+    private async IAsyncEnumerable<GenerationChunk> GenerateLocalAsync(
+        GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var generation = _model.Config.Generation
             ?? throw new InvalidInferenceRequestException($"model '{_model.Name}' does not generate text");
@@ -216,9 +278,9 @@ internal sealed partial class ModelReplicaGrain(
         _warmedUpAt is not null,
         _warmedUpAt,
         _batcher?.QueueLength ?? 0,
-        _batcher?.CompletedRequests ?? 0,
+        _batcher?.CompletedRequests ?? _remoteCompleted,
         _batcher?.Batches ?? 0,
-        _lease?.Session.ExecutionProvider ?? "",
+        _model.IsRemote ? "remote:" + _model.Config.Remote!.Provider : _lease?.Session.ExecutionProvider ?? "",
         silo.SiloAddress.ToString()));
 
     public Task UnloadAsync()

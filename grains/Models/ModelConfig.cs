@@ -36,12 +36,32 @@ public sealed record GenerationConfig(
     int MaxNewTokens = 512);
 
 /// <summary>
+/// A chat model served by a remote OpenAI-compatible provider (<c>platform: "openai_chat"</c>): the base URL (up to
+/// and including <c>/v1</c>), the provider's model id, the environment variable holding the API key (the key itself
+/// is never in configuration; without the variable the model is not served), the tiktoken encoding that counts its
+/// tokens (<c>o200k_base</c> or <c>cl100k_base</c>), the most requests one replica keeps in flight, and the most
+/// tokens one answer may have.
+/// </summary>
+public sealed record RemoteConfig(
+    string Provider = "openai",
+    string BaseUrl = "",
+    string Model = "",
+    string? ApiKeyEnv = null,
+    string Encoding = "o200k_base",
+    int MaxInFlight = 64,
+    int MaxOutputTokens = 4096);
+
+/// <summary>
 /// A model's config.json (Triton-like). When <see cref="MaxBatchSize"/> is above zero, dimension 0 of every input
 /// and output is the batch dimension (written -1) and the replica batches requests along it.
 /// </summary>
 public sealed record ModelConfig
 {
     public const string DefaultPlatform = "onnxruntime_onnx";
+    public const string RemotePlatform = "openai_chat";
+
+    /// <summary>The tiktoken encodings whose data ships with the build.</summary>
+    public static readonly IReadOnlyList<string> Encodings = ["o200k_base", "cl100k_base"];
 
     public string Platform { get; init; } = DefaultPlatform;
     public string? DefaultVersion { get; init; }
@@ -55,6 +75,18 @@ public sealed record ModelConfig
     public ExecutionConfig Execution { get; init; } = new();
     public CostConfig Cost { get; init; } = new();
     public double Quality { get; init; }
+
+    /// <summary>The catalogue tier (routing.json's user tiers say who may use which); local models are self-hosted.</summary>
+    public string Tier { get; init; } = "self-hosted";
+
+    /// <summary>The expected p95 latency of one request, which <c>auto</c> routing compares with a latency ceiling.</summary>
+    public int P95LatencyMs { get; init; } = 100;
+
+    /// <summary>The most tokens (prompt and answer) one request may hold; defaults to a generator's context length.</summary>
+    public int? ContextTokens { get; init; }
+
+    /// <summary>Set for models served by a remote provider (<see cref="RemotePlatform"/>).</summary>
+    public RemoteConfig? Remote { get; init; }
 
     /// <summary>Set for causal language models that /v1/chat/completions can use.</summary>
     public GenerationConfig? Generation { get; init; }
@@ -74,9 +106,34 @@ public sealed record ModelConfig
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
-        if (Platform != DefaultPlatform)
+        if (Platform is not (DefaultPlatform or RemotePlatform))
         {
-            errors.Add($"platform '{Platform}' is not supported (only {DefaultPlatform})");
+            errors.Add($"platform '{Platform}' is not supported ({DefaultPlatform} or {RemotePlatform})");
+        }
+
+        if (Quality is < 0 or > 1)
+        {
+            errors.Add("quality must be from 0 to 1");
+        }
+
+        if (P95LatencyMs < 1)
+        {
+            errors.Add("p95LatencyMs must be at least 1");
+        }
+
+        if (ContextTokens is < 1)
+        {
+            errors.Add("contextTokens must be at least 1");
+        }
+
+        if (string.IsNullOrWhiteSpace(Tier))
+        {
+            errors.Add("tier must name a catalogue tier");
+        }
+
+        if (Cost.CostPerInference < 0 || Cost.CostPer1kTokens < 0)
+        {
+            errors.Add("cost: prices must be 0 or more");
         }
 
         if (MaxBatchSize < 0)
@@ -104,6 +161,17 @@ public sealed record ModelConfig
             errors.Add("replicas: need 1 <= minReplicas <= maxReplicas");
         }
 
+        if (Platform == RemotePlatform)
+        {
+            ValidateRemote(errors);
+            return errors;
+        }
+
+        if (Remote is not null)
+        {
+            errors.Add($"remote: only a model with platform '{RemotePlatform}' has a remote provider");
+        }
+
         if (Execution.IntraOpThreads < 0)
         {
             errors.Add("execution.intraOpThreads must be 0 (ONNX Runtime's default) or more");
@@ -112,6 +180,45 @@ public sealed record ModelConfig
         ValidateTensors("inputs", Inputs, errors);
         ValidateTensors("outputs", Outputs, errors);
         return errors;
+    }
+
+    private void ValidateRemote(List<string> errors)
+    {
+        if (Remote is not { } remote)
+        {
+            errors.Add($"remote: a '{RemotePlatform}' model needs a remote section (baseUrl, model, apiKeyEnv)");
+            return;
+        }
+
+        if (!Uri.TryCreate(remote.BaseUrl, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https"))
+        {
+            errors.Add($"remote.baseUrl '{remote.BaseUrl}' must be an absolute http or https URL");
+        }
+
+        if (string.IsNullOrWhiteSpace(remote.Model))
+        {
+            errors.Add("remote.model must name the provider's model");
+        }
+
+        if (!Encodings.Contains(remote.Encoding))
+        {
+            errors.Add($"remote.encoding '{remote.Encoding}' is not one of {string.Join(", ", Encodings)}");
+        }
+
+        if (remote.MaxInFlight < 1 || remote.MaxOutputTokens < 1)
+        {
+            errors.Add("remote: maxInFlight and maxOutputTokens must be at least 1");
+        }
+
+        if (ContextTokens is null)
+        {
+            errors.Add("contextTokens is required for a remote model");
+        }
+
+        if (Generation is not null || Inputs.Count > 0 || Outputs.Count > 0)
+        {
+            errors.Add("a remote model has no inputs, outputs or generation section: the provider decodes");
+        }
     }
 
     private void ValidateTensors(string kind, IReadOnlyList<TensorConfig> tensors, List<string> errors)

@@ -12,9 +12,29 @@ internal sealed record RepositoryModel(string Name, string Folder, ModelConfig C
 
     public string ModelPath(string version) => Path.Combine(Folder, version, "model.onnx");
 
+    /// <summary>Served by a remote OpenAI-compatible provider rather than an ONNX session.</summary>
+    public bool IsRemote => Config.Remote is not null;
+
+    /// <summary>Answers <c>/v1/chat/completions</c>: a local generator or a remote chat model.</summary>
+    public bool IsChat => IsRemote || Config.Generation is not null;
+
+    /// <summary>The most tokens one answer may have.</summary>
+    public int MaxNewTokens => Config.Remote?.MaxOutputTokens ?? Config.Generation?.MaxNewTokens ?? 0;
+
+    /// <summary>The most tokens, prompt and answer, one request may hold (0 for models that read no text).</summary>
+    public int ContextTokens => Config.ContextTokens ?? Config.Generation?.ContextLength ?? 0;
+
+    public string Kind => IsChat ? "chat" : Config.Outputs.Any(o => o.Name == "sentence_embedding") ? "embeddings" : "tensor";
+
+    /// <summary>What <paramref name="tokens"/> tokens cost on this model, per call plus per 1k tokens, to a millionth of a dollar.</summary>
+    public decimal Price(int tokens) =>
+        Math.Round(Config.Cost.CostPerInference + (Config.Cost.CostPer1kTokens * tokens / 1000m), 6, MidpointRounding.AwayFromZero);
+
     public ModelDescriptor ToDescriptor() => new(
         Name, Config.Platform, Versions, DefaultVersion,
-        ModelConfig.ToSpecs(Config.Inputs), ModelConfig.ToSpecs(Config.Outputs), Config.MaxBatchSize);
+        ModelConfig.ToSpecs(Config.Inputs), ModelConfig.ToSpecs(Config.Outputs), Config.MaxBatchSize,
+        new CatalogEntry(Kind, Config.Tier, Config.Quality, Config.Cost.CostPerInference, Config.Cost.CostPer1kTokens,
+            Config.P95LatencyMs, ContextTokens, Config.Remote?.Provider));
 }
 
 /// <summary>
@@ -29,6 +49,7 @@ internal sealed partial class ModelRepository
     public ModelRepository(IOptions<ModelRepositoryOptions> options, ILogger<ModelRepository> logger)
     {
         Root = options.Value.Resolve() ?? throw new DirectoryNotFoundException(options.Value.Path);
+        Routing = RoutingConfig.Load(Root);
         _models = new(StringComparer.Ordinal);
         foreach (var folder in Directory.EnumerateDirectories(Root).Order(StringComparer.Ordinal))
         {
@@ -40,6 +61,12 @@ internal sealed partial class ModelRepository
             }
 
             var (model, errors) = Load(name, folder, configPath);
+            if (model is null && errors is [{ } only] && only.StartsWith(MissingKey, StringComparison.Ordinal))
+            {
+                LogRemoteModelOff(logger, name, only);
+                continue;
+            }
+
             if (model is null)
             {
                 LogModelSkipped(logger, name, string.Join("; ", errors));
@@ -52,6 +79,9 @@ internal sealed partial class ModelRepository
     }
 
     public string Root { get; }
+
+    /// <summary>User tiers and fallback limits from the repository's routing.json.</summary>
+    public RoutingConfig Routing { get; }
 
     public IReadOnlyCollection<RepositoryModel> Models => _models.Values;
 
@@ -75,6 +105,17 @@ internal sealed partial class ModelRepository
         }
 
         var errors = config.Validate().ToList();
+        if (config.Platform == ModelConfig.RemotePlatform)
+        {
+            // The provider holds the weights: one version, "1", stands for whatever the provider serves under that id.
+            if (config.Remote?.ApiKeyEnv is { Length: > 0 } env && string.IsNullOrEmpty(Environment.GetEnvironmentVariable(env)))
+            {
+                errors.Add($"{MissingKey} {env} (the provider's API key) is not set");
+            }
+
+            return errors.Count > 0 ? (null, errors) : (new RepositoryModel(name, folder, config, ["1"]), errors);
+        }
+
         var versions = Directory.EnumerateDirectories(folder)
             .Select(Path.GetFileName)
             .Where(v => v is not null && long.TryParse(v, out var n) && n > 0 && File.Exists(Path.Combine(folder, v, "model.onnx")))
@@ -95,6 +136,11 @@ internal sealed partial class ModelRepository
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model}: versions {Versions}, default {DefaultVersion}")]
     private static partial void LogModelFound(ILogger logger, string model, string versions, string defaultVersion);
+
+    private const string MissingKey = "environment variable";
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Remote model {Model} is off: {Reason}")]
+    private static partial void LogRemoteModelOff(ILogger logger, string model, string reason);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Model {Model} is not served: {Errors}")]
     private static partial void LogModelSkipped(ILogger logger, string model, string errors);

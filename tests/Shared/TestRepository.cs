@@ -35,6 +35,45 @@ internal static class TestRepository
         return root;
     }
 
+    /// <summary>The shipped catalogue's remote chat models (their config folders hold no weights).</summary>
+    public static readonly IReadOnlyList<string> RemoteModels = ["premium-chat", "long-context-chat", "standard-chat", "budget-chat"];
+
+    /// <summary>
+    /// A temp repository with the shipped catalogue as users run it (the self-hosted chat-lm, the four remote tiers and
+    /// routing.json), the remote models pointed at <paramref name="baseUrl"/> (a loopback fake provider) with their
+    /// key read from <paramref name="keyVariable"/>, which is set to <paramref name="key"/> in this process.
+    /// <paramref name="edit"/> may change any model's config.
+    /// </summary>
+    public static string WithProviders(string baseUrl, string keyVariable, string key, Action<string, JsonObject>? edit = null)
+    {
+        Environment.SetEnvironmentVariable(keyVariable, key);
+        var root = Directory.CreateTempSubdirectory("aifleet-catalogue-").FullName;
+        File.Copy(Path.Combine(Shipped, "routing.json"), Path.Combine(root, "routing.json"));
+        foreach (var name in RemoteModels.Append("chat-lm"))
+        {
+            var source = Path.Combine(Shipped, name);
+            foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+            {
+                var dest = Path.Combine(root, name, Path.GetRelativePath(source, file));
+                Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+                File.Copy(file, dest);
+            }
+
+            var configPath = Path.Combine(root, name, "config.json");
+            var config = JsonNode.Parse(File.ReadAllText(configPath))!.AsObject();
+            if (config["remote"] is JsonObject remote)
+            {
+                remote["baseUrl"] = baseUrl;
+                remote["apiKeyEnv"] = keyVariable;
+            }
+
+            edit?.Invoke(name, config);
+            File.WriteAllText(configPath, config.ToJsonString());
+        }
+
+        return root;
+    }
+
     private static string FindShipped()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)

@@ -1,0 +1,504 @@
+using System.Collections.Concurrent;
+using System.Globalization;
+using System.Text;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.Grains.Models;
+using Polly;
+using Polly.CircuitBreaker;
+using Polly.Hedging;
+using Polly.Retry;
+using Polly.Timeout;
+
+namespace Orleans.AiFleet.Grains.Inference;
+
+/// <summary>
+/// Chat routing on one silo, for the router grain: which models may answer a request, in which order, and running
+/// them through Polly.Core. A named model is checked against the caller's user tier and limits. <c>auto</c> takes
+/// every chat model of the catalogue that the user's tier allows and that meets the request's quality floor,
+/// latency ceiling, model tier, token limit and context, and orders them healthy first, then by the price of the
+/// request's worst case, then expected latency, then quality: the first is the cheapest healthy model that
+/// satisfies the request, the rest its fallback chain.
+/// </summary>
+internal sealed class ChatRouter(
+    IGrainFactory grains,
+    ModelRepository repository,
+    RoutingTableCache tables,
+    TokenizerCache tokenizers,
+    ResponseCache cache,
+    InferenceMetrics metrics)
+{
+    /// <summary>A model that may answer, with what this request would cost on it at most.</summary>
+    internal sealed record Candidate(RepositoryModel Model, int PromptTokens, decimal WorstCase);
+
+    /// <summary>The models to try in order, and why the first was chosen.</summary>
+    internal sealed record Plan(IReadOnlyList<Candidate> Candidates, string ReasonKind, string Reason);
+
+    private RoutingTableCache Tables => tables;
+
+    private readonly ConcurrentDictionary<string, ResiliencePipeline> _pipelines = new(StringComparer.Ordinal);
+
+    public async Task<Plan> PlanAsync(ChatRequest request)
+    {
+        if (request.MaxTokens < 1)
+        {
+            throw new InvalidInferenceRequestException("'max_tokens' must be at least 1");
+        }
+
+        var routing = repository.Routing;
+        var userTier = routing.Resolve(request.UserTier);
+        if (request.Model != ChatRequest.Auto)
+        {
+            var model = repository.Find(request.Model)
+                ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
+            if (!model.IsChat)
+            {
+                throw new InvalidInferenceRequestException($"model '{model.Name}' is not a chat model (it does not generate text)");
+            }
+
+            if (!routing.Allows(userTier, model.Config.Tier))
+            {
+                throw new ModelNotAllowedException($"model '{model.Name}' is in tier '{model.Config.Tier}', which user tier '{userTier}' may not use");
+            }
+
+            if (request.MaxTokens > model.MaxNewTokens)
+            {
+                throw new InvalidInferenceRequestException($"'max_tokens' must be from 1 to {model.MaxNewTokens} for model '{model.Name}'");
+            }
+
+            var prompt = tokenizers.PromptTokens(model, request.Prompt);
+            if (model.IsRemote && prompt + request.MaxTokens > model.ContextTokens)
+            {
+                throw new InvalidInferenceRequestException(
+                    $"the prompt ({prompt} tokens) and 'max_tokens' ({request.MaxTokens}) exceed model '{model.Name}''s context of {model.ContextTokens} tokens");
+            }
+
+            // A local generator keeps the end of a prompt longer than its context, as it always has.
+            prompt = Math.Min(prompt, model.ContextTokens);
+            return new Plan([new Candidate(model, prompt, model.Price(prompt + request.MaxTokens))], "requested", $"model '{model.Name}' was requested");
+        }
+
+        var policy = request.Policy ?? new RoutingPolicy();
+        if (policy.Tier is { } tier && !routing.Allows(userTier, tier))
+        {
+            throw new ModelNotAllowedException($"tier '{tier}' is not one user tier '{userTier}' may use");
+        }
+
+        var matching = new List<Candidate>();
+        foreach (var model in repository.Models)
+        {
+            if (!model.IsChat || !routing.Allows(userTier, model.Config.Tier) || (policy.Tier is { } t && model.Config.Tier != t)
+                || model.Config.Quality < (policy.MinQuality ?? 0) || model.Config.P95LatencyMs > (policy.MaxLatencyMs ?? int.MaxValue)
+                || request.MaxTokens > model.MaxNewTokens)
+            {
+                continue;
+            }
+
+            var prompt = tokenizers.PromptTokens(model, request.Prompt);
+            if (prompt + request.MaxTokens <= model.ContextTokens)
+            {
+                matching.Add(new Candidate(model, prompt, model.Price(prompt + request.MaxTokens)));
+            }
+        }
+
+        var constraints = Describe(policy, userTier);
+        if (matching.Count == 0)
+        {
+            throw new InvalidInferenceRequestException(
+                $"no chat model in the catalogue meets {constraints} for this prompt with 'max_tokens' {request.MaxTokens}");
+        }
+
+        var health = await Task.WhenAll(matching.Select(c => IsHealthyAsync(c.Model)));
+        var ordered = matching.Select((c, i) => (Candidate: c, Healthy: health[i]))
+            .OrderByDescending(x => x.Healthy)
+            .ThenBy(x => x.Candidate.WorstCase)
+            .ThenBy(x => x.Candidate.Model.Config.P95LatencyMs)
+            .ThenByDescending(x => x.Candidate.Model.Config.Quality)
+            .ThenBy(x => x.Candidate.Model.Name, StringComparer.Ordinal)
+            .Take(1 + routing.MaxFallbacks)
+            .ToList();
+        var unhealthy = health.Count(h => !h);
+        var reason = $"cheapest of {matching.Count} model{(matching.Count == 1 ? "" : "s")} meeting {constraints}"
+            + (unhealthy > 0 ? $"; {unhealthy} without a healthy replica passed over" : "");
+        return new Plan(ordered.Select(x => x.Candidate).ToArray(), "cheapest", reason);
+    }
+
+    private static string Describe(RoutingPolicy policy, string userTier)
+    {
+        var parts = new List<string>();
+        if (policy.MinQuality is { } q)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"quality >= {q:0.###}"));
+        }
+
+        if (policy.MaxLatencyMs is { } l)
+        {
+            parts.Add(string.Create(CultureInfo.InvariantCulture, $"p95 <= {l} ms"));
+        }
+
+        parts.Add(policy.Tier is { } t ? $"tier {t}" : $"user tier {userTier}");
+        return string.Join(", ", parts);
+    }
+
+    /// <summary>Whether the model has a replica in rotation whose circuit on this silo admits calls.</summary>
+    private async Task<bool> IsHealthyAsync(RepositoryModel model)
+    {
+        try
+        {
+            var replicas = await tables.GetAsync(model.Name, model.DefaultVersion);
+            return replicas.Count > 0 && replicas.Pick() >= 0;
+        }
+        catch (Exception e) when (ReplicaCircuits.IsReplicaFault(e))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The failures after which another model is worth trying: the model, not the request, is at fault.</summary>
+    public static bool FallsBack(Exception e) =>
+        ReplicaCircuits.IsReplicaFault(e) || e is BrokenCircuitException or ReplicaOverloadedException or TimeoutRejectedException or InferenceTimeoutException;
+
+    // ---- non-streaming: the whole chat inside the router ----
+
+    public async Task<ChatCompletion> CompleteAsync(ChatRequest request, CancellationToken cancellationToken)
+    {
+        var plan = await PlanAsync(request);
+        var primary = plan.Candidates[0];
+        var (cacheKey, cached) = await LookUpAsync(request, plan);
+        if (cached is not null)
+        {
+            return new ChatCompletion(primary.Model.Name, primary.Model.DefaultVersion, cached.Text, cached.FinishReason,
+                cached.PromptTokens, cached.CompletionTokens, 0m, plan.ReasonKind, plan.Reason, Cached: true);
+        }
+
+        ChatCompletion result;
+        if (plan.Candidates.Count == 1)
+        {
+            result = await AttemptAsync(request, primary, plan.ReasonKind, plan.Reason, alone: true, cancellationToken);
+        }
+        else
+        {
+            var failures = new ConcurrentQueue<string>();
+            var hedged = request.Policy?.MaxLatencyMs is { } ceiling;
+            var delay = hedged ? TimeSpan.FromMilliseconds(Math.Min(request.Policy!.MaxLatencyMs!.Value, primary.Model.Config.P95LatencyMs)) : Timeout.InfiniteTimeSpan;
+            var pipeline = new ResiliencePipelineBuilder<ChatCompletion>()
+                .AddHedging(new HedgingStrategyOptions<ChatCompletion>
+                {
+                    MaxHedgedAttempts = plan.Candidates.Count - 1,
+                    Delay = delay,
+                    ShouldHandle = args =>
+                    {
+                        if (args.Outcome.Exception is { } e && FallsBack(e))
+                        {
+                            failures.Enqueue($"{e.GetType().Name}: {e.Message}");
+                            return ValueTask.FromResult(true);
+                        }
+
+                        return ValueTask.FromResult(false);
+                    },
+                    ActionGenerator = args =>
+                    {
+                        if (args.AttemptNumber >= plan.Candidates.Count)
+                        {
+                            return null;
+                        }
+
+                        var next = plan.Candidates[args.AttemptNumber];
+                        var previous = plan.Candidates[args.AttemptNumber - 1].Model.Name;
+                        var (kind, why) = failures.Count >= args.AttemptNumber
+                            ? ("fallback", $"fallback to '{next.Model.Name}' after '{previous}' failed ({failures.Last()})")
+                            : ("hedge", $"hedge on '{next.Model.Name}': '{previous}' gave no answer within {delay.TotalMilliseconds:0} ms ({plan.Reason})");
+                        var token = args.ActionContext.CancellationToken;
+                        return async () =>
+                        {
+                            try
+                            {
+                                return Outcome.FromResult(await AttemptAsync(request, next, kind, why, alone: false, token));
+                            }
+                            catch (Exception e)
+                            {
+                                return Outcome.FromException<ChatCompletion>(e);
+                            }
+                        };
+                    },
+                })
+                .Build();
+            result = await pipeline.ExecuteAsync(
+                async ct => await AttemptAsync(request, primary, plan.ReasonKind, plan.Reason, alone: false, ct),
+                cancellationToken);
+        }
+
+        if (cacheKey is not null && result.Model == primary.Model.Name)
+        {
+            await cache.SetAsync(cacheKey, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(
+                new CachedChat(result.Text, result.FinishReason, result.PromptTokens, result.CompletionTokens)));
+        }
+
+        return result;
+    }
+
+    /// <summary>A deterministic request (temperature 0) answered before by the plan's first model: its key and answer.</summary>
+    private async Task<(string? Key, CachedChat? Answer)> LookUpAsync(ChatRequest request, Plan plan)
+    {
+        if (request.Temperature != 0)
+        {
+            return (null, null);
+        }
+
+        var primary = plan.Candidates[0].Model;
+        var key = CacheKey(primary, request);
+        if (await cache.GetAsync("chat", key) is not { } hit)
+        {
+            return (key, null);
+        }
+
+        metrics.ChatRoute(primary.Name, plan.ReasonKind, "cached");
+        return (key, System.Text.Json.JsonSerializer.Deserialize<CachedChat>(hit));
+    }
+
+    public static string CacheKey(RepositoryModel model, ChatRequest request) =>
+        ResponseCache.Key("chat", model.Name, model.DefaultVersion, request.MaxTokens.ToString(CultureInfo.InvariantCulture), request.Prompt);
+
+    /// <summary>
+    /// One model's try: its worst case held on the budget, then retries with jittered backoff on other replicas within
+    /// a timeout per try, each call through the replica's circuit breaker; what was used settled at the end.
+    /// </summary>
+    private async Task<ChatCompletion> AttemptAsync(
+        ChatRequest request, Candidate candidate, string reasonKind, string reason, bool alone, CancellationToken cancellationToken)
+    {
+        var model = candidate.Model;
+        var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
+        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
+        if (!hold.Granted)
+        {
+            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+        }
+
+        var state = new TryState(this, model, request, panicAllowed: alone);
+        var outcome = "failed";
+        try
+        {
+            await Pipeline(model).ExecuteAsync(static (s, ct) => new ValueTask(s.RunAsync(ct)), state, cancellationToken);
+            outcome = "ok";
+            var cost = model.Price(state.PromptTokens + state.CompletionTokens);
+            return new ChatCompletion(model.Name, model.DefaultVersion, state.Text.ToString(), state.FinishReason ?? "length",
+                state.PromptTokens, state.CompletionTokens, cost, reasonKind, reason);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            outcome = "cancelled";
+            throw;
+        }
+        finally
+        {
+            metrics.ChatRoute(model.Name, reasonKind, outcome);
+            var used = state.UsedTokens;
+            await budget.SettleAsync(new SettleRequest(hold.ReservationId, used == 0 ? 0m : model.Price(used), used, outcome));
+        }
+    }
+
+    /// <summary>Per model: jittered retries (on another replica) around a timeout per try.</summary>
+    private ResiliencePipeline Pipeline(RepositoryModel model) => _pipelines.GetOrAdd(model.Name, _ => new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            ShouldHandle = new PredicateBuilder()
+                .Handle<OrleansMessageRejectionException>()
+                .Handle<SiloUnavailableException>()
+                .Handle<ModelUnavailableException>()
+                .Handle<ReplicaOverloadedException>()
+                .Handle<BrokenCircuitException>(),
+            MaxRetryAttempts = 2,
+            BackoffType = DelayBackoffType.Exponential,
+            Delay = TimeSpan.FromMilliseconds(50),
+            MaxDelay = TimeSpan.FromSeconds(1),
+            UseJitter = true,
+        })
+        .AddTimeout(TimeSpan.FromMilliseconds(model.Config.RequestTimeoutMs))
+        .Build());
+
+    /// <summary>The tries of one model for one request, and what they used.</summary>
+    private sealed class TryState(ChatRouter router, RepositoryModel model, ChatRequest request, bool panicAllowed)
+    {
+        public StringBuilder Text { get; } = new();
+
+        public int PromptTokens { get; private set; }
+
+        public int CompletionTokens { get; private set; }
+
+        public string? FinishReason { get; private set; }
+
+        /// <summary>Tokens used by every try so far, failed ones included (a failed remote call may still be billed).</summary>
+        public int UsedTokens => _usedBefore + (_chunks > 0 ? PromptTokens + CompletionTokens : 0);
+
+        private int _usedBefore;
+        private int _chunks;
+        private int _failed = -1;
+
+        public async Task RunAsync(CancellationToken cancellationToken)
+        {
+            _usedBefore = UsedTokens;
+            (_chunks, PromptTokens, CompletionTokens, FinishReason) = (0, 0, 0, null);
+            Text.Clear();
+            var replicas = await router.Tables.GetAsync(model.Name, model.DefaultVersion);
+            if (replicas.Count == 0)
+            {
+                throw new ModelUnavailableException($"model '{model.Name}' has no replica in rotation");
+            }
+
+            var pick = replicas.Pick(exclude: _failed);
+            var panic = pick < 0;
+            if (panic)
+            {
+                if (!panicAllowed)
+                {
+                    throw new BrokenCircuitException($"every replica circuit of model '{model.Name}' is open");
+                }
+
+                pick = Random.Shared.Next(replicas.Count); // a named model with no alternative: try one anyway
+            }
+
+            replicas.Begin(pick);
+            try
+            {
+                var generation = new GenerationRequest(request.Prompt, request.MaxTokens, request.Temperature, request.Seed);
+                if (panic)
+                {
+                    await CollectAsync(replicas[pick], generation, cancellationToken);
+                }
+                else
+                {
+                    await replicas.Circuit(pick).Pipeline.ExecuteAsync(
+                        static (s, ct) => new ValueTask(s.Self.CollectAsync(s.Replica, s.Generation, ct)),
+                        (Self: this, Replica: replicas[pick], Generation: generation),
+                        cancellationToken);
+                }
+            }
+            catch (Exception e) when (FallsBack(e))
+            {
+                _failed = pick;
+                throw;
+            }
+            finally
+            {
+                replicas.End(pick);
+            }
+        }
+
+        private async Task CollectAsync(IModelReplicaGrain replica, GenerationRequest generation, CancellationToken cancellationToken)
+        {
+            await foreach (var chunk in replica.GenerateAsync(generation, cancellationToken).WithCancellation(cancellationToken))
+            {
+                _chunks++;
+                Text.Append(chunk.Text);
+                (PromptTokens, CompletionTokens) = (chunk.PromptTokens, chunk.CompletionTokens);
+                FinishReason = chunk.FinishReason ?? FinishReason;
+            }
+        }
+    }
+
+    // ---- streaming: the router admits, client-api relays the replica's stream ----
+
+    public async Task<ChatLease> BeginAsync(ChatRequest request)
+    {
+        var plan = await PlanAsync(request);
+        var primary = plan.Candidates[0];
+        var (cacheKey, cached) = await LookUpAsync(request, plan);
+        if (cached is not null)
+        {
+            return new ChatLease("", request.User, primary.Model.Name, primary.Model.DefaultVersion, Guid.Empty, request.MaxTokens, cacheKey,
+                cached, plan.ReasonKind, plan.Reason);
+        }
+
+        return await AdmitAsync(request, plan.Candidates, 0, plan.ReasonKind, plan.Reason, cacheKey);
+    }
+
+    public async Task<ChatLease> FallbackAsync(ChatRequest request, ChatLease failed, string error)
+    {
+        await SettleAsync(failed, 0, 0, "failed");
+        metrics.ChatRoute(failed.Model, failed.ReasonKind, "failed");
+        var rest = (failed.Fallbacks ?? [])
+            .Select(repository.Find)
+            .OfType<RepositoryModel>()
+            .Select(m =>
+            {
+                var prompt = tokenizers.PromptTokens(m, request.Prompt);
+                return new Candidate(m, prompt, m.Price(prompt + request.MaxTokens));
+            })
+            .ToArray();
+        if (rest.Length == 0)
+        {
+            throw new ModelUnavailableException($"model '{failed.Model}' failed ({error}) and no model is left to fall back to");
+        }
+
+        var next = rest[0].Model;
+        var cacheKey = request.Temperature == 0 ? CacheKey(next, request) : null;
+        return await AdmitAsync(request, rest, 0, "fallback", $"fallback to '{next.Name}' after '{failed.Model}' failed ({error})", cacheKey);
+    }
+
+    /// <summary>Holds the worst case and picks a replica of the first candidate that has one admitting calls.</summary>
+    private async Task<ChatLease> AdmitAsync(ChatRequest request, IReadOnlyList<Candidate> candidates, int start, string reasonKind, string reason, string? cacheKey)
+    {
+        var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
+        var skipped = new List<string>();
+        for (var i = start; i < candidates.Count; i++)
+        {
+            var candidate = candidates[i];
+            var model = candidate.Model;
+            var replicas = await tables.GetAsync(model.Name, model.DefaultVersion);
+            var pick = replicas.Count == 0 ? -1 : replicas.Pick();
+            if (pick < 0 && candidates.Count == 1 && replicas.Count > 0)
+            {
+                pick = Random.Shared.Next(replicas.Count); // panic mode for a model with no alternative
+            }
+
+            if (pick < 0)
+            {
+                skipped.Add(model.Name);
+                continue;
+            }
+
+            var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
+            if (!hold.Granted)
+            {
+                throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+            }
+
+            var why = skipped.Count == 0 ? reason : $"{reason}; passed over {string.Join(", ", skipped)} (no replica admitting calls)";
+            var kind = skipped.Count == 0 ? reasonKind : "fallback";
+            if (i > start)
+            {
+                cacheKey = request.Temperature == 0 ? CacheKey(model, request) : null;
+            }
+
+            return new ChatLease(replicas[pick].GetPrimaryKeyString(), request.User, model.Name, model.DefaultVersion, hold.ReservationId,
+                request.MaxTokens, cacheKey, null, kind, why, candidates.Skip(i + 1).Select(c => c.Model.Name).ToArray(), model.Config.RequestTimeoutMs);
+        }
+
+        throw new ModelUnavailableException($"no replica of {string.Join(", ", skipped)} is ready; retry");
+    }
+
+    public async Task<ChatCost> EndAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text, string? finishReason)
+    {
+        if (lease.Cached is not null)
+        {
+            return new ChatCost(promptTokens, completionTokens, 0m); // a cache hit reserved nothing and costs nothing
+        }
+
+        if (outcome == "ok" && lease.CacheKey is { } key && text is not null && finishReason is not null)
+        {
+            await cache.SetAsync(key, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new CachedChat(text, finishReason, promptTokens, completionTokens)));
+        }
+
+        metrics.ChatRoute(lease.Model, lease.ReasonKind, outcome);
+        var entry = await SettleAsync(lease, promptTokens, completionTokens, outcome);
+        return new ChatCost(promptTokens, completionTokens, entry?.Cost ?? 0m);
+    }
+
+    private async Task<LedgerEntry?> SettleAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome)
+    {
+        var model = repository.Find(lease.Model) ?? throw new ModelNotFoundException($"model '{lease.Model}' is not in the repository");
+        var tokens = Math.Max(0, promptTokens) + Math.Max(0, completionTokens);
+        var cost = tokens == 0 ? 0m : model.Price(tokens);
+        return await grains.GetGrain<IUserBudgetGrain>(lease.User).SettleAsync(new SettleRequest(lease.Reservation, cost, tokens, outcome));
+    }
+}
