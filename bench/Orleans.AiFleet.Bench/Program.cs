@@ -12,9 +12,14 @@ if (args.Length >= 1 && args[0] == "naive-server")
     return 0;
 }
 
-if (args.Length >= 1 && args[0] is "cluster" or "budget")
+if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing")
 {
-    var clusterReport = args[0] == "cluster" ? await ClusterBench.RunAsync(args) : await BudgetBench.RunAsync(args);
+    var clusterReport = args[0] switch
+    {
+        "cluster" => await ClusterBench.RunAsync(args),
+        "budget" => await BudgetBench.RunAsync(args),
+        _ => await RoutingBench.RunAsync(args),
+    };
     Console.WriteLine(clusterReport);
     if (args.SkipWhile(a => a != "--out").Skip(1).FirstOrDefault() is { } clusterOut)
     {

@@ -1,10 +1,12 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+#pragma warning disable IDE0005 // the benchmarks compile this file too, in a web project that imports these already
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
+#pragma warning restore IDE0005
 
 namespace Orleans.AiFleet.Tests;
 
