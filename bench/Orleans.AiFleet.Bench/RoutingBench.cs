@@ -19,10 +19,22 @@ internal static class RoutingBench
 {
     private sealed record Request(string User, string Tier, double Floor, int? LatencyMs, string Prompt, int MaxTokens, string Complexity);
 
-    private static readonly Dictionary<string, double> Quality = new()
+    /// <summary>The shipped catalogue (models/*/config.json) as the workload generator needs it.</summary>
+    private static readonly (string Name, string Tier, double Quality, int P95)[] Catalogue =
+    [
+        ("premium-chat", "premium", 0.95, 2000), ("long-context-chat", "long-context", 0.90, 1500), ("standard-chat", "standard", 0.85, 500),
+        ("budget-chat", "budget", 0.88, 800), ("chat-lm", "self-hosted", 0.80, 100),
+    ];
+
+    /// <summary>models/routing.json's user tiers.</summary>
+    private static readonly Dictionary<string, string[]> AllowedTiers = new()
     {
-        ["premium-chat"] = 0.95, ["long-context-chat"] = 0.90, ["standard-chat"] = 0.85, ["budget-chat"] = 0.88, ["chat-lm"] = 0.80,
+        ["free"] = ["self-hosted", "budget"],
+        ["standard"] = ["self-hosted", "budget", "standard", "long-context"],
+        ["premium"] = ["self-hosted", "budget", "standard", "long-context", "premium"],
     };
+
+    private static readonly Dictionary<string, double> Quality = Catalogue.ToDictionary(m => m.Name, m => m.Quality);
 
     public static async Task<string> RunAsync(string[] args)
     {
@@ -205,10 +217,14 @@ internal static class RoutingBench
                 (complexity, floor) = (complexity + " (capped)", cap);
             }
 
-            // A ceiling some model meeting the floor can keep: premium 2,000 ms, long-context 1,500, budget 800, standard 500.
-            var slowest = floor switch { >= 0.95 => 2000, >= 0.90 => 1500, >= 0.88 => 800, _ => 600 };
-            int? latency = random.NextDouble() < 0.25 ? slowest + (100 * random.Next(((2000 - slowest) / 100) + 1)) : null;
             var length = random.NextDouble() < 0.15 ? 100 + random.Next(300) : 5 + random.Next(40);
+
+            // A ceiling that some model the user may use and that meets the floor can keep (chat-lm only for short prompts).
+            var fastest = Catalogue
+                .Where(m => m.Quality >= floor && (m.Name != "chat-lm" || length < 60) && AllowedTiers[user.Tier].Contains(m.Tier))
+                .Min(m => m.P95);
+            fastest = Math.Max(fastest, 500);
+            int? latency = random.NextDouble() < 0.25 ? fastest + (100 * random.Next(((2000 - fastest) / 100) + 1)) : null;
             var prompt = string.Join(' ', Enumerable.Range(0, length).Select(_ => words[random.Next(words.Length)]));
             requests.Add(new Request(user.Name, user.Tier, floor, latency, prompt, 16 + random.Next(33), complexity));
         }
