@@ -89,6 +89,45 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal("application/problem+json", fleet.Content.Headers.ContentType?.MediaType);
     }
 
+    [Fact]
+    public async Task ClientApiInClusterMode_RoutesAutoChatsToRemoteProviders_ThroughTheSilo()
+    {
+        await using var provider = await FakeOpenAiProvider.StartAsync();
+        var repository = TestRepository.WithProviders(provider.BaseUrl, FakeOpenAiProvider.KeyVariable, FakeOpenAiProvider.Key);
+        var clusterId = $"api-{Guid.NewGuid():N}";
+        using var silo = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, TestHosts.FreePort(), TestHosts.FreePort(), repository: repository);
+        var httpPort = TestHosts.FreePort();
+        await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") }.WithKey(TestKeys.Admin);
+        var giveUp = DateTime.UtcNow.AddSeconds(60);
+        while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "client-api in cluster mode did not turn ready within 60 s");
+            await Task.Delay(100);
+        }
+
+        object Auto(bool stream) => new { model = "auto", min_quality = 0.86, stream, max_tokens = 6, messages = new[] { new { role = "user", content = "In the beginning" } } };
+
+        var answer = await http.PostAsJsonAsync("/v1/chat/completions", Auto(stream: false));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal("budget-chat/1", answer.Headers.GetValues("x-aifleet-model").Single());
+        Assert.Equal(1, provider.Calls("gpt-4.1-nano"));
+
+        // The remote model's replicas are fleet members on the silo, like local ones.
+        var replica = await api.Services.GetRequiredService<IClusterClient>()
+            .GetGrain<IModelReplicaGrain>(ReplicaKey.Format("budget-chat", "1", 0)).GetStatusAsync();
+        Assert.Equal(("remote:openai", silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString()), (replica.ExecutionProvider, replica.Silo));
+
+        // A streamed auto chat whose first model fails before its first token falls back, across the client boundary.
+        provider.Set("gpt-4.1-nano", new FakeBehaviour(FailStatus: 503, Failures: 1));
+        var stream = await http.PostAsJsonAsync("/v1/chat/completions", Auto(stream: true));
+        Assert.Equal("long-context-chat/1", stream.Headers.GetValues("x-aifleet-model").Single());
+        Assert.EndsWith("data: [DONE]\n\n", await stream.Content.ReadAsStringAsync());
+
+        var spent = (await (await http.GetAsync("/v1/budget")).JsonAsync()).GetProperty("spentToday").GetDecimal();
+        Assert.True(spent > 0, "both chats were charged on the silo");
+    }
+
     private sealed class ClusterModeApi : WebApplicationFactory<Program>
     {
         private readonly string _postgres;
