@@ -22,13 +22,7 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
 
         var httpPort = TestHosts.FreePort();
         await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") }.WithKey(TestKeys.Admin);
-        var giveUp = DateTime.UtcNow.AddSeconds(60);
-        while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
-        {
-            Assert.True(DateTime.UtcNow < giveUp, "client-api in cluster mode did not turn ready within 60 s");
-            await Task.Delay(100);
-        }
+        using var http = await ReadyClientAsync(httpPort);
 
         var response = await http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(2, outputs: "logits"));
 
@@ -98,13 +92,7 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         using var silo = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, TestHosts.FreePort(), TestHosts.FreePort(), repository: repository);
         var httpPort = TestHosts.FreePort();
         await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
-        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") }.WithKey(TestKeys.Admin);
-        var giveUp = DateTime.UtcNow.AddSeconds(60);
-        while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
-        {
-            Assert.True(DateTime.UtcNow < giveUp, "client-api in cluster mode did not turn ready within 60 s");
-            await Task.Delay(100);
-        }
+        using var http = await ReadyClientAsync(httpPort);
 
         object Auto(bool stream) => new { model = "auto", min_quality = 0.86, stream, max_tokens = 6, messages = new[] { new { role = "user", content = "In the beginning" } } };
 
@@ -126,6 +114,20 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
 
         var spent = (await (await http.GetAsync("/v1/budget")).JsonAsync()).GetProperty("spentToday").GetDecimal();
         Assert.True(spent > 0, "both chats were charged on the silo");
+    }
+
+    /// <summary>An admin client of client-api once it answers ready (it waits for the cluster's gateways).</summary>
+    private static async Task<HttpClient> ReadyClientAsync(int httpPort)
+    {
+        var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") }.WithKey(TestKeys.Admin);
+        var giveUp = DateTime.UtcNow.AddSeconds(60);
+        while ((await http.GetAsync("/health/ready")).StatusCode != HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "client-api in cluster mode did not turn ready within 60 s");
+            await Task.Delay(100);
+        }
+
+        return http;
     }
 
     private sealed class ClusterModeApi : WebApplicationFactory<Program>
