@@ -18,6 +18,7 @@ app.MapFleetApi();
 app.MapAdminApi();
 app.MapOpenAiApi();
 app.MapChatApi();
+app.MapCoursesApi();
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiKeyAuthenticationHandler.AdminPolicy);
 app.Run();

@@ -48,4 +48,8 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
     /// </summary>
     [Alias("FallbackChat")]
     Task<ChatLease> FallbackChatAsync(ChatRequest request, ChatLease failed, string error);
+
+    /// <summary>The most one such chat can cost: the dearest worst case among the models that may answer it.</summary>
+    [Alias("EstimateChat")]
+    Task<decimal> EstimateChatAsync(ChatRequest request);
 }

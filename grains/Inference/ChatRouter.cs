@@ -268,8 +268,10 @@ internal sealed class ChatRouter(
     {
         var model = candidate.Model;
         var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
-        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
-        if (!hold.Granted)
+        var hold = request.Prepaid
+            ? null
+            : await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
+        if (hold is { Granted: false })
         {
             throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
         }
@@ -293,7 +295,10 @@ internal sealed class ChatRouter(
         {
             metrics.ChatRoute(model.Name, reasonKind, outcome);
             var used = state.UsedTokens;
-            await budget.SettleAsync(new SettleRequest(hold.ReservationId, used == 0 ? 0m : model.Price(used), used, outcome));
+            if (hold is not null)
+            {
+                await budget.SettleAsync(new SettleRequest(hold.ReservationId, used == 0 ? 0m : model.Price(used), used, outcome));
+            }
         }
     }
 

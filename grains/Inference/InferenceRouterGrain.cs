@@ -141,6 +141,9 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
     public Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null) =>
         chats.EndAsync(lease, promptTokens, completionTokens, outcome, text, finishReason);
 
+    public async Task<decimal> EstimateChatAsync(ChatRequest request) =>
+        (await chats.PlanAsync(request)).Candidates.Max(c => c.WorstCase);
+
     public Task<ChatCompletion> CompleteChatAsync(ChatRequest request, CancellationToken cancellationToken = default) =>
         chats.CompleteAsync(request, cancellationToken);
 

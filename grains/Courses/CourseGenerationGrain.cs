@@ -1,0 +1,409 @@
+using System.Globalization;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.GrainInterfaces.Courses;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.Grains.Hosting;
+using Orleans.AiFleet.Grains.Inference;
+using Orleans.Concurrency;
+
+namespace Orleans.AiFleet.Grains.Courses;
+
+/// <summary>A saga's durable record: where it is, what each finished step produced, and its event log.</summary>
+[GenerateSerializer, Alias("aifleet.SagaState")]
+public sealed class SagaState
+{
+    [Id(0)] public string? User { get; set; }
+    [Id(1)] public string? UserTier { get; set; }
+    [Id(2)] public CourseRequest? Request { get; set; }
+    [Id(3)] public string State { get; set; } = "";
+    [Id(4)] public string Step { get; set; } = "";
+    [Id(5)] public DateTimeOffset CreatedAt { get; set; }
+    [Id(6)] public DateTimeOffset UpdatedAt { get; set; }
+    [Id(7)] public Guid Reservation { get; set; }
+    [Id(8)] public decimal Reserved { get; set; }
+    [Id(9)] public string? Outline { get; set; }
+    [Id(10)] public Dictionary<int, Lesson> Lessons { get; set; } = [];
+    [Id(11)] public string? CourseId { get; set; }
+    [Id(12)] public decimal Spend { get; set; }
+    [Id(13)] public int Tokens { get; set; }
+    [Id(14)] public string? Error { get; set; }
+    [Id(15)] public bool CancelRequested { get; set; }
+    [Id(16)] public string? EndsAs { get; set; }
+    [Id(17)] public List<SagaEvent> Events { get; set; } = [];
+    [Id(18)] public int Resumes { get; set; }
+}
+
+/// <summary>
+/// One course generation. Steps run in order — validate, reserve the whole estimate on the user's budget, outline,
+/// lessons (fanned out, a few at a time, through the cost-aware router), create the course record, settle — and the
+/// saga's state is written after every step and every lesson, so a resumed saga starts at the first unfinished step
+/// and never pays twice for a finished one. Model calls are prepaid: they run against the saga's one reservation,
+/// which is settled at what the steps cost. A reminder wakes the saga if its silo dies; so does any call to it.
+/// A cancel or a permanent failure runs compensation in reverse: the course and its list entry are deleted and the
+/// reservation released uncharged. Reentrant, so status, events and cancel are answered while steps run.
+/// </summary>
+[Reentrant]
+internal sealed partial class CourseGenerationGrain(
+    [PersistentState("saga", AiFleetStorage.Name)] IPersistentState<SagaState> state,
+    [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
+    ILocalSiloDetails silo,
+    ILogger<CourseGenerationGrain> logger) : Grain, ICourseGenerationGrain, IRemindable
+{
+    private const string ResumeReminder = "resume";
+
+    /// <summary>Lessons generated at once by one saga.</summary>
+    public const int LessonParallelism = 3;
+
+    /// <summary>How long the saga's budget hold lasts; a crashed saga's hold is released by then at the latest.</summary>
+    public static readonly TimeSpan HoldFor = TimeSpan.FromHours(1);
+
+    private readonly SemaphoreSlim _writes = new(1, 1);
+    private CancellationTokenSource _cancel = new();
+    private Task? _run;
+
+    private SagaState S => state.State;
+
+    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    {
+        if (S.Request is not null && !SagaStates.IsTerminal(S.State))
+        {
+            // A saga that was running when its activation ended (its silo died, say) goes on from its last step.
+            S.Resumes++;
+            Record(S.Step, "resumed", $"resumed at step '{S.Step}' on silo {silo.SiloAddress}");
+            EnsureRunning();
+        }
+
+        return Task.CompletedTask;
+    }
+
+    public async Task<SagaStatus> StartAsync(string user, string? userTier, CourseRequest request)
+    {
+        if (S.Request is not null)
+        {
+            return Status();
+        }
+
+        if (request.Validate() is { Count: > 0 } errors)
+        {
+            throw new InvalidCourseRequestException(string.Join("; ", errors));
+        }
+
+        var now = time.GetUtcNow();
+        (S.User, S.UserTier, S.Request, S.State, S.Step, S.CreatedAt) = (user, userTier, request, SagaStates.Running, SagaSteps.Validate, now);
+        Record(SagaSteps.Validate, "started", $"course on '{request.Subject}' ({request.Lessons} lessons) accepted");
+        await SaveAsync();
+        await this.RegisterOrUpdateReminder(ResumeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        EnsureRunning();
+        return Status();
+    }
+
+    public Task<SagaStatus?> GetStatusAsync() => Task.FromResult(S.Request is null ? null : Status());
+
+    public Task<IReadOnlyList<SagaEvent>> GetEventsAsync(long after) =>
+        Task.FromResult<IReadOnlyList<SagaEvent>>(S.Events.Where(e => e.Seq > after).ToArray());
+
+    public async Task<SagaStatus?> CancelAsync()
+    {
+        if (S.Request is null)
+        {
+            return null;
+        }
+
+        if (!SagaStates.IsTerminal(S.State) && !S.CancelRequested)
+        {
+            S.CancelRequested = true;
+            Record(S.Step, "cancel_requested", "cancel requested");
+            await SaveAsync();
+            await _cancel.CancelAsync();
+            EnsureRunning();
+        }
+
+        return Status();
+    }
+
+    public Task ReceiveReminder(string reminderName, TickStatus status)
+    {
+        if (S.Request is not null && !SagaStates.IsTerminal(S.State))
+        {
+            EnsureRunning();
+        }
+
+        return S.Request is null || SagaStates.IsTerminal(S.State) ? ForgetReminderAsync() : Task.CompletedTask;
+    }
+
+    private void EnsureRunning()
+    {
+        if (_run is null || _run.IsCompleted)
+        {
+            _run = RunAsync();
+        }
+    }
+
+    private async Task RunAsync()
+    {
+        while (!SagaStates.IsTerminal(S.State))
+        {
+            this.DelayDeactivation(TimeSpan.FromMinutes(10));
+            if (S.CancelRequested && S.State == SagaStates.Running)
+            {
+                await BeginCompensationAsync(SagaStates.Cancelled, "cancelled by the user");
+                continue;
+            }
+
+            try
+            {
+                if (S.State == SagaStates.Compensating)
+                {
+                    await CompensateAsync();
+                    continue;
+                }
+
+                switch (S.Step)
+                {
+                    case SagaSteps.Validate: await ValidateAsync(); break;
+                    case SagaSteps.Reserve: await ReserveAsync(); break;
+                    case SagaSteps.Outline: await OutlineAsync(); break;
+                    case SagaSteps.Lessons: await LessonsAsync(); break;
+                    case SagaSteps.CreateCourse: await CreateCourseAsync(); break;
+                    case SagaSteps.Settle: await SettleAsync(); break;
+                    default: throw new InvalidOperationException($"unknown step '{S.Step}'");
+                }
+            }
+            catch (OperationCanceledException) when (S.CancelRequested)
+            {
+                // The loop turns to compensation.
+            }
+            catch (Exception e) when (S.State == SagaStates.Running && IsPermanent(e))
+            {
+                LogFailed(logger, e, this.GetPrimaryKeyString(), S.Step);
+                await BeginCompensationAsync(SagaStates.Failed, $"step '{S.Step}' failed: {e.Message}");
+            }
+            catch (Exception e)
+            {
+                // The cluster itself is failing (a silo going down, storage unreachable): wait and try the step again;
+                // the reminder restarts the loop if this activation dies meanwhile.
+                LogRetrying(logger, e, this.GetPrimaryKeyString(), S.Step);
+                await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+        }
+
+        await ForgetReminderAsync();
+    }
+
+    /// <summary>Errors that another try of the same step would meet again: the request, the budget, the catalogue.</summary>
+    private static bool IsPermanent(Exception e) =>
+        e is InferenceException or BudgetExceededException or InvalidBudgetRequestException or InvalidCourseRequestException;
+
+    private ChatRequest Chat(string prompt, int maxTokens, int seed)
+    {
+        var r = S.Request!;
+        return new ChatRequest(S.User!, r.Model, prompt, maxTokens, 0.8, seed,
+            r.MinQuality is { } q ? new RoutingPolicy(q) : null, S.UserTier, Prepaid: true);
+    }
+
+    private string OutlinePrompt() =>
+        $"{S.Request!.Subject}: a {S.Request.Level} course in {S.Request.Language}, in {S.Request.Lessons} lessons, and the outline of it is";
+
+    private static string Title(CourseRequest r, int index) => $"{r.Subject}, part {index + 1}";
+
+    private string LessonPrompt(int index) =>
+        $"{S.Request!.Subject} ({S.Request.Level}, {S.Request.Language}), lesson {index + 1} of {S.Request.Lessons}: {Title(S.Request, index)}, and";
+
+    private IInferenceRouterGrain Router => GrainFactory.GetGrain<IInferenceRouterGrain>(0);
+
+    private IUserBudgetGrain Budget => GrainFactory.GetGrain<IUserBudgetGrain>(S.User!);
+
+    private async Task ValidateAsync()
+    {
+        var r = S.Request!;
+        var longest = Enumerable.Range(0, r.Lessons).Select(LessonPrompt).Append(OutlinePrompt()).MaxBy(p => p.Length)!;
+        var perCall = await Router.EstimateChatAsync(Chat(longest, r.LessonTokens, 0));
+        var estimate = Math.Round(perCall * (r.Lessons + 1), 6, MidpointRounding.AwayFromZero);
+        if (r.BudgetCeiling is { } ceiling && estimate > ceiling)
+        {
+            throw new InvalidCourseRequestException(string.Create(CultureInfo.InvariantCulture,
+                $"the course may cost up to ${estimate} ({r.Lessons + 1} model calls at ${perCall} each), more than its budget ceiling ${ceiling}"));
+        }
+
+        S.Reserved = estimate;
+        await AdvanceAsync(SagaSteps.Reserve, "validated", string.Create(CultureInfo.InvariantCulture, $"request valid; the course may cost up to ${estimate}"));
+    }
+
+    private async Task ReserveAsync()
+    {
+        var r = S.Request!;
+        var hold = await Budget.ReserveAsync(new ReserveRequest("course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor));
+        if (!hold.Granted)
+        {
+            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+        }
+
+        S.Reservation = hold.ReservationId;
+        await AdvanceAsync(SagaSteps.Outline, "reserved", string.Create(CultureInfo.InvariantCulture, $"${S.Reserved} held on the budget of '{S.User}'"));
+    }
+
+    private async Task OutlineAsync()
+    {
+        var answer = await CallAsync(OutlinePrompt(), S.Request!.LessonTokens, 0);
+        S.Outline = answer.Text;
+        Charge(answer);
+        await AdvanceAsync(SagaSteps.Lessons, "outline", $"outline written by {answer.Model}");
+    }
+
+    private async Task LessonsAsync()
+    {
+        var r = S.Request!;
+        using var slots = new SemaphoreSlim(LessonParallelism);
+        var pending = Enumerable.Range(0, r.Lessons).Where(i => !S.Lessons.ContainsKey(i)).ToArray();
+        await Task.WhenAll(pending.Select(async index =>
+        {
+            await slots.WaitAsync(_cancel.Token);
+            try
+            {
+                var answer = await CallAsync(LessonPrompt(index), r.LessonTokens, index + 1);
+                S.Lessons[index] = new Lesson(index, Title(r, index), answer.Text, answer.Model, answer.PromptTokens + answer.CompletionTokens, answer.Cost);
+                Charge(answer);
+                Record(SagaSteps.Lessons, "lesson", $"lesson {index + 1} of {r.Lessons} written by {answer.Model}");
+                await SaveAsync();
+            }
+            finally
+            {
+                slots.Release();
+            }
+        }));
+
+        await AdvanceAsync(SagaSteps.CreateCourse, "lessons", $"all {r.Lessons} lessons written");
+    }
+
+    /// <summary>One model call; transient failures left after the router's own retries and fallbacks are tried again.</summary>
+    private async Task<ChatCompletion> CallAsync(string prompt, int maxTokens, int seed)
+    {
+        for (var attempt = 1; ; attempt++)
+        {
+            _cancel.Token.ThrowIfCancellationRequested();
+            try
+            {
+                return await Router.CompleteChatAsync(Chat(prompt, maxTokens, seed), _cancel.Token);
+            }
+            catch (Exception e) when (attempt < 3 && ChatRouter.FallsBack(e))
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), _cancel.Token);
+            }
+        }
+    }
+
+    private void Charge(ChatCompletion answer)
+    {
+        S.Spend += answer.Cost;
+        S.Tokens += answer.PromptTokens + answer.CompletionTokens;
+    }
+
+    private async Task CreateCourseAsync()
+    {
+        var r = S.Request!;
+        if (S.CourseId is null)
+        {
+            // Known before anything is created, so compensation can always find what to delete.
+            S.CourseId = "course_" + this.GetPrimaryKeyString().Replace("saga_", "", StringComparison.Ordinal);
+            await SaveAsync();
+        }
+
+        var now = time.GetUtcNow();
+        var lessons = S.Lessons.Values.OrderBy(l => l.Index).ToArray();
+        await GrainFactory.GetGrain<ICourseGrain>(S.CourseId).CreateAsync(
+            new Course(S.CourseId, S.User!, r.Subject, r.Level, r.Language, S.Outline ?? "", lessons, this.GetPrimaryKeyString(), now, S.Spend));
+        await GrainFactory.GetGrain<IUserCoursesGrain>(S.User!).AddAsync(new CourseSummary(S.CourseId, r.Subject, r.Level, lessons.Length, now));
+        await AdvanceAsync(SagaSteps.Settle, "course_created", $"course {S.CourseId} stored with {lessons.Length} lessons");
+    }
+
+    private async Task SettleAsync()
+    {
+        await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, "ok"));
+        S.State = SagaStates.Succeeded;
+        await AdvanceAsync(SagaSteps.Done, "succeeded", string.Create(CultureInfo.InvariantCulture, $"settled at ${S.Spend}; the rest of the hold released"));
+    }
+
+    private async Task BeginCompensationAsync(string endsAs, string reason)
+    {
+        (S.State, S.EndsAs, S.Error) = (SagaStates.Compensating, endsAs, reason);
+        Record(SagaSteps.Compensate, "compensating", reason);
+        await SaveAsync();
+    }
+
+    /// <summary>In reverse: the course and its list entry, then the reservation (released, nothing charged).</summary>
+    private async Task CompensateAsync()
+    {
+        if (S.CourseId is { } courseId)
+        {
+            await GrainFactory.GetGrain<IUserCoursesGrain>(S.User!).RemoveAsync(courseId);
+            await GrainFactory.GetGrain<ICourseGrain>(courseId).DeleteAsync();
+            Record(SagaSteps.Compensate, "course_deleted", $"course {courseId} deleted");
+        }
+
+        if (S.Reservation != Guid.Empty)
+        {
+            await Budget.SettleAsync(new SettleRequest(S.Reservation, 0m, 0, S.EndsAs ?? SagaStates.Failed));
+            Record(SagaSteps.Compensate, "released", string.Create(CultureInfo.InvariantCulture, $"the ${S.Reserved} hold released uncharged"));
+        }
+
+        S.State = S.EndsAs ?? SagaStates.Failed;
+        await AdvanceAsync(SagaSteps.Done, S.State, S.Error ?? S.State);
+    }
+
+    private async Task AdvanceAsync(string next, string kind, string message)
+    {
+        S.Step = next;
+        Record(next, kind, message);
+        await SaveAsync();
+    }
+
+    private void Record(string step, string kind, string message)
+    {
+        S.UpdatedAt = time.GetUtcNow();
+        S.Events.Add(new SagaEvent(S.Events.Count + 1, S.UpdatedAt, step, kind, message, S.Lessons.Count, S.Spend, S.State));
+    }
+
+    /// <summary>Writes one at a time: lessons finish concurrently and each is saved as it lands.</summary>
+    private async Task SaveAsync()
+    {
+        await _writes.WaitAsync();
+        try
+        {
+            await state.WriteOwnStateAsync();
+        }
+        finally
+        {
+            _writes.Release();
+        }
+    }
+
+    private async Task ForgetReminderAsync()
+    {
+        try
+        {
+            if (await this.GetReminder(ResumeReminder) is { } reminder)
+            {
+                await this.UnregisterReminder(reminder);
+            }
+        }
+        catch (Exception e) when (e is ReminderException or OrleansException)
+        {
+            LogReminder(logger, e, this.GetPrimaryKeyString()); // the next tick tries again
+        }
+    }
+
+    private SagaStatus Status() => new(
+        this.GetPrimaryKeyString(), S.User ?? "", S.State, S.Step, S.Lessons.Count, S.Request?.Lessons ?? 0, S.Spend, S.Reserved,
+        S.Error, S.State == SagaStates.Succeeded ? S.CourseId : null, S.CreatedAt, S.UpdatedAt, S.Request!, S.Resumes);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Course saga {Saga} failed at step {Step}; compensating")]
+    private static partial void LogFailed(ILogger logger, Exception error, string saga, string step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Course saga {Saga} could not finish step {Step}; trying again")]
+    private static partial void LogRetrying(ILogger logger, Exception error, string saga, string step);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Course saga {Saga} could not remove its reminder")]
+    private static partial void LogReminder(ILogger logger, Exception error, string saga);
+}
