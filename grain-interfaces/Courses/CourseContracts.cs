@@ -103,7 +103,10 @@ public sealed record SagaEvent(
     [property: Id(6)] decimal Spend,
     [property: Id(7)] string State);
 
-/// <summary>A saga as its owner sees it: state, current step, lessons done of total, spend so far, the error if any.</summary>
+/// <summary>
+/// A saga as its owner sees it: state, current step, lessons done of total, spend so far, the error if any, how
+/// many times it was resumed after its activation ended, and the silo running it now.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.SagaStatus")]
 public sealed record SagaStatus(
     [property: Id(0)] string Id,
@@ -119,7 +122,8 @@ public sealed record SagaStatus(
     [property: Id(10)] DateTimeOffset CreatedAt,
     [property: Id(11)] DateTimeOffset UpdatedAt,
     [property: Id(12)] CourseRequest Request,
-    [property: Id(13)] int Resumes);
+    [property: Id(13)] int Resumes,
+    [property: Id(14)] string Silo);
 
 /// <summary>One lesson of a course, with the model that wrote it and what it cost.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.Lesson")]

@@ -396,7 +396,7 @@ internal sealed partial class CourseGenerationGrain(
 
     private SagaStatus Status() => new(
         this.GetPrimaryKeyString(), S.User ?? "", S.State, S.Step, S.Lessons.Count, S.Request?.Lessons ?? 0, S.Spend, S.Reserved,
-        S.Error, S.State == SagaStates.Succeeded ? S.CourseId : null, S.CreatedAt, S.UpdatedAt, S.Request!, S.Resumes);
+        S.Error, S.State == SagaStates.Succeeded ? S.CourseId : null, S.CreatedAt, S.UpdatedAt, S.Request!, S.Resumes, silo.SiloAddress.ToString());
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Course saga {Saga} failed at step {Step}; compensating")]
     private static partial void LogFailed(ILogger logger, Exception error, string saga, string step);

@@ -1,0 +1,101 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.GrainInterfaces.Courses;
+using Orleans.AiFleet.Grains.Models;
+using Orleans.TestingHost;
+
+namespace Orleans.AiFleet.Grains.Tests;
+
+/// <summary>Three silos on Redis state (what cluster mode persists to), serving the shipped chat-lm; a test kills one.</summary>
+public sealed class SagaClusterFixture : IAsyncLifetime
+{
+    public InProcessTestCluster Cluster { get; private set; } = null!;
+
+    public async Task InitializeAsync()
+    {
+        var redis = await ServiceScript.StartAsync("redis");
+        var builder = new InProcessTestClusterBuilder(3);
+        builder.ConfigureSilo((_, silo) =>
+        {
+            silo.AddAiFleet().UseAiFleetRedisState(redis);
+            silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = TestRepository.Shipped);
+        });
+        Cluster = builder.Build();
+        await Cluster.DeployAsync();
+        await Cluster.WaitForLivenessToStabilizeAsync();
+    }
+
+    public async Task DisposeAsync() => await Cluster.DisposeAsync();
+}
+
+/// <summary>A course saga whose silo dies mid-way resumes on another and finishes with one course, once paid.</summary>
+public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixture<SagaClusterFixture>
+{
+    [Fact]
+    public async Task SiloRunningASaga_Killed_TheSagaResumesElsewhere_OneCourse_NoDuplicateLessons_SpendEqualsLedger()
+    {
+        var entry = fixture.Cluster.Silos[0]; // never the victim
+        var grains = entry.ServiceProvider.GetRequiredService<IGrainFactory>();
+        var user = $"saga-user-{Guid.NewGuid():N}";
+        var request = new CourseRequest("The Exodus", "beginner", 12, "English", "chat-lm", LessonTokens: 300);
+
+        // Placement is random: start sagas until one runs on a silo other than the entry silo.
+        ICourseGenerationGrain saga;
+        SagaStatus started;
+        var attempt = 0;
+        do
+        {
+            saga = grains.GetGrain<ICourseGenerationGrain>($"saga_recovery_{Guid.NewGuid():N}");
+            started = await saga.StartAsync(user, null, request);
+            Assert.True(++attempt < 20, "no saga was placed off the entry silo in 20 tries");
+            if (started.Silo == entry.SiloAddress.ToString())
+            {
+                await saga.CancelAsync();
+            }
+        }
+        while (started.Silo == entry.SiloAddress.ToString());
+
+        var victim = fixture.Cluster.Silos.Single(s => s.SiloAddress.ToString() == started.Silo);
+        var giveUp = DateTime.UtcNow.AddSeconds(60);
+        while ((await saga.GetStatusAsync())!.LessonsDone < 2)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "the saga wrote no two lessons within 60 s");
+            await Task.Delay(20);
+        }
+
+        await fixture.Cluster.KillSiloAsync(victim);
+
+        // Any call activates the saga on a survivor, which resumes it at its first unfinished step.
+        SagaStatus? status = null;
+        giveUp = DateTime.UtcNow.AddSeconds(120);
+        while (status is null || !SagaStates.IsTerminal(status.State))
+        {
+            Assert.True(DateTime.UtcNow < giveUp, $"the saga did not finish within 120 s of the kill: {status}");
+            try
+            {
+                status = await saga.GetStatusAsync();
+            }
+            catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+            {
+                // the directory still points at the dead silo for a moment
+            }
+
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(SagaStates.Succeeded, status.State);
+        Assert.True(status.Resumes >= 1, "the saga should have been resumed");
+        Assert.NotEqual(victim.SiloAddress.ToString(), status.Silo);
+        var course = await grains.GetGrain<ICourseGrain>(status.CourseId!).GetAsync();
+        Assert.Equal(Enumerable.Range(0, 12), course!.Lessons.Select(l => l.Index)); // each lesson once, in order
+        Assert.Equal(1, (await grains.GetGrain<IUserCoursesGrain>(user).ListAsync(0, 10)).Total);
+
+        var budget = grains.GetGrain<IUserBudgetGrain>(user);
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var ledger = await budget.GetLedgerAsync(today.AddDays(-1), today.AddDays(1));
+        var charged = Assert.Single(ledger, e => e.Cost > 0);
+        Assert.Equal(status.Spend, charged.Cost);
+        Assert.Equal(course.Cost, status.Spend);
+        Assert.Equal(0m, (await budget.GetStatusAsync()).Reserved);
+    }
+}
