@@ -75,7 +75,7 @@ public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixtur
             {
                 status = await saga.GetStatusAsync();
             }
-            catch (Exception e) when (e is SiloUnavailableException or OrleansMessageRejectionException or TimeoutException)
+            catch (Exception e) when (e is OrleansException or TimeoutException)
             {
                 // the directory still points at the dead silo for a moment
             }
