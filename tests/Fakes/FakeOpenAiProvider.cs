@@ -12,7 +12,8 @@ namespace Orleans.AiFleet.Tests;
 
 /// <summary>
 /// How the fake answers one remote model id: the delay before its first token, the pause between tokens, failures
-/// to give first (a status code, with Retry-After for 429s), a stream dropped after some tokens, and the reply.
+/// (a status code, with Retry-After for 429s) given after <c>FailAfter</c> good answers, a stream dropped after some
+/// tokens, and the reply.
 /// </summary>
 public sealed record FakeBehaviour(
     int FirstTokenDelayMs = 0,
@@ -21,7 +22,8 @@ public sealed record FakeBehaviour(
     int Failures = 0,
     int RetryAfterSeconds = 1,
     int DropAfterTokens = -1,
-    string? Reply = null);
+    string? Reply = null,
+    int FailAfter = 0);
 
 /// <summary>
 /// A stand-in for a remote OpenAI-compatible provider (a test double of an external service, never of something
@@ -40,6 +42,7 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
     private readonly ConcurrentDictionary<string, FakeBehaviour> _behaviours = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _failuresLeft = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, int> _calls = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _goodLeft = new(StringComparer.Ordinal);
 
     private FakeOpenAiProvider(WebApplication app) => _app = app;
 
@@ -66,6 +69,7 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
     {
         _behaviours[model] = behaviour;
         _failuresLeft[model] = behaviour.Failures;
+        _goodLeft[model] = behaviour.FailAfter;
     }
 
     /// <summary>Requests that reached a model id, failed ones included.</summary>
@@ -92,7 +96,7 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
             return;
         }
 
-        if (behaviour.FailStatus != 0 && _failuresLeft.AddOrUpdate(model, 0, (_, n) => n - 1) >= 0)
+        if (behaviour.FailStatus != 0 && _goodLeft.AddOrUpdate(model, 0, (_, n) => n - 1) < 0 && _failuresLeft.AddOrUpdate(model, 0, (_, n) => n - 1) >= 0)
         {
             if (behaviour.FailStatus == 429)
             {

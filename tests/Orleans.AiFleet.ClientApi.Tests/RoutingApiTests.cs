@@ -329,6 +329,43 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
         }
     }
 
+    [Fact]
+    public async Task ACourseWhoseModelFailsPermanentlyMidWay_IsCompensated_NoCourse_BudgetWhole()
+    {
+        var key = await fixture.KeyAsync("course-midway", "standard");
+        using var http = fixture.Client(key);
+        // The outline and two lessons are written, then the provider refuses every request (400: nothing to retry).
+        fixture.Provider.Set(Budget, new FakeBehaviour(FailStatus: 400, Failures: int.MaxValue, FailAfter: 3));
+        try
+        {
+            var started = await http.PostAsJsonAsync("/v1/courses", new { subject = "Psalms", lessons = 6, model = "budget-chat", lesson_tokens = 8 });
+            var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
+            JsonObject status;
+            var giveUp = DateTime.UtcNow.AddSeconds(30);
+            do
+            {
+                await Task.Delay(100);
+                status = (await http.GetFromJsonAsync<JsonObject>($"/v1/courses/jobs/{id}"))!;
+                Assert.True(DateTime.UtcNow < giveUp, status.ToJsonString());
+            }
+            while (status["state"]!.GetValue<string>() is "running" or "compensating");
+
+            Assert.Equal("failed", status["state"]!.GetValue<string>());
+            Assert.Contains("step 'lessons' failed", status["error"]!.GetValue<string>());
+            Assert.InRange(status["lessonsDone"]!.GetValue<int>(), 1, 5);
+            Assert.Equal(0, (await http.GetFromJsonAsync<JsonObject>("/v1/courses"))!["total"]!.GetValue<int>());
+            var budget = (await http.GetFromJsonAsync<JsonObject>("/v1/budget"))!;
+            Assert.Equal((0m, 0m), (budget["spentToday"]!.GetValue<decimal>(), budget["reserved"]!.GetValue<decimal>()));
+            var events = await http.GetStringAsync($"/v1/courses/jobs/{id}/events");
+            Assert.Contains("event: compensating", events);
+            Assert.Contains("event: released", events);
+        }
+        finally
+        {
+            fixture.Provider.Set(Budget, new FakeBehaviour());
+        }
+    }
+
     /// <summary>
     /// Makes a remote model healthy again and closes its circuit if a test opened it (after the break one trial
     /// call decides), so the other tests find the catalogue as it was.
