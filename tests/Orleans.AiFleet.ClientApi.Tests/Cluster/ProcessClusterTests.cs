@@ -76,6 +76,14 @@ public sealed class ProcessClusterFixture : IAsyncLifetime
     }
 }
 
+/// <summary>The process-cluster classes run one after the other, each on its own cluster: two at once would share 2 cores.</summary>
+[CollectionDefinition(Name)]
+public sealed class ProcessClusterCollection
+{
+    public const string Name = "process-cluster";
+}
+
+[Collection(ProcessClusterCollection.Name)]
 public sealed class ProcessClusterTests(ProcessClusterFixture cluster) : IClassFixture<ProcessClusterFixture>
 {
     private static readonly TimeSpan Deadline = TimeSpan.FromSeconds(60);
