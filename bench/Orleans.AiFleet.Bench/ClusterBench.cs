@@ -47,6 +47,12 @@ internal static class ClusterBench
             await KillAsync(sb, runs, root, digits);
         }
 
+        // (4) Course sagas in flight through a kill -9.
+        if (scenarios.Contains("sagas"))
+        {
+            await SagasAsync(sb, root, (int)Option(args, "--sagas", 100));
+        }
+
         return sb.ToString();
     }
 
@@ -228,6 +234,116 @@ internal static class ClusterBench
     {
         var i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? double.Parse(args[i + 1], Inv) : fallback;
+    }
+
+    /// <summary>
+    /// <paramref name="count"/> course sagas (10 users, 4 lessons of 60 characters each on chat-lm) started at once on a
+    /// two-silo cluster, twice side by side: undisturbed, then with kill -9 of silo 1 once a third of the lessons are
+    /// written. Every saga is checked: its state, its course (each lesson once), and per user the ledger against the
+    /// sagas' spend, with nothing left held.
+    /// </summary>
+    private static async Task SagasAsync(StringBuilder sb, string root, int count)
+    {
+        sb.AppendLine();
+        sb.AppendLine(Inv, $"### {count} course sagas in flight, undisturbed and through a kill -9 (scripts/cluster.sh, 2 silos)");
+        sb.AppendLine();
+        sb.AppendLine("| run | succeeded | other | courses | duplicate or missing lessons | users whose ledger = sagas' spend | held after | wall s | sagas/s | resumed |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        foreach (var kill in new[] { false, true })
+        {
+            await using var cluster = await LocalCluster.StartAsync(root, 2);
+            using var admin = new HttpClient { BaseAddress = cluster.Http, Timeout = TimeSpan.FromSeconds(60) };
+            admin.DefaultRequestHeaders.Authorization = new("Bearer", LoadGenerator.Key);
+            var users = new List<(string User, HttpClient Http)>();
+            for (var u = 0; u < 10; u++)
+            {
+                var user = $"bench-saga-{u}";
+                var created = await admin.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user" });
+                var key = (await created.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();
+                var http = new HttpClient { BaseAddress = cluster.Http, Timeout = TimeSpan.FromSeconds(60) };
+                http.DefaultRequestHeaders.Authorization = new("Bearer", key);
+                users.Add((user, http));
+            }
+
+            var clock = Stopwatch.StartNew();
+            var jobs = await Task.WhenAll(Enumerable.Range(0, count).Select(async i =>
+            {
+                var (user, http) = users[i % users.Count];
+                using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/courses")
+                {
+                    Content = JsonContent.Create(new { subject = $"Subject {i}", lessons = 4, model = "chat-lm", lesson_tokens = 60 }),
+                };
+                request.Headers.Add("Idempotency-Key", $"bench-{i}");
+                using var response = await http.SendAsync(request);
+                response.EnsureSuccessStatusCode();
+                return (User: user, Http: http, Id: (await response.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>());
+            }));
+
+            if (kill)
+            {
+                while (true)
+                {
+                    var done = 0;
+                    foreach (var job in jobs.Take(20))
+                    {
+                        done += (await job.Http.GetFromJsonAsync<JsonObject>($"/v1/courses/jobs/{job.Id}"))!["lessonsDone"]!.GetValue<int>();
+                    }
+
+                    if (done >= 20 * 4 / 3)
+                    {
+                        break;
+                    }
+
+                    await Task.Delay(50);
+                }
+
+                await cluster.KillAsync(1);
+            }
+
+            var statuses = new Dictionary<string, JsonObject>();
+            while (statuses.Count < jobs.Length && clock.Elapsed < TimeSpan.FromMinutes(5))
+            {
+                foreach (var job in jobs.Where(j => !statuses.ContainsKey(j.Id)))
+                {
+                    using var response = await job.Http.GetAsync($"/v1/courses/jobs/{job.Id}");
+                    if (response.IsSuccessStatusCode && (await response.Content.ReadFromJsonAsync<JsonObject>())! is var status
+                        && status["state"]!.GetValue<string>() is "succeeded" or "failed" or "cancelled")
+                    {
+                        statuses[job.Id] = status;
+                    }
+                }
+
+                await Task.Delay(200);
+            }
+
+            clock.Stop();
+            var succeeded = statuses.Values.Count(s => s["state"]!.GetValue<string>() == "succeeded");
+            var badCourses = 0;
+            var courses = 0;
+            foreach (var job in jobs.Where(j => statuses.TryGetValue(j.Id, out var s) && s["courseId"] is not null))
+            {
+                var course = (await job.Http.GetFromJsonAsync<JsonObject>($"/v1/courses/{statuses[job.Id]["courseId"]!.GetValue<string>()}"))!;
+                courses++;
+                var indices = course["lessons"]!.AsArray().Select(l => l!["index"]!.GetValue<int>()).ToArray();
+                badCourses += indices.SequenceEqual(Enumerable.Range(0, 4)) ? 0 : 1;
+            }
+
+            var balanced = 0;
+            var held = 0m;
+            foreach (var (user, http) in users)
+            {
+                var usage = (await http.GetFromJsonAsync<JsonObject>("/v1/usage"))!["totalSpend"]!.GetValue<decimal>();
+                var spend = jobs.Where(j => j.User == user && statuses.ContainsKey(j.Id) && statuses[j.Id]["state"]!.GetValue<string>() == "succeeded")
+                    .Sum(j => statuses[j.Id]["spend"]!.GetValue<decimal>());
+                balanced += usage == spend ? 1 : 0;
+                held += (await http.GetFromJsonAsync<JsonObject>("/v1/budget"))!["reserved"]!.GetValue<decimal>();
+                http.Dispose();
+            }
+
+            var resumed = statuses.Values.Count(s => s["resumes"]!.GetValue<int>() > 0);
+            sb.AppendLine(Inv,
+                $"| {(kill ? "kill -9 of silo 1" : "undisturbed")} | {succeeded} | {jobs.Length - succeeded} | {courses} | {badCourses} | {balanced} of {users.Count} | ${held} | {clock.Elapsed.TotalSeconds:0.0} | {count / clock.Elapsed.TotalSeconds:0.0} | {resumed} |");
+        }
     }
 
     /// <summary>A cluster from scripts/cluster.sh with its own folder, ports and cluster and service ids.</summary>
