@@ -12,12 +12,13 @@ if (args.Length >= 1 && args[0] == "naive-server")
     return 0;
 }
 
-if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing")
+if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing" or "sagas")
 {
     var clusterReport = args[0] switch
     {
         "cluster" => await ClusterBench.RunAsync(args),
         "budget" => await BudgetBench.RunAsync(args),
+        "sagas" => await SagaBench.RunAsync(args),
         _ => await RoutingBench.RunAsync(args),
     };
     Console.WriteLine(clusterReport);
