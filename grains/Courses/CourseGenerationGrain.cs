@@ -49,6 +49,7 @@ internal sealed partial class CourseGenerationGrain(
     [PersistentState("saga", AiFleetStorage.Name)] IPersistentState<SagaState> state,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
     ILocalSiloDetails silo,
+    Microsoft.Extensions.Options.IOptions<CourseOptions> options,
     ILogger<CourseGenerationGrain> logger) : Grain, ICourseGenerationGrain, IRemindable
 {
     private const string ResumeReminder = "resume";
@@ -94,7 +95,7 @@ internal sealed partial class CourseGenerationGrain(
         (S.User, S.UserTier, S.Request, S.State, S.Step, S.CreatedAt) = (user, userTier, request, SagaStates.Running, SagaSteps.Validate, now);
         Record(SagaSteps.Validate, "started", $"course on '{request.Subject}' ({request.Lessons} lessons) accepted");
         await SaveAsync();
-        await this.RegisterOrUpdateReminder(ResumeReminder, TimeSpan.FromMinutes(1), TimeSpan.FromMinutes(1));
+        await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeEvery, options.Value.ResumeEvery);
         EnsureRunning();
         return Status();
     }

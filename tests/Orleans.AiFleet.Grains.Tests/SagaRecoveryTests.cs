@@ -18,6 +18,9 @@ public sealed class SagaClusterFixture : IAsyncLifetime
         builder.ConfigureSilo((_, silo) =>
         {
             silo.AddAiFleet().UseAiFleetRedisState(redis);
+            // Reminders every 2 s, so a test can see one resume a saga nobody calls.
+            silo.Services.Configure<Orleans.Hosting.ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
+            silo.Services.Configure<Courses.CourseOptions>(o => o.ResumeEvery = TimeSpan.FromSeconds(2));
             silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = TestRepository.Shipped);
         });
         Cluster = builder.Build();
@@ -97,5 +100,50 @@ public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixtur
         Assert.Equal(status.Spend, charged.Cost);
         Assert.Equal(course.Cost, status.Spend);
         Assert.Equal(0m, (await budget.GetStatusAsync()).Reserved);
+    }
+
+    [Fact]
+    public async Task ASagaNobodyCalls_IsResumedByItsReminder_AfterItsSiloDies()
+    {
+        var entry = fixture.Cluster.Silos[0];
+        var grains = entry.ServiceProvider.GetRequiredService<IGrainFactory>();
+        var user = $"saga-reminder-{Guid.NewGuid():N}";
+        var request = new CourseRequest("The Judges", "beginner", 12, "English", "chat-lm", LessonTokens: 300);
+        ICourseGenerationGrain saga;
+        SagaStatus started;
+        do
+        {
+            saga = grains.GetGrain<ICourseGenerationGrain>($"saga_reminder_{Guid.NewGuid():N}");
+            started = await saga.StartAsync(user, null, request);
+            if (started.Silo == entry.SiloAddress.ToString())
+            {
+                await saga.CancelAsync();
+            }
+        }
+        while (started.Silo == entry.SiloAddress.ToString());
+
+        var victim = fixture.Cluster.Silos.Single(s => s.SiloAddress.ToString() == started.Silo);
+        var giveUp = DateTime.UtcNow.AddSeconds(60);
+        while ((await saga.GetStatusAsync())!.LessonsDone < 2)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "the saga wrote no two lessons within 60 s");
+            await Task.Delay(20);
+        }
+
+        await fixture.Cluster.KillSiloAsync(victim);
+
+        // Only the user's course list is read: the saga itself is not called until its course appears.
+        var courses = grains.GetGrain<IUserCoursesGrain>(user);
+        giveUp = DateTime.UtcNow.AddSeconds(90);
+        while ((await courses.ListAsync(0, 10)).Total == 0)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "no reminder resumed the saga within 90 s of the kill");
+            await Task.Delay(250);
+        }
+
+        var status = (await saga.GetStatusAsync())!;
+        Assert.Equal(SagaStates.Succeeded, status.State);
+        Assert.True(status.Resumes >= 1);
+        Assert.NotEqual(victim.SiloAddress.ToString(), status.Silo);
     }
 }
