@@ -7,6 +7,7 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Inference;
 using Orleans.Concurrency;
+using Orleans.Placement;
 
 namespace Orleans.AiFleet.Grains.Courses;
 
@@ -42,9 +43,11 @@ public sealed class SagaState
 /// and never pays twice for a finished one. Model calls are prepaid: they run against the saga's one reservation,
 /// which is settled at what the steps cost. A reminder wakes the saga if its silo dies; so does any call to it.
 /// A cancel or a permanent failure runs compensation in reverse: the course and its list entry are deleted and the
-/// reservation released uncharged. Reentrant, so status, events and cancel are answered while steps run.
+/// reservation released uncharged. Reentrant, so status, events and cancel are answered while steps run. Placed at
+/// random, so long-running sagas spread over the silos rather than gather where they were started.
 /// </summary>
 [Reentrant]
+[RandomPlacement]
 internal sealed partial class CourseGenerationGrain(
     [PersistentState("saga", AiFleetStorage.Name)] IPersistentState<SagaState> state,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,

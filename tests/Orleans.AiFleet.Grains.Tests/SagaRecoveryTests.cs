@@ -37,40 +37,13 @@ public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixtur
     [Fact]
     public async Task SiloRunningASaga_Killed_TheSagaResumesElsewhere_OneCourse_NoDuplicateLessons_SpendEqualsLedger()
     {
-        var entry = fixture.Cluster.Silos[0]; // never the victim
-        var grains = entry.ServiceProvider.GetRequiredService<IGrainFactory>();
+        var grains = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainFactory>();
         var user = $"saga-user-{Guid.NewGuid():N}";
-        var request = new CourseRequest("The Exodus", "beginner", 12, "English", "chat-lm", LessonTokens: 300);
-
-        // Placement is random: start sagas until one runs on a silo other than the entry silo.
-        ICourseGenerationGrain saga;
-        SagaStatus started;
-        var attempt = 0;
-        do
-        {
-            saga = grains.GetGrain<ICourseGenerationGrain>($"saga_recovery_{Guid.NewGuid():N}");
-            started = await saga.StartAsync(user, null, request);
-            Assert.True(++attempt < 20, "no saga was placed off the entry silo in 20 tries");
-            if (started.Silo == entry.SiloAddress.ToString())
-            {
-                await saga.CancelAsync();
-            }
-        }
-        while (started.Silo == entry.SiloAddress.ToString());
-
-        var victim = fixture.Cluster.Silos.Single(s => s.SiloAddress.ToString() == started.Silo);
-        var giveUp = DateTime.UtcNow.AddSeconds(60);
-        while ((await saga.GetStatusAsync())!.LessonsDone < 2)
-        {
-            Assert.True(DateTime.UtcNow < giveUp, "the saga wrote no two lessons within 60 s");
-            await Task.Delay(20);
-        }
-
-        await fixture.Cluster.KillSiloAsync(victim);
+        var (saga, victim) = await StartThenKillItsSiloAsync(user, "The Exodus");
 
         // Any call activates the saga on a survivor, which resumes it at its first unfinished step.
         SagaStatus? status = null;
-        giveUp = DateTime.UtcNow.AddSeconds(120);
+        var giveUp = DateTime.UtcNow.AddSeconds(120);
         while (status is null || !SagaStates.IsTerminal(status.State))
         {
             Assert.True(DateTime.UtcNow < giveUp, $"the saga did not finish within 120 s of the kill: {status}");
@@ -105,16 +78,42 @@ public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixtur
     [Fact]
     public async Task ASagaNobodyCalls_IsResumedByItsReminder_AfterItsSiloDies()
     {
-        var entry = fixture.Cluster.Silos[0];
-        var grains = entry.ServiceProvider.GetRequiredService<IGrainFactory>();
+        var grains = fixture.Cluster.Silos[0].ServiceProvider.GetRequiredService<IGrainFactory>();
         var user = $"saga-reminder-{Guid.NewGuid():N}";
-        var request = new CourseRequest("The Judges", "beginner", 12, "English", "chat-lm", LessonTokens: 300);
+        var (saga, victim) = await StartThenKillItsSiloAsync(user, "The Judges");
+
+        // Only the user's course list is read: the saga itself is not called until its course appears.
+        var courses = grains.GetGrain<IUserCoursesGrain>(user);
+        var giveUp = DateTime.UtcNow.AddSeconds(90);
+        while ((await courses.ListAsync(0, 10)).Total == 0)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "no reminder resumed the saga within 90 s of the kill");
+            await Task.Delay(250);
+        }
+
+        var status = (await saga.GetStatusAsync())!;
+        Assert.Equal(SagaStates.Succeeded, status.State);
+        Assert.True(status.Resumes >= 1);
+        Assert.NotEqual(victim.SiloAddress.ToString(), status.Silo);
+    }
+
+    /// <summary>
+    /// Starts a 12-lesson saga on a silo other than the entry silo (placement is random, so it starts sagas until one
+    /// lands elsewhere, cancelling the others), waits for two lessons, and kills that silo.
+    /// </summary>
+    private async Task<(ICourseGenerationGrain Saga, InProcessSiloHandle Victim)> StartThenKillItsSiloAsync(string user, string subject)
+    {
+        var entry = fixture.Cluster.Silos[0]; // never the victim
+        var grains = entry.ServiceProvider.GetRequiredService<IGrainFactory>();
+        var request = new CourseRequest(subject, "beginner", 12, "English", "chat-lm", LessonTokens: 300);
         ICourseGenerationGrain saga;
         SagaStatus started;
+        var attempt = 0;
         do
         {
-            saga = grains.GetGrain<ICourseGenerationGrain>($"saga_reminder_{Guid.NewGuid():N}");
+            saga = grains.GetGrain<ICourseGenerationGrain>($"saga_recovery_{Guid.NewGuid():N}");
             started = await saga.StartAsync(user, null, request);
+            Assert.True(++attempt < 20, "no saga was placed off the entry silo in 20 tries");
             if (started.Silo == entry.SiloAddress.ToString())
             {
                 await saga.CancelAsync();
@@ -131,19 +130,6 @@ public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixtur
         }
 
         await fixture.Cluster.KillSiloAsync(victim);
-
-        // Only the user's course list is read: the saga itself is not called until its course appears.
-        var courses = grains.GetGrain<IUserCoursesGrain>(user);
-        giveUp = DateTime.UtcNow.AddSeconds(90);
-        while ((await courses.ListAsync(0, 10)).Total == 0)
-        {
-            Assert.True(DateTime.UtcNow < giveUp, "no reminder resumed the saga within 90 s of the kill");
-            await Task.Delay(250);
-        }
-
-        var status = (await saga.GetStatusAsync())!;
-        Assert.Equal(SagaStates.Succeeded, status.State);
-        Assert.True(status.Resumes >= 1);
-        Assert.NotEqual(victim.SiloAddress.ToString(), status.Silo);
+        return (saga, victim);
     }
 }
