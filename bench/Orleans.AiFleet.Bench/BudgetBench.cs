@@ -33,25 +33,7 @@ internal static class BudgetBench
 
     private static async Task RunOnAsync(StringBuilder sb, string title, string? redis, double seconds)
     {
-        var repo = Processes.FindUp("models", d => File.Exists(Path.Combine(d, "digits", "config.json")));
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Configuration["AiFleet:Models:Path"] = repo;
-        builder.UseOrleans(silo =>
-        {
-            silo.UseLocalhostClustering(Processes.FreePort(), Processes.FreePort());
-            silo.AddAiFleet();
-            if (redis is null)
-            {
-                silo.UseAiFleetInMemoryState();
-            }
-            else
-            {
-                silo.UseAiFleetRedisState(redis);
-            }
-        });
-        using var host = builder.Build();
-        await host.StartAsync();
+        using var host = await InProcessSilo.StartAsync(redis);
         var grains = host.Services.GetRequiredService<IGrainFactory>();
 
         sb.AppendLine();

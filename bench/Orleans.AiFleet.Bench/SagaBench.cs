@@ -53,25 +53,7 @@ internal static class SagaBench
 
     private static async Task<IHost> StartAsync(string? redis)
     {
-        var repo = Processes.FindUp("models", d => File.Exists(Path.Combine(d, "digits", "config.json")));
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.Configuration["AiFleet:Models:Path"] = repo;
-        builder.UseOrleans(silo =>
-        {
-            silo.UseLocalhostClustering(Processes.FreePort(), Processes.FreePort());
-            silo.AddAiFleet();
-            if (redis is null)
-            {
-                silo.UseAiFleetInMemoryState();
-            }
-            else
-            {
-                silo.UseAiFleetRedisState(redis);
-            }
-        });
-        var host = builder.Build();
-        await host.StartAsync();
+        var host = await InProcessSilo.StartAsync(redis);
         await host.Services.GetRequiredService<IGrainFactory>().GetGrain<GrainInterfaces.Models.IModelRegistryGrain>("default").LoadAllAsync();
         return host;
     }
