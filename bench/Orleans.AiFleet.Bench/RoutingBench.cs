@@ -19,20 +19,20 @@ internal static class RoutingBench
 {
     private sealed record Request(string User, string Tier, double Floor, int? LatencyMs, string Prompt, int MaxTokens, string Complexity);
 
-    /// <summary>The shipped catalogue (models/*/config.json) as the workload generator needs it.</summary>
-    private static readonly (string Name, string Tier, double Quality, int P95)[] Catalogue =
-    [
-        ("premium-chat", "premium", 0.95, 2000), ("long-context-chat", "long-context", 0.90, 1500), ("standard-chat", "standard", 0.85, 500),
-        ("budget-chat", "budget", 0.88, 800), ("chat-lm", "self-hosted", 0.80, 100),
-    ];
+    /// <summary>The shipped catalogue's chat models (models/*/config.json), as the workload generator needs them.</summary>
+    private static readonly (string Name, string Tier, double Quality, int P95)[] Catalogue = Directory
+        .EnumerateFiles(TestRepository.Shipped, "config.json", SearchOption.AllDirectories)
+        .Select(path => (Name: Path.GetFileName(Path.GetDirectoryName(path))!, Config: JsonNode.Parse(File.ReadAllText(path))!))
+        .Where(m => m.Config["generation"] is not null || m.Config["remote"] is not null)
+        .Select(m => (m.Name, m.Config["tier"]!.GetValue<string>(), m.Config["quality"]!.GetValue<double>(), m.Config["p95LatencyMs"]!.GetValue<int>()))
+        .ToArray();
 
-    /// <summary>models/routing.json's user tiers.</summary>
-    private static readonly Dictionary<string, string[]> AllowedTiers = new()
-    {
-        ["free"] = ["self-hosted", "budget"],
-        ["standard"] = ["self-hosted", "budget", "standard", "long-context"],
-        ["premium"] = ["self-hosted", "budget", "standard", "long-context", "premium"],
-    };
+    /// <summary>models/routing.json's user tiers ("*": every model tier).</summary>
+    private static readonly Dictionary<string, string[]> AllowedTiers = JsonNode
+        .Parse(File.ReadAllText(Path.Combine(TestRepository.Shipped, "routing.json")))!["userTiers"]!.AsObject()
+        .ToDictionary(t => t.Key, t => t.Value!.AsArray().Select(v => v!.GetValue<string>()) is var tiers && tiers.Contains("*")
+            ? Catalogue.Select(m => m.Tier).Distinct().ToArray()
+            : tiers.ToArray());
 
     private static readonly Dictionary<string, double> Quality = Catalogue.ToDictionary(m => m.Name, m => m.Quality);
 

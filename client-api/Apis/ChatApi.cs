@@ -190,10 +190,11 @@ internal static class ChatApi
         return TypedResults.Empty;
     }
 
-    /// <summary>The failures after which the next model of an <c>auto</c> chain is tried: the model's, not the request's.</summary>
-    private static bool FallsBack(Exception e) =>
-        e is ModelUnavailableException or ReplicaOverloadedException or InferenceTimeoutException or OrleansMessageRejectionException
-            or SiloUnavailableException or TimeoutException or OperationCanceledException;
+    /// <summary>
+    /// The failures after which the next model of an <c>auto</c> chain is tried: the model's, not the request's, and
+    /// no first token within the model's timeout.
+    /// </summary>
+    private static bool FallsBack(Exception e) => InferenceFaults.IsModelFault(e) || e is OperationCanceledException;
 
     /// <summary>Which model answered and why: <c>x-aifleet-model</c>, <c>x-aifleet-route</c> and <c>x-aifleet-route-reason</c>.</summary>
     private static void SetRouteHeaders(HttpContext http, string model, string version, string kind, string reason)

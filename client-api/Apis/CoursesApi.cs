@@ -103,25 +103,29 @@ internal static class CoursesApi
         http.Response.ContentType = "text/event-stream";
         http.Response.Headers.CacheControl = "no-cache";
         var abort = http.RequestAborted;
+        async Task<long> SendEventsAsync(long from)
+        {
+            foreach (var e in await calls.RunAsync(_ => saga.GetEventsAsync(from)))
+            {
+                from = e.Seq;
+                await http.Response.WriteAsync($"id: {e.Seq}\nevent: {e.Kind}\ndata: {JsonSerializer.Serialize(e, Json)}\n\n", abort);
+            }
+
+            return from;
+        }
+
         try
         {
             while (!abort.IsCancellationRequested)
             {
-                foreach (var e in await calls.RunAsync(_ => saga.GetEventsAsync(after)))
-                {
-                    after = e.Seq;
-                    await http.Response.WriteAsync($"id: {e.Seq}\nevent: {e.Kind}\ndata: {JsonSerializer.Serialize(e, Json)}\n\n", abort);
-                }
+                after = await SendEventsAsync(after);
 
                 await http.Response.Body.FlushAsync(abort);
                 var status = await calls.RunAsync(_ => saga.GetStatusAsync());
                 if (status is null || SagaStates.IsTerminal(status.State))
                 {
                     // Events recorded between the read and the status are sent before the end.
-                    foreach (var e in await calls.RunAsync(_ => saga.GetEventsAsync(after)))
-                    {
-                        await http.Response.WriteAsync($"id: {e.Seq}\nevent: {e.Kind}\ndata: {JsonSerializer.Serialize(e, Json)}\n\n", abort);
-                    }
+                    await SendEventsAsync(after);
 
                     await http.Response.WriteAsync($"event: end\ndata: {JsonSerializer.Serialize(status, Json)}\n\n", abort);
                     break;

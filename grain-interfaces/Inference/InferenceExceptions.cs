@@ -32,3 +32,15 @@ public sealed class ModelUnavailableException(string message) : InferenceExcepti
 /// <summary>The model's tier is not one the caller's user tier may use (HTTP 403).</summary>
 [GenerateSerializer, Alias("aifleet.ModelNotAllowedException")]
 public sealed class ModelNotAllowedException(string message) : InferenceException(message);
+
+/// <summary>Which failures belong to the model that was asked rather than to the request.</summary>
+public static class InferenceFaults
+{
+    /// <summary>
+    /// The model could not answer — unavailable, overloaded, too slow, or its silo unreachable — so another model (or
+    /// replica) may: what a fallback chain moves on after. Bad input, budgets and cancellation are not among them.
+    /// </summary>
+    public static bool IsModelFault(Exception e) =>
+        e is ModelUnavailableException or ReplicaOverloadedException or InferenceTimeoutException
+            or OrleansMessageRejectionException or SiloUnavailableException or TimeoutException;
+}

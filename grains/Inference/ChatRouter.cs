@@ -156,7 +156,7 @@ internal sealed class ChatRouter(
 
     /// <summary>The failures after which another model is worth trying: the model, not the request, is at fault.</summary>
     public static bool FallsBack(Exception e) =>
-        ReplicaCircuits.IsReplicaFault(e) || e is BrokenCircuitException or ReplicaOverloadedException or TimeoutRejectedException or InferenceTimeoutException;
+        InferenceFaults.IsModelFault(e) || e is BrokenCircuitException or TimeoutRejectedException;
 
     // ---- non-streaming: the whole chat inside the router ----
 
@@ -179,8 +179,10 @@ internal sealed class ChatRouter(
         else
         {
             var failures = new ConcurrentQueue<string>();
-            var hedged = request.Policy?.MaxLatencyMs is { } ceiling;
-            var delay = hedged ? TimeSpan.FromMilliseconds(Math.Min(request.Policy!.MaxLatencyMs!.Value, primary.Model.Config.P95LatencyMs)) : Timeout.InfiniteTimeSpan;
+            // Latency-critical (a ceiling): hedge once the first model passes its p95; otherwise only after a failure.
+            var delay = request.Policy?.MaxLatencyMs is { } ceiling
+                ? TimeSpan.FromMilliseconds(Math.Min(ceiling, primary.Model.Config.P95LatencyMs))
+                : Timeout.InfiniteTimeSpan;
             var pipeline = new ResiliencePipelineBuilder<ChatCompletion>()
                 .AddHedging(new HedgingStrategyOptions<ChatCompletion>
                 {
@@ -414,7 +416,7 @@ internal sealed class ChatRouter(
                 cached, plan.ReasonKind, plan.Reason);
         }
 
-        return await AdmitAsync(request, plan.Candidates, 0, plan.ReasonKind, plan.Reason, cacheKey);
+        return await AdmitAsync(request, plan.Candidates, plan.ReasonKind, plan.Reason, cacheKey);
     }
 
     public async Task<ChatLease> FallbackAsync(ChatRequest request, ChatLease failed, string error)
@@ -437,15 +439,15 @@ internal sealed class ChatRouter(
 
         var next = rest[0].Model;
         var cacheKey = request.Temperature == 0 ? CacheKey(next, request) : null;
-        return await AdmitAsync(request, rest, 0, "fallback", $"fallback to '{next.Name}' after '{failed.Model}' failed ({error})", cacheKey);
+        return await AdmitAsync(request, rest, "fallback", $"fallback to '{next.Name}' after '{failed.Model}' failed ({error})", cacheKey);
     }
 
     /// <summary>Holds the worst case and picks a replica of the first candidate that has one admitting calls.</summary>
-    private async Task<ChatLease> AdmitAsync(ChatRequest request, IReadOnlyList<Candidate> candidates, int start, string reasonKind, string reason, string? cacheKey)
+    private async Task<ChatLease> AdmitAsync(ChatRequest request, IReadOnlyList<Candidate> candidates, string reasonKind, string reason, string? cacheKey)
     {
         var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
         var skipped = new List<string>();
-        for (var i = start; i < candidates.Count; i++)
+        for (var i = 0; i < candidates.Count; i++)
         {
             var candidate = candidates[i];
             var model = candidate.Model;
@@ -470,7 +472,7 @@ internal sealed class ChatRouter(
 
             var why = skipped.Count == 0 ? reason : $"{reason}; passed over {string.Join(", ", skipped)} (no replica admitting calls)";
             var kind = skipped.Count == 0 ? reasonKind : "fallback";
-            if (i > start)
+            if (i > 0)
             {
                 cacheKey = request.Temperature == 0 ? CacheKey(model, request) : null;
             }
