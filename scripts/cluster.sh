@@ -23,8 +23,8 @@ start() {
   [ -f "$dir/pids" ] && { echo "a cluster is already running (scripts/cluster.sh stop first)" >&2; exit 1; }
   # Services already running (the test script's, say) are used and left running at stop.
   : >"$dir/started"
-  listening "${AIFLEET_PG_PORT:-55432}" || echo postgres >>"$dir/started"
-  listening "${AIFLEET_REDIS_PORT:-56379}" || echo redis >>"$dir/started"
+  listening "${AIFLEET_PG_PORT:-25432}" || echo postgres >>"$dir/started"
+  listening "${AIFLEET_REDIS_PORT:-26379}" || echo redis >>"$dir/started"
   # client-api's bootstrap admin key: the caller's, or one made for this cluster (kept in $dir/admin-key).
   export AIFLEET__AUTH__ADMINKEY="${AIFLEET__AUTH__ADMINKEY:-afk_admin_$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n')}"
   echo "$AIFLEET__AUTH__ADMINKEY" >"$dir/admin-key"
@@ -49,7 +49,7 @@ start() {
   # client-api starts once every silo is Active in membership, so the models' replicas warm up spread over all of them.
   local cid="${AIFLEET__CLUSTER__CLUSTERID:-aifleet}" active=0
   for _ in $(seq 1 120); do
-    active="$(psql -h 127.0.0.1 -p "${AIFLEET_PG_PORT:-55432}" -U postgres -d aifleet -tAc \
+    active="$(psql -h 127.0.0.1 -p "${AIFLEET_PG_PORT:-25432}" -U postgres -d aifleet -tAc \
       "SELECT count(*) FROM aifleet_membership WHERE deployment_id = '$cid' AND status = 3 AND port BETWEEN $silo_port AND $((silo_port + n - 1))")"
     [ "$active" -ge "$n" ] && break
     sleep 0.5

@@ -1,14 +1,16 @@
 #!/usr/bin/env bash
 # A throwaway PostgreSQL for tests and the local cluster, using the server binaries Debian 12 ships
 # (/usr/lib/postgresql/15/bin). Data and socket live under $AIFLEET_PG_DIR (default /tmp/aifleet-postgres).
-#   scripts/postgres.sh start   → initdb if needed, start on 127.0.0.1:$AIFLEET_PG_PORT (55432), apply db/*.sql
+#   scripts/postgres.sh start   → initdb if needed, start on 127.0.0.1:$AIFLEET_PG_PORT (25432), apply db/*.sql
 #   scripts/postgres.sh stop
 #   scripts/postgres.sh url     → prints the connection string
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # Outside the checkout: the server runs as the postgres user, who may not be able to enter a private clone.
 dir="${AIFLEET_PG_DIR:-/tmp/aifleet-postgres}"
-port="${AIFLEET_PG_PORT:-55432}"
+# Below 32768: a listener inside Linux's ephemeral range (32768-60999) can find its port taken by a client socket
+# in TIME_WAIT right after a load test.
+port="${AIFLEET_PG_PORT:-25432}"
 bin="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1)"
 url="Host=127.0.0.1;Port=$port;Username=postgres;Database=aifleet;Pooling=true"
 as_pg() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }

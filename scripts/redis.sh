@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # A throwaway Redis for tests and the local cluster (Debian's redis-server, installed if missing), on
-# 127.0.0.1:$AIFLEET_REDIS_PORT (56379), working directory $AIFLEET_REDIS_DIR (/tmp/aifleet-redis), no snapshots.
+# 127.0.0.1:$AIFLEET_REDIS_PORT (26379), working directory $AIFLEET_REDIS_DIR (/tmp/aifleet-redis), no snapshots.
 #   scripts/redis.sh start   → start if not running; prints the connection string
 #   scripts/redis.sh stop
 #   scripts/redis.sh url
 set -euo pipefail
 dir="${AIFLEET_REDIS_DIR:-/tmp/aifleet-redis}"
-port="${AIFLEET_REDIS_PORT:-56379}"
+# Below 32768, outside the ephemeral range (see scripts/postgres.sh).
+port="${AIFLEET_REDIS_PORT:-26379}"
 url="127.0.0.1:$port"
 
 case "${1:-}" in
