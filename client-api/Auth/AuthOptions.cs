@@ -10,7 +10,8 @@ public sealed class AuthOptions
 
     /// <summary>
     /// The bootstrap admin key (env <c>AIFLEET__AUTH__ADMINKEY</c>), with which an operator creates the first keys.
-    /// Unset: client-api makes one at start and logs it (fine on a laptop, not in production).
+    /// Unset: client-api makes one at start and logs it (fine on a laptop, not in production). Set: at least 16
+    /// characters and no placeholder (e.g. <c>change-me...</c> or one character repeated), or client-api does not start.
     /// </summary>
     public string? AdminKey { get; set; }
 
@@ -20,12 +21,23 @@ public sealed class AuthOptions
 
 internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
 {
+    /// <summary>Text that marks a key copied from an example or a template rather than generated (any case).</summary>
+    private static readonly string[] PlaceholderMarkers = ["change-me", "changeme", "placeholder", "example", "<"];
+
     public ValidateOptionsResult Validate(string? name, AuthOptions o)
     {
         var errors = new List<string>();
-        if (o.AdminKey is { } key && key.Length < 16)
+        if (o.AdminKey is { } key)
         {
-            errors.Add($"{AuthOptions.SectionName}:AdminKey must be at least 16 characters");
+            if (key.Length < 16)
+            {
+                errors.Add($"{AuthOptions.SectionName}:AdminKey must be at least 16 characters");
+            }
+
+            if (IsPlaceholder(key))
+            {
+                errors.Add($"{AuthOptions.SectionName}:AdminKey looks like a placeholder, not a secret: generate one (e.g. `openssl rand -hex 32`) and set it");
+            }
         }
 
         if (o.CacheSeconds is < 0 or > 300)
@@ -35,4 +47,9 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
+
+    /// <summary>Whether <paramref name="key"/> contains a placeholder marker or is one character repeated (any case).</summary>
+    internal static bool IsPlaceholder(string key) =>
+        PlaceholderMarkers.Any(marker => key.Contains(marker, StringComparison.OrdinalIgnoreCase))
+        || (key.Length > 0 && key.All(c => char.ToLowerInvariant(c) == char.ToLowerInvariant(key[0])));
 }
