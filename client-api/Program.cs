@@ -1,6 +1,7 @@
 using Orleans.Dashboard;
 using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Hosting;
 
 var builder = WebApplication.CreateBuilder(args);
@@ -9,6 +10,8 @@ builder.AddAiFleetApi();
 
 var app = builder.Build();
 app.UseExceptionHandler();
+app.UseRouting();
+app.UseBodyLimits();
 app.UseAuthentication();
 app.UseAuthorization();
 app.Services.GetRequiredService<ApiKeyValidator>(); // logs a generated admin key at start when none is configured

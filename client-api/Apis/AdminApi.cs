@@ -38,15 +38,8 @@ internal static class AdminApi
 
     private static async Task<Results<Created<KeyView>, ProblemHttpResult>> CreateKeyAsync(CreateKeyRequest body, IGrainFactory grains, ClusterCalls calls)
     {
-        try
-        {
-            var created = await calls.RunAsync(_ => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? "", body.Tier));
-            return TypedResults.Created($"/v1/admin/keys/{created.Info.Id}", View(created.Info) with { Key = created.Key });
-        }
-        catch (InvalidApiKeyRequestException e)
-        {
-            return BadRequest(e.Message);
-        }
+        var created = await calls.RunAsync(_ => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? "", body.Tier));
+        return TypedResults.Created($"/v1/admin/keys/{created.Info.Id}", View(created.Info) with { Key = created.Key });
     }
 
     private static async Task<Ok<KeyView[]>> ListKeysAsync(IGrainFactory grains, ClusterCalls calls) =>
@@ -59,20 +52,26 @@ internal static class AdminApi
 
     private static async Task<Results<Ok<BudgetStatus>, ProblemHttpResult>> SetBudgetAsync(string user, BudgetLimits limits, IGrainFactory grains, ClusterCalls calls)
     {
-        try
-        {
-            var budget = grains.GetGrain<IUserBudgetGrain>(user);
-            await calls.RunAsync(async _ => { await budget.SetLimitsAsync(limits); return true; });
-            return TypedResults.Ok(await calls.RunAsync(_ => budget.GetStatusAsync()));
-        }
-        catch (InvalidBudgetRequestException e)
-        {
-            return BadRequest(e.Message);
-        }
+        CheckUser(user);
+        var budget = grains.GetGrain<IUserBudgetGrain>(user);
+        await calls.RunAsync(async _ => { await budget.SetLimitsAsync(limits); return true; });
+        return TypedResults.Ok(await calls.RunAsync(_ => budget.GetStatusAsync()));
     }
 
-    private static async Task<Ok<BudgetStatus>> GetBudgetAsync(string user, IGrainFactory grains, ClusterCalls calls) =>
-        TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(user).GetStatusAsync()));
+    private static async Task<Ok<BudgetStatus>> GetBudgetAsync(string user, IGrainFactory grains, ClusterCalls calls)
+    {
+        CheckUser(user);
+        return TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(user).GetStatusAsync()));
+    }
+
+    /// <summary>A user named in a path: bounded like every name, so no grain is made for a megabyte of text.</summary>
+    private static void CheckUser(string user)
+    {
+        if (user.Length is 0 or > InputBounds.MaxNameLength || user.Any(char.IsControl))
+        {
+            throw AiFleetException.Invalid($"'user' must be 1 to {InputBounds.MaxNameLength} printable characters", "user");
+        }
+    }
 
     private static async Task<Ok<BudgetStatus>> OwnBudgetAsync(ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls) =>
         TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(caller.UserId()).GetStatusAsync()));

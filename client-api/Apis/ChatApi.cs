@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text;
 using System.Text.Json;
 using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
@@ -20,34 +21,24 @@ internal static class ChatApi
 
     public static IEndpointRouteBuilder MapChatApi(this IEndpointRouteBuilder app)
     {
-        app.MapPost("/v1/chat/completions", CompleteAsync).WithTags("OpenAI");
+        app.MapPost("/v1/chat/completions", CompleteAsync).WithTags("OpenAI").SpeaksErrors(ErrorProtocol.OpenAi).LimitBody(BodyLimit.OpenAi);
         return app;
     }
 
     private sealed record Parsed(string Model, string Prompt, int MaxTokens, double Temperature, int? Seed, bool Stream, RoutingPolicy? Policy);
 
     private static async Task<IResult> CompleteAsync(
-        HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, IGrainFactory grains, ILoggerFactory loggers, TimeProvider time)
+        ChatBody body, HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, IGrainFactory grains, ILoggerFactory loggers, TimeProvider time)
     {
-        Parsed request;
-        try
+        if (Parse(body, http.Request.Headers, out var parsed) is { } invalid)
         {
-            using var body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
-            if (Parse(body.RootElement, http.Request.Headers, out var parsed) is { } invalid)
-            {
-                return invalid;
-            }
-
-            request = parsed!;
-        }
-        catch (JsonException e)
-        {
-            return OpenAiErrors.Invalid($"the request body is not valid JSON: {e.Message}");
+            return invalid;
         }
 
+        var request = parsed!;
         if (request.Model != ChatRequest.Auto && await catalog.FindAsync(request.Model) is null)
         {
-            return OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{request.Model}' does not exist", "model");
+            return OpenAiErrors.ModelNotFound(request.Model);
         }
 
         var logger = loggers.CreateLogger(typeof(ChatApi));
@@ -64,7 +55,7 @@ internal static class ChatApi
             }
             catch (Exception e)
             {
-                return OpenAiErrors.FromException(e, http, logger);
+                return OpenAiErrors.FromException(e, logger);
             }
 
             SetRouteHeaders(http, answer.Model, answer.Version, answer.ReasonKind, answer.Reason);
@@ -88,7 +79,7 @@ internal static class ChatApi
         }
         catch (Exception e)
         {
-            return OpenAiErrors.FromException(e, http, logger);
+            return OpenAiErrors.FromException(e, logger);
         }
 
         if (lease.Cached is { } cached)
@@ -154,7 +145,7 @@ internal static class ChatApi
                 }
                 catch (Exception fallback)
                 {
-                    return OpenAiErrors.FromException(fallback, http, logger);
+                    return OpenAiErrors.FromException(fallback, logger);
                 }
 
                 (last, text) = (null, new StringBuilder());
@@ -164,7 +155,7 @@ internal static class ChatApi
             catch (Exception e) when (!started)
             {
                 await SettleAsync(calls, catalog, lease, last, outcome, null, logger);
-                return OpenAiErrors.FromException(e is OperationCanceledException ? new InferenceTimeoutException($"model '{lease.Model}' gave no first token within {lease.TimeoutMs} ms") : e, http, logger);
+                return OpenAiErrors.FromException(e is OperationCanceledException ? AiFleetException.Timeout($"model '{lease.Model}' gave no first token within {lease.TimeoutMs} ms") : e, logger);
             }
             catch (Exception e)
             {
@@ -243,47 +234,45 @@ internal static class ChatApi
         await http.Response.Body.FlushAsync();
     }
 
-    private static IResult? Parse(JsonElement root, IHeaderDictionary headers, out Parsed? parsed)
+    private static IResult? Parse(ChatBody body, IHeaderDictionary headers, out Parsed? parsed)
     {
         parsed = null;
-        if (root.ValueKind != JsonValueKind.Object)
-        {
-            return OpenAiErrors.Invalid("the request body must be a JSON object");
-        }
-
-        if (!root.TryGetProperty("model", out var m) || m.ValueKind != JsonValueKind.String || m.GetString() is not { Length: > 0 } model)
+        if (body.Model is not { Length: > 0 } model)
         {
             return OpenAiErrors.Invalid("'model' is required and must be a string", "model");
         }
 
-        if (!root.TryGetProperty("messages", out var messages) || messages.ValueKind != JsonValueKind.Array || messages.GetArrayLength() == 0)
+        if (!InputBounds.IsModelName(model))
+        {
+            return OpenAiErrors.Invalid($"'model' must be at most {InputBounds.MaxNameLength} letters, digits, '.', '_' or '-'", "model");
+        }
+
+        if (body.Messages is not { Count: > 0 } messages)
         {
             return OpenAiErrors.Invalid("'messages' is required and must be a non-empty array", "messages");
         }
 
-        string? prompt = null;
-        foreach (var message in messages.EnumerateArray())
+        if (messages.Count > InputBounds.MaxMessages)
         {
-            if (message.ValueKind != JsonValueKind.Object || !message.TryGetProperty("role", out var role) || role.ValueKind != JsonValueKind.String)
+            return OpenAiErrors.Invalid($"'messages' holds at most {InputBounds.MaxMessages} messages", "messages");
+        }
+
+        string? prompt = null;
+        for (var i = 0; i < messages.Count; i++)
+        {
+            if (messages[i] is not { Role: { } role } message)
             {
-                return OpenAiErrors.Invalid("each message needs a 'role'", "messages");
+                return OpenAiErrors.Invalid("each message needs a 'role'", $"messages[{i}].role");
             }
 
-            if (role.GetString() is not ("system" or "developer" or "user" or "assistant" or "tool"))
+            if (role == ChatRole.User)
             {
-                return OpenAiErrors.Invalid($"unknown message role '{role.GetString()}'", "messages");
-            }
-
-            if (role.GetString() == "user" && message.TryGetProperty("content", out var content))
-            {
-                prompt = content.ValueKind switch
+                if (ReadContent(message.Content, i, out var text) is { } invalid)
                 {
-                    JsonValueKind.String => content.GetString(),
-                    JsonValueKind.Array => string.Concat(content.EnumerateArray()
-                        .Where(p => p.TryGetProperty("type", out var t) && t.GetString() == "text" && p.TryGetProperty("text", out _))
-                        .Select(p => p.GetProperty("text").GetString())),
-                    _ => null,
-                };
+                    return invalid;
+                }
+
+                prompt = text;
             }
         }
 
@@ -292,56 +281,85 @@ internal static class ChatApi
             return OpenAiErrors.Invalid("'messages' must hold a user message with text content", "messages");
         }
 
-        var maxTokens = DefaultMaxTokens;
-        foreach (var name in new[] { "max_completion_tokens", "max_tokens" })
+        if (prompt.Length > InputBounds.MaxPromptLength)
         {
-            if (root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null)
-            {
-                if (!value.TryGetInt32(out maxTokens) || maxTokens < 1)
-                {
-                    return OpenAiErrors.Invalid($"'{name}' must be a positive integer", name);
-                }
-
-                break;
-            }
+            return OpenAiErrors.Invalid($"the prompt is longer than {InputBounds.MaxPromptLength} characters", "messages");
         }
 
-        var temperature = 1.0;
-        if (root.TryGetProperty("temperature", out var temp) && temp.ValueKind != JsonValueKind.Null
-            && (!temp.TryGetDouble(out temperature) || temperature is < 0 or > 2))
+        var (maxTokens, maxName) = body.MaxCompletionTokens is { } completion ? (completion, "max_completion_tokens")
+            : body.MaxTokens is { } max ? (max, "max_tokens") : (DefaultMaxTokens, "max_tokens");
+        if (maxTokens < 1)
+        {
+            return OpenAiErrors.Invalid($"'{maxName}' must be a positive integer", maxName);
+        }
+
+        var temperature = body.Temperature ?? 1.0;
+        if (temperature is < 0 or > 2 || double.IsNaN(temperature))
         {
             return OpenAiErrors.Invalid("'temperature' must be a number from 0 to 2", "temperature");
         }
 
-        int? seed = null;
-        if (root.TryGetProperty("seed", out var s) && s.ValueKind != JsonValueKind.Null)
-        {
-            if (!s.TryGetInt32(out var seedValue))
-            {
-                return OpenAiErrors.Invalid("'seed' must be an integer", "seed");
-            }
-
-            seed = seedValue;
-        }
-
-        if (root.TryGetProperty("n", out var n) && n.ValueKind != JsonValueKind.Null && (!n.TryGetInt32(out var count) || count != 1))
+        if (body.N is { } n && n != 1)
         {
             return OpenAiErrors.Invalid("only 'n': 1 is supported", "n");
         }
 
-        if (root.TryGetProperty("tools", out var tools) && tools.ValueKind == JsonValueKind.Array && tools.GetArrayLength() > 0)
+        if (body.Tools is { ValueKind: JsonValueKind.Array } tools && tools.GetArrayLength() > 0)
         {
             return OpenAiErrors.Invalid("tools are not supported by the self-hosted models", "tools");
         }
 
-        if (ParsePolicy(root, headers, out var policy) is { } invalidPolicy)
+        if (ParsePolicy(body, headers, out var policy) is { } invalidPolicy)
         {
             return invalidPolicy;
         }
 
-        var stream = root.TryGetProperty("stream", out var st) && st.ValueKind == JsonValueKind.True;
-        parsed = new Parsed(model, prompt, maxTokens, temperature, seed, stream, policy);
+        parsed = new Parsed(model, prompt, maxTokens, temperature, body.Seed, body.Stream == true, policy);
         return null;
+    }
+
+    /// <summary>A user message's text: a string, or the text parts of an array of content parts.</summary>
+    private static IResult? ReadContent(JsonElement content, int index, out string? text)
+    {
+        text = null;
+        switch (content.ValueKind)
+        {
+            case JsonValueKind.String:
+                text = content.GetString();
+                return null;
+            case JsonValueKind.Array:
+                var builder = new StringBuilder();
+                var part = 0;
+                foreach (var p in content.EnumerateArray())
+                {
+                    var field = $"messages[{index}].content[{part++}]";
+                    if (p.ValueKind != JsonValueKind.Object || !p.TryGetProperty("type", out var type) || type.ValueKind != JsonValueKind.String)
+                    {
+                        return OpenAiErrors.Invalid("each content part must be an object with a string 'type'", field);
+                    }
+
+                    if (type.ValueEquals("text"))
+                    {
+                        if (!p.TryGetProperty("text", out var t) || t.ValueKind != JsonValueKind.String)
+                        {
+                            return OpenAiErrors.Invalid("a text content part needs a string 'text'", field + ".text");
+                        }
+
+                        builder.Append(t.GetString());
+                    }
+                    else
+                    {
+                        return OpenAiErrors.Invalid("only text content parts are supported", field + ".type");
+                    }
+                }
+
+                text = builder.ToString();
+                return null;
+            case JsonValueKind.Null or JsonValueKind.Undefined:
+                return null;
+            default:
+                return OpenAiErrors.Invalid("'content' must be a string or an array of content parts", $"messages[{index}].content");
+        }
     }
 
     /// <summary>
@@ -349,15 +367,13 @@ internal static class ChatApi
     /// from the body or, for SDKs that cannot add body fields, the <c>x-aifleet-min-quality</c>,
     /// <c>x-aifleet-max-latency-ms</c> and <c>x-aifleet-tier</c> headers (the body wins).
     /// </summary>
-    private static IResult? ParsePolicy(JsonElement root, IHeaderDictionary headers, out RoutingPolicy? policy)
+    private static IResult? ParsePolicy(ChatBody body, IHeaderDictionary headers, out RoutingPolicy? policy)
     {
         policy = null;
-        double? quality = null;
-        int? latency = null;
-        string? tier = null;
-        if (Field(root, headers, "min_quality", "x-aifleet-min-quality") is { } q)
+        var quality = body.MinQuality;
+        if (quality is null && Header(headers, "x-aifleet-min-quality") is { } q)
         {
-            if (!double.TryParse(q, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value) || value is < 0 or > 1)
+            if (!double.TryParse(q, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out var value))
             {
                 return OpenAiErrors.Invalid("'min_quality' must be a number from 0 to 1", "min_quality");
             }
@@ -365,9 +381,15 @@ internal static class ChatApi
             quality = value;
         }
 
-        if (Field(root, headers, "max_latency_ms", "x-aifleet-max-latency-ms") is { } l)
+        if (quality is { } minQuality && (minQuality is < 0 or > 1 || double.IsNaN(minQuality)))
         {
-            if (!int.TryParse(l, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value) || value < 1)
+            return OpenAiErrors.Invalid("'min_quality' must be a number from 0 to 1", "min_quality");
+        }
+
+        var latency = body.MaxLatencyMs;
+        if (latency is null && Header(headers, "x-aifleet-max-latency-ms") is { } l)
+        {
+            if (!int.TryParse(l, System.Globalization.NumberStyles.Integer, System.Globalization.CultureInfo.InvariantCulture, out var value))
             {
                 return OpenAiErrors.Invalid("'max_latency_ms' must be a positive integer (milliseconds)", "max_latency_ms");
             }
@@ -375,14 +397,15 @@ internal static class ChatApi
             latency = value;
         }
 
-        if (Field(root, headers, "tier", "x-aifleet-tier") is { } t)
+        if (latency is < 1)
         {
-            if (t.Length is 0 or > 64)
-            {
-                return OpenAiErrors.Invalid("'tier' must name a model tier", "tier");
-            }
+            return OpenAiErrors.Invalid("'max_latency_ms' must be a positive integer (milliseconds)", "max_latency_ms");
+        }
 
-            tier = t;
+        var tier = body.Tier ?? Header(headers, "x-aifleet-tier");
+        if (tier is { Length: 0 or > InputBounds.MaxNameLength })
+        {
+            return OpenAiErrors.Invalid("'tier' must name a model tier", "tier");
         }
 
         if (quality is not null || latency is not null || tier is not null)
@@ -393,8 +416,5 @@ internal static class ChatApi
         return null;
     }
 
-    private static string? Field(JsonElement root, IHeaderDictionary headers, string name, string header) =>
-        root.TryGetProperty(name, out var value) && value.ValueKind != JsonValueKind.Null
-            ? value.ValueKind == JsonValueKind.String ? value.GetString() : value.GetRawText()
-            : headers.TryGetValue(header, out var h) && h.Count > 0 ? h[0] : null;
+    private static string? Header(IHeaderDictionary headers, string name) => headers.TryGetValue(name, out var h) && h.Count > 0 ? h[0] : null;
 }

@@ -52,23 +52,16 @@ internal static class CoursesApi
         HttpContext http, StartBody body, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
         var key = http.Request.Headers["Idempotency-Key"].FirstOrDefault();
-        if (key is { Length: 0 or > 200 })
+        if (key is { Length: 0 or > InputBounds.MaxIdempotencyKeyLength })
         {
-            return Problem(StatusCodes.Status400BadRequest, "Invalid Idempotency-Key", "the Idempotency-Key header must be 1 to 200 characters");
+            return Problem(StatusCodes.Status400BadRequest, "Invalid Idempotency-Key", $"the Idempotency-Key header must be 1 to {InputBounds.MaxIdempotencyKeyLength} characters");
         }
 
         var request = new CourseRequest(body.Subject ?? "", body.Level ?? "beginner", body.Lessons ?? 5, body.Language ?? "English",
             body.Model ?? "auto", body.MinQuality, body.BudgetCeiling, body.LessonTokens ?? 160);
         var id = SagaId(caller.UserId(), key);
-        try
-        {
-            var status = await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).StartAsync(caller.UserId(), caller.UserTier(), request));
-            return TypedResults.Accepted($"/v1/courses/jobs/{id}", ToJob(status));
-        }
-        catch (InvalidCourseRequestException e)
-        {
-            return Problem(StatusCodes.Status400BadRequest, "Invalid course request", e.Message);
-        }
+        var status = await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).StartAsync(caller.UserId(), caller.UserTier(), request));
+        return TypedResults.Accepted($"/v1/courses/jobs/{id}", ToJob(status));
     }
 
     private static Job ToJob(SagaStatus s) => new(s.Id, s.State, $"/v1/courses/jobs/{s.Id}", $"/v1/courses/jobs/{s.Id}/events", s);

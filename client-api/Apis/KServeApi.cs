@@ -1,4 +1,5 @@
 using System.IO.Pipelines;
+using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Hosting;
 using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Inference;
@@ -13,7 +14,7 @@ internal static class KServeApi
 
     public static IEndpointRouteBuilder MapKServeApi(this IEndpointRouteBuilder app)
     {
-        var v2 = app.MapGroup("/v2").WithTags("KServe v2");
+        var v2 = app.MapGroup("/v2").WithTags("KServe v2").SpeaksErrors(ErrorProtocol.KServe).LimitBody(BodyLimit.Tensors);
         v2.MapGet("", ServerMetadata);
         v2.MapGet("/health/live", () => TypedResults.Ok(new { live = true })).AllowAnonymous();
         v2.MapGet("/health/ready", ServerReady).AllowAnonymous();
@@ -39,11 +40,11 @@ internal static class KServeApi
         var descriptor = await catalog.FindAsync(model);
         if (descriptor is null)
         {
-            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' is not in the repository");
+            return KServeErrors.NotFound($"model '{model}' is not in the repository");
         }
 
         return version is not null && !descriptor.Versions.Contains(version)
-            ? KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})")
+            ? KServeErrors.NotFound($"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})")
             : TypedResults.Ok(KServeJson.Metadata(descriptor, version));
     }
 
@@ -52,14 +53,14 @@ internal static class KServeApi
         var descriptor = await catalog.FindAsync(model);
         if (descriptor is null)
         {
-            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' is not in the repository");
+            return KServeErrors.NotFound($"model '{model}' is not in the repository");
         }
 
         var wanted = version ?? descriptor.DefaultVersion;
         var readiness = (await catalog.ReadinessAsync()).FirstOrDefault(r => r.Model == model && r.Version == wanted);
         if (readiness is null)
         {
-            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' has no version '{wanted}'");
+            return KServeErrors.NotFound($"model '{model}' has no version '{wanted}'");
         }
 
         return readiness.Ready
@@ -69,18 +70,23 @@ internal static class KServeApi
     }
 
     private static async Task<IResult> InferAsync(
-        HttpContext http, string model, string? version, ModelCatalog catalog, ClusterCalls calls, ILoggerFactory loggers)
+        HttpContext http, string model, string? version, ModelCatalog catalog, ClusterCalls calls)
     {
         var ct = http.RequestAborted;
+        if (!InputBounds.IsModelName(model) || (version is not null && !InputBounds.IsModelName(version)))
+        {
+            return KServeErrors.Invalid($"model and version names are at most {InputBounds.MaxNameLength} letters, digits, '.', '_' or '-'");
+        }
+
         var descriptor = await catalog.FindAsync(model);
         if (descriptor is null)
         {
-            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' is not in the repository");
+            return KServeErrors.NotFound($"model '{model}' is not in the repository");
         }
 
         if (version is not null && !descriptor.Versions.Contains(version))
         {
-            return KServeErrors.Error(StatusCodes.Status404NotFound, $"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})");
+            return KServeErrors.NotFound($"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})");
         }
 
         var bodyReader = http.Request.BodyReader;
@@ -116,7 +122,7 @@ internal static class KServeApi
 
         if (request is null)
         {
-            return KServeErrors.Error(StatusCodes.Status400BadRequest, error!);
+            return KServeErrors.Invalid(error!);
         }
 
         InferenceResponse response;
@@ -127,10 +133,6 @@ internal static class KServeApi
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             return TypedResults.Empty;
-        }
-        catch (Exception e)
-        {
-            return KServeErrors.FromException(e, http, loggers.CreateLogger(typeof(KServeApi)));
         }
 
         await KServeJson.WriteInferResponseAsync(http.Response, response, ct);

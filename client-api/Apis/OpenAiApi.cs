@@ -3,6 +3,7 @@ using System.Security.Claims;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
@@ -18,7 +19,7 @@ internal static class OpenAiApi
 {
     public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
     {
-        var v1 = app.MapGroup("/v1").WithTags("OpenAI");
+        var v1 = app.MapGroup("/v1").WithTags("OpenAI").SpeaksErrors(ErrorProtocol.OpenAi).LimitBody(BodyLimit.OpenAi);
         v1.MapGet("/models", ListModelsAsync);
         v1.MapGet("/models/{id}", GetModelAsync);
         v1.MapPost("/embeddings", EmbeddingsAsync);
@@ -54,88 +55,66 @@ internal static class OpenAiApi
             ? TypedResults.Ok(Auto)
             : await catalog.FindAsync(id) is { } model
                 ? TypedResults.Ok(ToModel(model))
-                : OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{id}' does not exist", "model");
+                : OpenAiErrors.ModelNotFound(id);
 
     private static ModelObject ToModel(ModelDescriptor m) => m.Catalog is { } c
         ? new(m.Name, "model", Created, c.Provider ?? "aifleet", c.Kind, c.Tier, c.Quality, c.CostPer1kTokens, c.CostPerInference, c.P95LatencyMs, c.ContextTokens)
         : new(m.Name, "model", Created, "aifleet");
 
-    private static async Task<IResult> EmbeddingsAsync(HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, ILoggerFactory loggers)
+    private static async Task<IResult> EmbeddingsAsync(
+        EmbeddingsBody body, HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls)
     {
-        JsonDocument body;
+        if (body.Model is not { Length: > 0 } model)
+        {
+            return OpenAiErrors.Invalid("'model' is required and must be a string", "model");
+        }
+
+        if (!InputBounds.IsModelName(model))
+        {
+            return OpenAiErrors.Invalid($"'model' must be at most {InputBounds.MaxNameLength} letters, digits, '.', '_' or '-'", "model");
+        }
+
+        if (body.Input.ValueKind == JsonValueKind.Undefined)
+        {
+            return OpenAiErrors.Invalid("'input' is required", "input");
+        }
+
+        if (!TryReadInput(body.Input, out var texts, out var ids, out var inputError))
+        {
+            return OpenAiErrors.Invalid(inputError!, "input");
+        }
+
+        if (await catalog.FindAsync(model) is null)
+        {
+            return OpenAiErrors.ModelNotFound(model);
+        }
+
+        EmbeddingResult result;
         try
         {
-            body = await JsonDocument.ParseAsync(http.Request.Body, cancellationToken: http.RequestAborted);
+            result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(new EmbeddingRequest(caller.UserId(), model, texts, ids), ct), http.RequestAborted);
         }
-        catch (JsonException e)
+        catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {
-            return OpenAiErrors.Invalid($"the request body is not valid JSON: {e.Message}");
+            return TypedResults.Empty;
         }
 
-        using (body)
+        var base64 = body.EncodingFormat == EncodingFormat.Base64;
+        http.Response.Headers["x-aifleet-model"] = $"{result.Model}/{result.Version}";
+        http.Response.Headers["x-aifleet-cost"] = result.Cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        http.Response.Headers["x-aifleet-cache"] = result.CachedInputs == 0 ? "miss" : result.CachedInputs == result.Embeddings.Count ? "hit" : "partial";
+        return TypedResults.Ok(new
         {
-            var root = body.RootElement;
-            if (root.ValueKind != JsonValueKind.Object)
+            @object = "list",
+            data = result.Embeddings.Select((v, i) => new
             {
-                return OpenAiErrors.Invalid("the request body must be a JSON object");
-            }
-
-            if (!root.TryGetProperty("model", out var modelElement) || modelElement.ValueKind != JsonValueKind.String || modelElement.GetString() is not { Length: > 0 } model)
-            {
-                return OpenAiErrors.Invalid("'model' is required and must be a string", "model");
-            }
-
-            var format = root.TryGetProperty("encoding_format", out var f) ? f.GetString() : "float";
-            if (format is not ("float" or "base64"))
-            {
-                return OpenAiErrors.Invalid($"'encoding_format' must be 'float' or 'base64', not '{format}'", "encoding_format");
-            }
-
-            if (!root.TryGetProperty("input", out var input))
-            {
-                return OpenAiErrors.Invalid("'input' is required", "input");
-            }
-
-            if (!TryReadInput(input, out var texts, out var ids, out var inputError))
-            {
-                return OpenAiErrors.Invalid(inputError!, "input");
-            }
-
-            if (await catalog.FindAsync(model) is null)
-            {
-                return OpenAiErrors.Error(StatusCodes.Status404NotFound, "invalid_request_error", "model_not_found", $"model '{model}' does not exist", "model");
-            }
-
-            EmbeddingResult result;
-            try
-            {
-                result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(new EmbeddingRequest(caller.UserId(), model, texts, ids), ct), http.RequestAborted);
-            }
-            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
-            {
-                return TypedResults.Empty;
-            }
-            catch (Exception e)
-            {
-                return OpenAiErrors.FromException(e, http, loggers.CreateLogger(typeof(OpenAiApi)));
-            }
-
-            http.Response.Headers["x-aifleet-model"] = $"{result.Model}/{result.Version}";
-            http.Response.Headers["x-aifleet-cost"] = result.Cost.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            http.Response.Headers["x-aifleet-cache"] = result.CachedInputs == 0 ? "miss" : result.CachedInputs == result.Embeddings.Count ? "hit" : "partial";
-            return TypedResults.Ok(new
-            {
-                @object = "list",
-                data = result.Embeddings.Select((v, i) => new
-                {
-                    @object = "embedding",
-                    index = i,
-                    embedding = format == "base64" ? (object)Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v,
-                }),
-                model = result.Model,
-                usage = new { prompt_tokens = result.PromptTokens, total_tokens = result.PromptTokens },
-            });
-        }
+                @object = "embedding",
+                index = i,
+                embedding = base64 ? (object)Convert.ToBase64String(MemoryMarshal.AsBytes(v.AsSpan())) : v,
+            }),
+            model = result.Model,
+            usage = new { prompt_tokens = result.PromptTokens, total_tokens = result.PromptTokens },
+        });
     }
 
     /// <summary>OpenAI's four input forms: a string, strings, token ids, or lists of token ids.</summary>
@@ -187,6 +166,18 @@ internal static class OpenAiApi
         if (texts is not null && texts.Any(string.IsNullOrEmpty))
         {
             error = "'input' strings must not be empty";
+            return false;
+        }
+
+        if ((texts?.Count ?? ids!.Count) > InputBounds.MaxEmbeddingInputs)
+        {
+            error = $"'input' holds at most {InputBounds.MaxEmbeddingInputs} items";
+            return false;
+        }
+
+        if (texts is not null && texts.Any(t => t.Length > InputBounds.MaxEmbeddingTextLength))
+        {
+            error = $"'input' strings are at most {InputBounds.MaxEmbeddingTextLength} characters";
             return false;
         }
 

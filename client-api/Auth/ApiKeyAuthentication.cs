@@ -34,6 +34,11 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail("the Authorization header must be 'Bearer <key>'");
         }
 
+        if (header.Length > 7 + Apis.InputBounds.MaxBearerLength)
+        {
+            return AuthenticateResult.Fail($"the API key is not valid (longer than {Apis.InputBounds.MaxBearerLength} characters)");
+        }
+
         var principal = await validator.AuthenticateAsync(header[7..].Trim(), SchemeName);
         return principal is null
             ? AuthenticateResult.Fail("the API key is not valid (unknown or revoked)")
@@ -43,12 +48,11 @@ internal sealed class ApiKeyAuthenticationHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
-        await ApiErrors.WriteAsync(Context, StatusCodes.Status401Unauthorized, "invalid_api_key",
-            failure ?? "an API key is required: send 'Authorization: Bearer <key>'");
+        await ApiErrors.UnauthorizedAsync(Context, failure ?? "an API key is required: send 'Authorization: Bearer <key>'");
     }
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
-        ApiErrors.WriteAsync(Context, StatusCodes.Status403Forbidden, "forbidden", "this API key's role may not use this route");
+        ApiErrors.ForbiddenAsync(Context, "this API key's role may not use this route");
 }
 
 /// <summary>The signed-in key's user and role.</summary>

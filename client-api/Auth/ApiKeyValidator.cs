@@ -10,13 +10,22 @@ namespace Orleans.AiFleet.ClientApi.Auth;
 
 /// <summary>
 /// Turns a presented key into its owner and role: the bootstrap admin key by a constant-time comparison of hashes,
-/// any other by its ApiKey grain, whose answer (found or not) is cached for <see cref="AuthOptions.CacheSeconds"/>.
+/// any other by its ApiKey grain. Only the SHA-256 of a key is ever kept. A string that is not shaped like an issued
+/// key (<c>afk_</c> and 43 base64url characters) is refused without a lookup or a cache entry; a well-shaped key the
+/// cluster does not know is remembered in a small bounded set; known keys are cached for
+/// <see cref="AuthOptions.CacheSeconds"/>.
 /// </summary>
 internal sealed partial class ApiKeyValidator
 {
     public const string BootstrapUser = "admin";
 
     private const int MaxCached = 100_000;
+
+    /// <summary>Well-shaped keys the cluster does not know, remembered briefly; a flood of them evicts the lot.</summary>
+    private const int MaxUnknownCached = 4_096;
+
+    /// <summary>The shape of an issued key: <c>afk_</c> and 32 random bytes in base64url.</summary>
+    public const int IssuedKeyLength = 4 + 43;
 
     private readonly IGrainFactory _grains;
     private readonly ClusterCalls _calls;
@@ -25,6 +34,7 @@ internal sealed partial class ApiKeyValidator
     private readonly byte[] _adminHash;
     private readonly ConcurrentDictionary<string, (ApiKeyInfo? Info, long Until)> _cache = new(StringComparer.Ordinal);
     private readonly ConcurrentDictionary<string, (ClaimsPrincipal? Principal, long Until)> _principals = new(StringComparer.Ordinal);
+    private int _unknownCached;
 
     public ApiKeyValidator(IGrainFactory grains, ClusterCalls calls, TimeProvider time, IOptions<AuthOptions> options, ILogger<ApiKeyValidator> logger)
     {
@@ -48,14 +58,25 @@ internal sealed partial class ApiKeyValidator
     /// </summary>
     public async ValueTask<ClaimsPrincipal?> AuthenticateAsync(string key, string scheme)
     {
+        if (key.Length > Apis.InputBounds.MaxBearerLength)
+        {
+            return null; // no key is this long: refused before hashing or caching anything
+        }
+
+        var id = HashId(key);
         var now = _time.GetTimestamp();
-        if (_principals.TryGetValue(key, out var cached) && cached.Until > now)
+        if (_principals.TryGetValue(id, out var cached) && cached.Until > now)
         {
             return cached.Principal;
         }
 
         var info = await ValidateAsync(key);
-        var principal = info is null ? null : new ClaimsPrincipal(new ClaimsIdentity(
+        if (info is null)
+        {
+            return null; // unknown keys never enter the principal cache
+        }
+
+        var principal = new ClaimsPrincipal(new ClaimsIdentity(
             info.Tier is null
                 ? [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)]
                 : [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id), new Claim(ApiKeyAuthenticationHandler.TierClaim, info.Tier)],
@@ -66,7 +87,7 @@ internal sealed partial class ApiKeyValidator
         }
 
         // The bootstrap key never changes; other keys are trusted for the cache period like their lookups.
-        _principals[key] = (principal, info?.Id == "bootstrap" ? long.MaxValue : now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency));
+        _principals[id] = (principal, info.Id == "bootstrap" ? long.MaxValue : now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency));
         return principal;
     }
 
@@ -77,6 +98,11 @@ internal sealed partial class ApiKeyValidator
         if (CryptographicOperations.FixedTimeEquals(hash, _adminHash))
         {
             return new ApiKeyInfo("bootstrap", BootstrapUser, Roles.Admin, "bootstrap admin key", default, null);
+        }
+
+        if (!IsIssuedShape(key))
+        {
+            return null; // not a key this service issues: no lookup, nothing remembered
         }
 
         var id = Convert.ToHexString(hash).ToLowerInvariant();
@@ -90,12 +116,35 @@ internal sealed partial class ApiKeyValidator
         var valid = info is { Active: true } ? info : null;
         if (_cache.Count >= MaxCached)
         {
-            _cache.Clear(); // a flood of made-up keys must not grow the cache without bound
+            _cache.Clear();
+        }
+
+        if (valid is null && Interlocked.Increment(ref _unknownCached) > MaxUnknownCached)
+        {
+            // A flood of well-shaped made-up keys: forget the unknown ones rather than grow.
+            foreach (var (k, v) in _cache)
+            {
+                if (v.Info is null)
+                {
+                    _cache.TryRemove(k, out _);
+                }
+            }
+
+            Interlocked.Exchange(ref _unknownCached, 0);
         }
 
         _cache[id] = (valid, now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency));
         return valid;
     }
+
+    /// <summary>True for <c>afk_</c> followed by 43 base64url characters, the shape of every issued key.</summary>
+    public static bool IsIssuedShape(string key) =>
+        key.Length == IssuedKeyLength && key.StartsWith("afk_", StringComparison.Ordinal) && key.AsSpan(4).IndexOfAnyExcept(Base64UrlChars) < 0;
+
+    private static readonly System.Buffers.SearchValues<char> Base64UrlChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
+
+    private static string HashId(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No admin key configured: this run's admin key is {Key} (set {Section}:AdminKey, env AIFLEET__AUTH__ADMINKEY, to choose one)")]
     private static partial void LogGeneratedAdminKey(ILogger logger, string key, string section);

@@ -5,6 +5,7 @@ using OpenTelemetry.Metrics;
 using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.GrainInterfaces.Auth;
 using Orleans.AiFleet.ClientApi.Apis;
+using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Hosting;
@@ -32,7 +33,10 @@ internal static class ApiServiceExtensions
             .SetFallbackPolicy(signedIn) // every route needs a key unless it says otherwise (health, metrics)
             .AddPolicy(ApiKeyAuthenticationHandler.AdminPolicy, p => p
                 .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().RequireRole(Roles.Admin));
-        services.AddExceptionHandler<ClusterFailureHandler>();
+        services.AddExceptionHandler<FailureHandler>();
+        // Binding failures throw, so the failure handler names the field in the route's protocol (not an empty 400).
+        services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
         services.AddSingleton<ModelWarmupService>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());
         services.AddHealthChecks().AddCheck<ModelWarmupService>("models", tags: [HealthApi.ReadyTag]);

@@ -337,7 +337,7 @@ internal static class KServeJson
         if (type == TensorDataType.Fp32)
         {
             var values = new float[count];
-            if (!TryFill(data, values, static (ref Utf8JsonReader r, out float v) => r.TryGetSingle(out v), name, "numbers", count, shape, out error))
+            if (!TryFill(data, values, static (ref Utf8JsonReader r, out float v) => r.TryGetSingle(out v) && float.IsFinite(v), name, "numbers", count, shape, out error))
             {
                 return false;
             }
@@ -399,57 +399,86 @@ internal static class KServeJson
         _ => Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan),
     };
 
+    /// <summary>
+    /// Writes an infer response whole: serialized into a buffer first, so a failure while writing can never leave a
+    /// status line with half a body behind it. Non-finite FP32 values (a model's NaN or overflow) are written as the
+    /// JSON strings <c>"NaN"</c>, <c>"Infinity"</c> and <c>"-Infinity"</c>, as System.Text.Json's named literals do.
+    /// </summary>
     public static async Task WriteInferResponseAsync(HttpResponse http, InferenceResponse response, CancellationToken cancellationToken)
     {
+        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(16 * 1024);
+        buffer.ResetWrittenCount();
+        using (var w = new Utf8JsonWriter(buffer))
+        {
+            WriteInferResponse(w, response);
+        }
+
         http.ContentType = "application/json";
-        await using (var w = new Utf8JsonWriter(http.BodyWriter))
+        http.ContentLength = buffer.WrittenCount;
+        await http.Body.WriteAsync(buffer.WrittenMemory, cancellationToken);
+        if (buffer.Capacity > MaxKeptBuffer)
+        {
+            t_buffer = null; // one huge answer must not pin its buffer to this thread
+        }
+    }
+
+    private const int MaxKeptBuffer = 1024 * 1024;
+
+    [ThreadStatic]
+    private static ArrayBufferWriter<byte>? t_buffer;
+
+    internal static void WriteInferResponse(Utf8JsonWriter w, InferenceResponse response)
+    {
+        w.WriteStartObject();
+        w.WriteString("model_name", response.Model);
+        w.WriteString("model_version", response.Version);
+        if (response.Id is not null)
+        {
+            w.WriteString("id", response.Id);
+        }
+
+        w.WriteStartArray("outputs");
+        foreach (var t in response.Outputs)
         {
             w.WriteStartObject();
-            w.WriteString("model_name", response.Model);
-            w.WriteString("model_version", response.Version);
-            if (response.Id is not null)
+            w.WriteString("name", t.Name);
+            w.WriteString("datatype", t.DataType.ToProtocolName());
+            w.WriteStartArray("shape");
+            foreach (var d in t.Shape)
             {
-                w.WriteString("id", response.Id);
+                w.WriteNumberValue(d);
             }
 
-            w.WriteStartArray("outputs");
-            foreach (var t in response.Outputs)
+            w.WriteEndArray();
+            w.WriteStartArray("data");
+            if (t.DataType == TensorDataType.Fp32)
             {
-                w.WriteStartObject();
-                w.WriteString("name", t.Name);
-                w.WriteString("datatype", t.DataType.ToProtocolName());
-                w.WriteStartArray("shape");
-                foreach (var d in t.Shape)
+                foreach (var v in t.Fp32!)
                 {
-                    w.WriteNumberValue(d);
-                }
-
-                w.WriteEndArray();
-                w.WriteStartArray("data");
-                if (t.DataType == TensorDataType.Fp32)
-                {
-                    foreach (var v in t.Fp32!)
+                    if (float.IsFinite(v))
                     {
                         w.WriteNumberValue(v);
                     }
-                }
-                else
-                {
-                    foreach (var v in t.Int64!)
+                    else
                     {
-                        w.WriteNumberValue(v);
+                        w.WriteStringValue(float.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
                     }
                 }
-
-                w.WriteEndArray();
-                w.WriteEndObject();
+            }
+            else
+            {
+                foreach (var v in t.Int64!)
+                {
+                    w.WriteNumberValue(v);
+                }
             }
 
             w.WriteEndArray();
             w.WriteEndObject();
         }
 
-        await http.BodyWriter.FlushAsync(cancellationToken);
+        w.WriteEndArray();
+        w.WriteEndObject();
     }
 
     public static object Metadata(ModelDescriptor model, string? version) => new

@@ -20,8 +20,19 @@ internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, Tim
     /// <summary>The entry point of the inference path.</summary>
     public IInferenceRouterGrain Router { get; } = grains.GetGrain<IInferenceRouterGrain>(0);
 
+    /// <summary>At most this many names the repository does not know are remembered (a flood of made-up names evicts them).</summary>
+    public const int MaxUnknownNames = 1024;
+
+    private int _unknown;
+
+    /// <summary>The model's descriptor, or null when there is none; a name that cannot be a model's is not looked up.</summary>
     public ValueTask<ModelDescriptor?> FindAsync(string name)
     {
+        if (!Apis.InputBounds.IsModelName(name))
+        {
+            return ValueTask.FromResult<ModelDescriptor?>(null);
+        }
+
         var known = _models.TryGetValue(name, out var entry);
         return known && entry.Expires > time.GetTimestamp() ? ValueTask.FromResult(entry.Model) : RefreshAsync(name, known, entry.Model);
     }
@@ -39,7 +50,29 @@ internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, Tim
             return last;
         }
 
-        _models[name] = (model, time.GetTimestamp() + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
+        var entry = (model, time.GetTimestamp() + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
+        if (model is not null || known)
+        {
+            _models[name] = entry;
+        }
+        else if (Interlocked.Increment(ref _unknown) <= MaxUnknownNames)
+        {
+            _models[name] = entry;
+        }
+        else
+        {
+            // Too many made-up names remembered: forget them all (real models are looked up again within a TTL).
+            foreach (var (key, value) in _models)
+            {
+                if (value.Model is null)
+                {
+                    _models.TryRemove(key, out _);
+                }
+            }
+
+            Interlocked.Exchange(ref _unknown, 0);
+        }
+
         return model;
     }
 

@@ -40,7 +40,3 @@ public static class ApiKeyHash
 {
     public static string Of(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 }
-
-/// <summary>Invalid input to the key directory (an unknown role, an empty user): HTTP 400.</summary>
-[GenerateSerializer, Alias("aifleet.InvalidApiKeyRequestException")]
-public sealed class InvalidApiKeyRequestException(string message) : Exception(message);

@@ -165,7 +165,3 @@ public sealed record CoursePage(
     [property: Id(1)] int Total,
     [property: Id(2)] int Offset,
     [property: Id(3)] int Limit);
-
-/// <summary>A course request that cannot start (a missing subject, too many lessons): HTTP 400.</summary>
-[GenerateSerializer, Alias("aifleet.InvalidCourseRequestException")]
-public sealed class InvalidCourseRequestException(string message) : Exception(message);

@@ -44,7 +44,7 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
 
     /// <summary>
     /// A streamed chat whose model failed before its first token: settles that lease at nothing used and admits the
-    /// next model of its fallback chain; a <see cref="ModelUnavailableException"/> when none is left.
+    /// next model of its fallback chain; a a model-unavailable <see cref="AiFleetException"/> when none is left.
     /// </summary>
     [Alias("FallbackChat")]
     Task<ChatLease> FallbackChatAsync(ChatRequest request, ChatLease failed, string error);

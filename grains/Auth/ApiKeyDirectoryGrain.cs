@@ -19,18 +19,18 @@ internal sealed class ApiKeyDirectoryGrain(
     {
         if (tier is not null && !repository.Routing.UserTiers.ContainsKey(tier))
         {
-            throw new InvalidApiKeyRequestException(
+            throw AiFleetException.Invalid(
                 $"'tier' must be one of the catalogue's user tiers ({string.Join(", ", repository.Routing.UserTiers.Keys.Order(StringComparer.Ordinal))}), not '{tier}'");
         }
 
         if (string.IsNullOrWhiteSpace(user) || user.Length > 128 || user.Any(char.IsControl))
         {
-            throw new InvalidApiKeyRequestException("'user' must be 1 to 128 printable characters");
+            throw AiFleetException.Invalid("'user' must be 1 to 128 printable characters");
         }
 
         if (!Roles.IsValid(role))
         {
-            throw new InvalidApiKeyRequestException($"'role' must be '{Roles.User}' or '{Roles.Admin}', not '{role}'");
+            throw AiFleetException.Invalid($"'role' must be '{Roles.User}' or '{Roles.Admin}', not '{role}'");
         }
 
         var key = "afk_" + Base64Url(RandomNumberGenerator.GetBytes(32));

@@ -6,7 +6,16 @@ namespace Orleans.AiFleet.Grains.Auth;
 /// <summary>One issued key's owner and role, persisted under the key's hash.</summary>
 internal sealed class ApiKeyGrain([PersistentState("apikey", AiFleetStorage.Name)] IPersistentState<ApiKeyState> state) : Grain, IApiKeyGrain
 {
-    public Task<ApiKeyInfo?> GetAsync() => Task.FromResult(state.State.Info);
+    public Task<ApiKeyInfo?> GetAsync()
+    {
+        if (state.State.Info is null)
+        {
+            // Nobody holds this key: do not keep an activation for every made-up key a client presents.
+            DeactivateOnIdle();
+        }
+
+        return Task.FromResult(state.State.Info);
+    }
 
     public async Task SetAsync(ApiKeyInfo info)
     {

@@ -77,7 +77,7 @@ internal sealed partial class UserBudgetGrain(
     {
         if (request.Cost < 0 || request.Tokens < 0)
         {
-            throw new InvalidBudgetRequestException($"a reservation needs a cost and tokens of zero or more (got {request.Cost} and {request.Tokens})");
+            throw AiFleetException.Invalid($"a reservation needs a cost and tokens of zero or more (got {request.Cost} and {request.Tokens})");
         }
 
         var now = time.GetUtcNow();
@@ -151,7 +151,7 @@ internal sealed partial class UserBudgetGrain(
             }
 
             LogWriteFailed(logger, e, User);
-            throw new BudgetUnavailableException($"the budget of user '{User}' could not be saved; nothing was reserved: {e.Message}");
+            throw AiFleetException.StoreUnavailable($"the budget of user '{User}' could not be saved; nothing was reserved: {e.Message}");
         }
 
         return ReserveResult.Grant(id, held.ExpiresAt);
@@ -161,7 +161,7 @@ internal sealed partial class UserBudgetGrain(
     {
         if (request.Cost < 0 || request.Tokens < 0)
         {
-            throw new InvalidBudgetRequestException($"a settlement needs a cost and tokens of zero or more (got {request.Cost} and {request.Tokens})");
+            throw AiFleetException.Invalid($"a settlement needs a cost and tokens of zero or more (got {request.Cost} and {request.Tokens})");
         }
 
         var now = time.GetUtcNow();
@@ -191,7 +191,7 @@ internal sealed partial class UserBudgetGrain(
         {
             // The charge stands in memory and the entry stays queued: the next write (or a retried settle) stores it.
             LogWriteFailed(logger, e, User);
-            throw new BudgetUnavailableException($"the settlement for user '{User}' is recorded but not yet saved: {e.Message}");
+            throw AiFleetException.StoreUnavailable($"the settlement for user '{User}' is recorded but not yet saved: {e.Message}");
         }
 
         return entry;
@@ -201,7 +201,7 @@ internal sealed partial class UserBudgetGrain(
     {
         if (limits.PerRequest < 0 || limits.Daily < 0 || limits.Monthly < 0 || limits.RequestsPerMinute < 1 || limits.TokensPerMinute < 1 || limits.MaxParallel < 1)
         {
-            throw new InvalidBudgetRequestException("caps must be zero or more, and per-minute and parallel limits at least 1 (or unset)");
+            throw AiFleetException.Invalid("caps must be zero or more, and per-minute and parallel limits at least 1 (or unset)");
         }
 
         state.State.Limits = limits;
@@ -227,7 +227,7 @@ internal sealed partial class UserBudgetGrain(
     {
         if (to < from || to.DayNumber - from.DayNumber > 366)
         {
-            throw new InvalidBudgetRequestException("a ledger range is at most 367 days, from before to");
+            throw AiFleetException.Invalid("a ledger range is at most 367 days, from before to");
         }
 
         var entries = new List<LedgerEntry>();

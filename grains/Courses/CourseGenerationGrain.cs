@@ -91,7 +91,7 @@ internal sealed partial class CourseGenerationGrain(
 
         if (request.Validate() is { Count: > 0 } errors)
         {
-            throw new InvalidCourseRequestException(string.Join("; ", errors));
+            throw AiFleetException.Invalid(string.Join("; ", errors));
         }
 
         var now = time.GetUtcNow();
@@ -198,7 +198,7 @@ internal sealed partial class CourseGenerationGrain(
 
     /// <summary>Errors that another try of the same step would meet again: the request, the budget, the catalogue.</summary>
     private static bool IsPermanent(Exception e) =>
-        e is InferenceException or BudgetExceededException or InvalidBudgetRequestException or InvalidCourseRequestException;
+        e is AiFleetException { Code: not FailureCodes.StoreUnavailable };
 
     private ChatRequest Chat(string prompt, int maxTokens, int seed)
     {
@@ -227,7 +227,7 @@ internal sealed partial class CourseGenerationGrain(
         var estimate = Math.Round(perCall * (r.Lessons + 1), 6, MidpointRounding.AwayFromZero);
         if (r.BudgetCeiling is { } ceiling && estimate > ceiling)
         {
-            throw new InvalidCourseRequestException(string.Create(CultureInfo.InvariantCulture,
+            throw AiFleetException.Invalid(string.Create(CultureInfo.InvariantCulture,
                 $"the course may cost up to ${estimate} ({r.Lessons + 1} model calls at ${perCall} each), more than its budget ceiling ${ceiling}"));
         }
 
@@ -241,7 +241,7 @@ internal sealed partial class CourseGenerationGrain(
         var hold = await Budget.ReserveAsync(new ReserveRequest("course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor));
         if (!hold.Granted)
         {
-            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+            throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
         }
 
         S.Reservation = hold.ReservationId;

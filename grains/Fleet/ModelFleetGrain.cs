@@ -47,7 +47,7 @@ internal sealed partial class ModelFleetGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var name = this.GetPrimaryKeyString();
-        _model = repository.Find(name) ?? throw new ModelNotFoundException($"model '{name}' is not in the repository");
+        _model = repository.Find(name) ?? throw AiFleetException.ModelNotFound($"model '{name}' is not in the repository");
         var policy = _model.Config.Replicas;
         foreach (var v in _model.Versions)
         {
@@ -90,7 +90,7 @@ internal sealed partial class ModelFleetGrain(
     public async Task<RoutingTable> GetRoutingTableAsync(string version)
     {
         var fleet = _versions.GetValueOrDefault(version)
-            ?? throw new ModelNotFoundException($"model '{_model.Name}' has no version '{version}'");
+            ?? throw AiFleetException.ModelNotFound($"model '{_model.Name}' has no version '{version}'");
         if (fleet.InRotation == 0)
         {
             // First use of a version (or first since an unload): warm it before answering.
@@ -103,7 +103,7 @@ internal sealed partial class ModelFleetGrain(
     public async Task UnloadAsync(string version)
     {
         var fleet = _versions.GetValueOrDefault(version)
-            ?? throw new ModelNotFoundException($"model '{_model.Name}' has no version '{version}'");
+            ?? throw AiFleetException.ModelNotFound($"model '{_model.Name}' has no version '{version}'");
         var replicas = fleet.InRotation;
         var unload = Math.Max(replicas, _model.Config.Replicas.MinReplicas); // also replicas started outside the fleet
         fleet.Desired = 0;

@@ -42,7 +42,7 @@ internal sealed class ChatRouter(
     {
         if (request.MaxTokens < 1)
         {
-            throw new InvalidInferenceRequestException("'max_tokens' must be at least 1");
+            throw AiFleetException.Invalid("'max_tokens' must be at least 1");
         }
 
         var routing = repository.Routing;
@@ -50,26 +50,26 @@ internal sealed class ChatRouter(
         if (request.Model != ChatRequest.Auto)
         {
             var model = repository.Find(request.Model)
-                ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
+                ?? throw AiFleetException.ModelNotFound($"model '{request.Model}' is not in the repository");
             if (!model.IsChat)
             {
-                throw new InvalidInferenceRequestException($"model '{model.Name}' is not a chat model (it does not generate text)");
+                throw AiFleetException.Invalid($"model '{model.Name}' is not a chat model (it does not generate text)");
             }
 
             if (!routing.Allows(userTier, model.Config.Tier))
             {
-                throw new ModelNotAllowedException($"model '{model.Name}' is in tier '{model.Config.Tier}', which user tier '{userTier}' may not use");
+                throw AiFleetException.ModelNotAllowed($"model '{model.Name}' is in tier '{model.Config.Tier}', which user tier '{userTier}' may not use");
             }
 
             if (request.MaxTokens > model.MaxNewTokens)
             {
-                throw new InvalidInferenceRequestException($"'max_tokens' must be from 1 to {model.MaxNewTokens} for model '{model.Name}'");
+                throw AiFleetException.Invalid($"'max_tokens' must be from 1 to {model.MaxNewTokens} for model '{model.Name}'");
             }
 
             var prompt = tokenizers.PromptTokens(model, request.Prompt);
             if (model.IsRemote && prompt + request.MaxTokens > model.ContextTokens)
             {
-                throw new InvalidInferenceRequestException(
+                throw AiFleetException.Invalid(
                     $"the prompt ({prompt} tokens) and 'max_tokens' ({request.MaxTokens}) exceed model '{model.Name}''s context of {model.ContextTokens} tokens");
             }
 
@@ -81,7 +81,7 @@ internal sealed class ChatRouter(
         var policy = request.Policy ?? new RoutingPolicy();
         if (policy.Tier is { } tier && !routing.Allows(userTier, tier))
         {
-            throw new ModelNotAllowedException($"tier '{tier}' is not one user tier '{userTier}' may use");
+            throw AiFleetException.ModelNotAllowed($"tier '{tier}' is not one user tier '{userTier}' may use");
         }
 
         var matching = new List<Candidate>();
@@ -104,7 +104,7 @@ internal sealed class ChatRouter(
         var constraints = Describe(policy, userTier);
         if (matching.Count == 0)
         {
-            throw new InvalidInferenceRequestException(
+            throw AiFleetException.Invalid(
                 $"no chat model in the catalogue meets {constraints} for this prompt with 'max_tokens' {request.MaxTokens}");
         }
 
@@ -275,7 +275,7 @@ internal sealed class ChatRouter(
             : await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
         if (hold is { Granted: false })
         {
-            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+            throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
         }
 
         var state = new TryState(this, model, request, panicAllowed: alone);
@@ -311,8 +311,7 @@ internal sealed class ChatRouter(
             ShouldHandle = new PredicateBuilder()
                 .Handle<OrleansMessageRejectionException>()
                 .Handle<SiloUnavailableException>()
-                .Handle<ModelUnavailableException>()
-                .Handle<ReplicaOverloadedException>()
+                .Handle<AiFleetException>(e => e.Code is FailureCodes.ModelUnavailable or FailureCodes.Overloaded)
                 .Handle<BrokenCircuitException>(),
             MaxRetryAttempts = 2,
             BackoffType = DelayBackoffType.Exponential,
@@ -349,7 +348,7 @@ internal sealed class ChatRouter(
             var replicas = await router.Tables.GetAsync(model.Name, model.DefaultVersion);
             if (replicas.Count == 0)
             {
-                throw new ModelUnavailableException($"model '{model.Name}' has no replica in rotation");
+                throw AiFleetException.ModelUnavailable($"model '{model.Name}' has no replica in rotation");
             }
 
             var pick = replicas.Pick(exclude: _failed);
@@ -434,7 +433,7 @@ internal sealed class ChatRouter(
             .ToArray();
         if (rest.Length == 0)
         {
-            throw new ModelUnavailableException($"model '{failed.Model}' failed ({error}) and no model is left to fall back to");
+            throw AiFleetException.ModelUnavailable($"model '{failed.Model}' failed ({error}) and no model is left to fall back to");
         }
 
         var next = rest[0].Model;
@@ -467,7 +466,7 @@ internal sealed class ChatRouter(
             var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
             if (!hold.Granted)
             {
-                throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+                throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
             }
 
             var why = skipped.Count == 0 ? reason : $"{reason}; passed over {string.Join(", ", skipped)} (no replica admitting calls)";
@@ -481,7 +480,7 @@ internal sealed class ChatRouter(
                 request.MaxTokens, cacheKey, null, kind, why, candidates.Skip(i + 1).Select(c => c.Model.Name).ToArray(), model.Config.RequestTimeoutMs);
         }
 
-        throw new ModelUnavailableException($"no replica of {string.Join(", ", skipped)} is ready; retry");
+        throw AiFleetException.ModelUnavailable($"no replica of {string.Join(", ", skipped)} is ready; retry");
     }
 
     public async Task<ChatCost> EndAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text, string? finishReason)
@@ -503,7 +502,7 @@ internal sealed class ChatRouter(
 
     private async Task<LedgerEntry?> SettleAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome)
     {
-        var model = repository.Find(lease.Model) ?? throw new ModelNotFoundException($"model '{lease.Model}' is not in the repository");
+        var model = repository.Find(lease.Model) ?? throw AiFleetException.ModelNotFound($"model '{lease.Model}' is not in the repository");
         var tokens = Math.Max(0, promptTokens) + Math.Max(0, completionTokens);
         var cost = tokens == 0 ? 0m : model.Price(tokens);
         return await grains.GetGrain<IUserBudgetGrain>(lease.User).SettleAsync(new SettleRequest(lease.Reservation, cost, tokens, outcome));

@@ -86,7 +86,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         {
             Interlocked.Decrement(ref _waiting);
             _metrics.Request(_session.Model, _session.Version, "overloaded");
-            throw new ReplicaOverloadedException(
+            throw AiFleetException.Overloaded(
                 $"model '{_session.Model}' version {_session.Version}: the replica's queue is full ({_maxQueueLength} requests); retry shortly",
                 retryAfterMs: Math.Max(100, _session.Config.MaxQueueDelayMs * 10));
         }
@@ -95,7 +95,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         if (!_queue.Writer.TryWrite(pending))
         {
             Interlocked.Decrement(ref _waiting);
-            throw new ModelUnavailableException($"model '{_session.Model}' version {_session.Version}: the replica is unloading; retry");
+            throw AiFleetException.ModelUnavailable($"model '{_session.Model}' version {_session.Version}: the replica is unloading; retry");
         }
 
         _timeline.Enqueue(pending);
@@ -185,7 +185,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
                 Interlocked.Decrement(ref _waiting);
             }
 
-            if (oldest.Completion.TrySetException(new InferenceTimeoutException(
+            if (oldest.Completion.TrySetException(AiFleetException.Timeout(
                 $"model '{_session.Model}' version {_session.Version} did not answer within {_timeout.TotalMilliseconds:0} ms (requestTimeoutMs)")))
             {
                 _metrics.Request(_session.Model, _session.Version, "timeout");
@@ -417,7 +417,7 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         }
         catch (OnnxRuntimeException e)
         {
-            Fail(group, new InvalidInferenceRequestException($"model '{_session.Model}' version {_session.Version} rejected the input: {e.Message}"), "invalid");
+            Fail(group, AiFleetException.Invalid($"model '{_session.Model}' version {_session.Version} rejected the input: {e.Message}"), "invalid");
         }
         catch (Exception e)
         {

@@ -36,7 +36,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
             ShouldHandle = new PredicateBuilder()
                 .Handle<OrleansMessageRejectionException>()
                 .Handle<SiloUnavailableException>()
-                .Handle<ModelUnavailableException>()
+                .Handle<AiFleetException>(e => e.Code == FailureCodes.ModelUnavailable)
                 .Handle<BrokenCircuitException>(),
             MaxRetryAttempts = 4,
             BackoffType = DelayBackoffType.Exponential,
@@ -48,22 +48,22 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
     public async Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default)
     {
         var model = repository.Find(request.Model)
-            ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
+            ?? throw AiFleetException.ModelNotFound($"model '{request.Model}' is not in the repository");
         if (model.IsRemote)
         {
-            throw new InvalidInferenceRequestException($"model '{model.Name}' is a remote chat model; use POST /v1/chat/completions");
+            throw AiFleetException.Invalid($"model '{model.Name}' is a remote chat model; use POST /v1/chat/completions");
         }
 
         var version = string.IsNullOrEmpty(request.Version) ? model.DefaultVersion : request.Version;
         if (!model.Versions.Contains(version))
         {
-            throw new ModelNotFoundException($"model '{model.Name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
+            throw AiFleetException.ModelNotFound($"model '{model.Name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
         }
 
         var replicas = await tables.GetAsync(model.Name, version);
         if (replicas.Count == 0)
         {
-            throw new ModelUnavailableException($"model '{model.Name}' version {version} has no replica in rotation; retry");
+            throw AiFleetException.ModelUnavailable($"model '{model.Name}' version {version} has no replica in rotation; retry");
         }
 
         return await Retry.ExecuteAsync(
@@ -75,10 +75,10 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
     public async Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default)
     {
         var model = repository.Find(request.Model)
-            ?? throw new ModelNotFoundException($"model '{request.Model}' is not in the repository");
+            ?? throw AiFleetException.ModelNotFound($"model '{request.Model}' is not in the repository");
         if (!model.Config.Outputs.Any(o => o.Name == SentenceEmbedding))
         {
-            throw new InvalidInferenceRequestException($"model '{model.Name}' does not produce embeddings (it has no '{SentenceEmbedding}' output)");
+            throw AiFleetException.Invalid($"model '{model.Name}' does not produce embeddings (it has no '{SentenceEmbedding}' output)");
         }
 
         var inputs = Tokenize(model, request);
@@ -102,7 +102,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens));
         if (!hold.Granted)
         {
-            throw new BudgetExceededException(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+            throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
         }
 
         var outcome = "failed";
@@ -154,7 +154,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         var count = request.Texts?.Count ?? request.TokenIds?.Count ?? 0;
         if (count is 0 or > MaxEmbeddingInputs)
         {
-            throw new InvalidInferenceRequestException($"'input' must hold 1 to {MaxEmbeddingInputs} items (got {count})");
+            throw AiFleetException.Invalid($"'input' must hold 1 to {MaxEmbeddingInputs} items (got {count})");
         }
 
         var tokenizer = tokenizers.Find(model.Name);
@@ -163,7 +163,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         {
             if (tokenizer is null)
             {
-                throw new InvalidInferenceRequestException($"model '{model.Name}' has no tokenizer (vocab.txt); send token ids instead of text");
+                throw AiFleetException.Invalid($"model '{model.Name}' has no tokenizer (vocab.txt); send token ids instead of text");
             }
 
             inputs = texts.Select(t => tokenizer.EncodeToIds(t).Select(id => (long)id).ToArray()).ToList();
@@ -176,7 +176,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
             {
                 if (inputs[i].Length == 0 || inputs[i].Any(id => id < 0))
                 {
-                    throw new InvalidInferenceRequestException($"input {i} must be a non-empty list of token ids of zero or more");
+                    throw AiFleetException.Invalid($"input {i} must be a non-empty list of token ids of zero or more");
                 }
             }
         }
@@ -185,7 +185,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         {
             if (inputs[i].Length > MaxEmbeddingTokens)
             {
-                throw new InvalidInferenceRequestException($"input {i} has {inputs[i].Length} tokens; model '{model.Name}' reads at most {MaxEmbeddingTokens}");
+                throw AiFleetException.Invalid($"input {i} has {inputs[i].Length} tokens; model '{model.Name}' reads at most {MaxEmbeddingTokens}");
             }
         }
 

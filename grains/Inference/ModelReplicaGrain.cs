@@ -46,13 +46,13 @@ internal sealed partial class ModelReplicaGrain(
         var key = this.GetPrimaryKeyString();
         if (!ReplicaKey.TryParse(key, out var name, out var version, out _))
         {
-            throw new ModelNotFoundException($"'{key}' is not a replica key (model/version/index)");
+            throw AiFleetException.ModelNotFound($"'{key}' is not a replica key (model/version/index)");
         }
 
-        _model = repository.Find(name) ?? throw new ModelNotFoundException($"model '{name}' is not in the repository");
+        _model = repository.Find(name) ?? throw AiFleetException.ModelNotFound($"model '{name}' is not in the repository");
         if (!_model.Versions.Contains(version))
         {
-            throw new ModelNotFoundException($"model '{name}' has no version '{version}'");
+            throw AiFleetException.ModelNotFound($"model '{name}' has no version '{version}'");
         }
 
         _version = version;
@@ -73,7 +73,7 @@ internal sealed partial class ModelReplicaGrain(
         catch (Exception e) when (e is OnnxRuntimeException or InvalidOperationException or IOException)
         {
             LogLoadFailed(logger, e, name, version);
-            throw new ModelUnavailableException($"model '{name}' version {version} could not be loaded: {e.Message}");
+            throw AiFleetException.ModelUnavailable($"model '{name}' version {version} could not be loaded: {e.Message}");
         }
 
         _batcher = new DynamicBatcher(_lease.Session, metrics, time);
@@ -143,7 +143,7 @@ internal sealed partial class ModelReplicaGrain(
     {
         if (_model.IsRemote)
         {
-            throw new InvalidInferenceRequestException($"model '{_model.Name}' is a remote chat model; use POST /v1/chat/completions");
+            throw AiFleetException.Invalid($"model '{_model.Name}' is a remote chat model; use POST /v1/chat/completions");
         }
 
         PreparedRequest prepared;
@@ -151,7 +151,7 @@ internal sealed partial class ModelReplicaGrain(
         {
             prepared = RequestValidator.Prepare(_model.Config, _model.Name, request);
         }
-        catch (InvalidInferenceRequestException)
+        catch (AiFleetException e) when (e.Kind == FailureKind.InvalidArgument)
         {
             metrics.Request(_model.Name, _version, "invalid");
             throw;
@@ -172,7 +172,7 @@ internal sealed partial class ModelReplicaGrain(
         {
             Interlocked.Decrement(ref _remoteInFlight);
             metrics.Request(_model.Name, _version, "overloaded");
-            throw new ReplicaOverloadedException($"replica {this.GetPrimaryKeyString()} has {limit} requests in flight to its provider", 50);
+            throw AiFleetException.Overloaded($"replica {this.GetPrimaryKeyString()} has {limit} requests in flight to its provider", 50);
         }
 
         var outcome = "failed";
@@ -197,10 +197,10 @@ internal sealed partial class ModelReplicaGrain(
         GenerationRequest request, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var generation = _model.Config.Generation
-            ?? throw new InvalidInferenceRequestException($"model '{_model.Name}' does not generate text");
+            ?? throw AiFleetException.Invalid($"model '{_model.Name}' does not generate text");
         if (request.MaxTokens < 1 || request.Temperature < 0 || request.Temperature > 2)
         {
-            throw new InvalidInferenceRequestException("max tokens must be at least 1 and temperature between 0 and 2");
+            throw AiFleetException.Invalid("max tokens must be at least 1 and temperature between 0 and 2");
         }
 
         _vocabulary ??= CharVocabulary.Load(Path.Combine(_model.Folder, generation.Vocabulary));

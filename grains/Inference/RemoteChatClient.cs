@@ -13,9 +13,9 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// <summary>
 /// Calls a remote OpenAI-compatible provider's <c>/chat/completions</c>, always streaming (server-sent events, usage
 /// in the last chunk when the provider gives it), and turns its answers into this project's failures: 429 →
-/// <see cref="ReplicaOverloadedException"/> with the provider's Retry-After; 5xx, a refused key, an unknown model or
-/// a broken connection → <see cref="ModelUnavailableException"/> (a replica fault: it opens the circuit and lets the
-/// router fall back); 400 → <see cref="InvalidInferenceRequestException"/>. Tokens are counted with the model's
+/// an overloaded <see cref="AiFleetException"/> with the provider's Retry-After; 5xx, a refused key, an unknown model or
+/// a broken connection → a model-unavailable <see cref="AiFleetException"/> (a replica fault: it opens the circuit and lets the
+/// router fall back); 400 → an invalid-argument <see cref="AiFleetException"/>. Tokens are counted with the model's
 /// tiktoken encoding as text arrives, and replaced by the provider's own usage when it reports it.
 /// One per silo, sharing one connection pool.
 /// </summary>
@@ -55,7 +55,7 @@ internal sealed class RemoteChatClient(TokenizerCache tokenizers, InferenceMetri
                 }
                 catch (Exception e) when (e is IOException or HttpRequestException)
                 {
-                    throw new ModelUnavailableException($"provider '{remote.Provider}' dropped the stream of model '{model.Name}': {e.Message}");
+                    throw AiFleetException.ModelUnavailable($"provider '{remote.Provider}' dropped the stream of model '{model.Name}': {e.Message}");
                 }
 
                 if (line is null)
@@ -131,7 +131,7 @@ internal sealed class RemoteChatClient(TokenizerCache tokenizers, InferenceMetri
         catch (HttpRequestException e)
         {
             metrics.RemoteCall(model.Name, "unreachable", 0);
-            throw new ModelUnavailableException($"provider '{remote.Provider}' of model '{model.Name}' is unreachable: {e.Message}");
+            throw AiFleetException.ModelUnavailable($"provider '{remote.Provider}' of model '{model.Name}' is unreachable: {e.Message}");
         }
 
         if (response.IsSuccessStatusCode)
@@ -146,9 +146,9 @@ internal sealed class RemoteChatClient(TokenizerCache tokenizers, InferenceMetri
             var from = $"provider '{remote.Provider}' of model '{model.Name}' answered {(int)response.StatusCode}";
             throw response.StatusCode switch
             {
-                HttpStatusCode.TooManyRequests => new ReplicaOverloadedException($"{from}: {detail}", RetryAfterMs(response)),
-                HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity => new InvalidInferenceRequestException($"{from}: {detail}"),
-                _ => new ModelUnavailableException($"{from}: {detail}"),
+                HttpStatusCode.TooManyRequests => AiFleetException.Overloaded($"{from}: {detail}", RetryAfterMs(response)),
+                HttpStatusCode.BadRequest or HttpStatusCode.UnprocessableEntity => AiFleetException.Invalid($"{from}: {detail}"),
+                _ => AiFleetException.ModelUnavailable($"{from}: {detail}"),
             };
         }
     }
@@ -188,7 +188,7 @@ internal sealed class RemoteChatClient(TokenizerCache tokenizers, InferenceMetri
         }
         catch (Exception e) when (e is JsonException or InvalidOperationException or FormatException)
         {
-            throw new ModelUnavailableException($"model '{model.Name}': the provider sent an event that is not a chat chunk ({e.Message})");
+            throw AiFleetException.ModelUnavailable($"model '{model.Name}': the provider sent an event that is not a chat chunk ({e.Message})");
         }
     }
 }

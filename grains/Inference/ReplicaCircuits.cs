@@ -31,7 +31,8 @@ internal sealed partial class ReplicaCircuits(
 
     /// <summary>The failures that say a replica cannot serve, as opposed to a request it could not serve.</summary>
     public static bool IsReplicaFault(Exception e) =>
-        e is OrleansMessageRejectionException or SiloUnavailableException or ModelUnavailableException or TimeoutException;
+        e is OrleansMessageRejectionException or SiloUnavailableException or TimeoutException
+            or AiFleetException { Code: FailureCodes.ModelUnavailable };
 
     public Circuit Get(string replica) => _circuits.GetOrAdd(replica, Create);
 

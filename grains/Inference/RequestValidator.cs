@@ -106,6 +106,18 @@ internal static class RequestValidator
             throw Invalid($"input '{t.Name}' needs a positive first dimension");
         }
 
+        if (spec.MaxShape is { } max)
+        {
+            for (var d = 0; d < max.Length; d++)
+            {
+                if (max[d] > 0 && t.Shape[d] > max[d])
+                {
+                    throw AiFleetException.TooLarge(
+                        $"input '{t.Name}' has shape {FormatShape(t.Shape)}; dimension {d} may be at most {max[d]} for this model (maxShape {FormatShape(max)})", t.Name);
+                }
+            }
+        }
+
         var count = t.ShapeElementCount();
         if (count < 0 || count > Array.MaxLength)
         {
@@ -115,6 +127,36 @@ internal static class RequestValidator
         if (t.Length != count)
         {
             throw Invalid($"input '{t.Name}' has {t.Length} values; shape {FormatShape(t.Shape)} needs {count}");
+        }
+
+        if (spec.Mask)
+        {
+            CheckMask(t);
+        }
+    }
+
+    /// <summary>An attention mask: 0s and 1s, at least one 1 in every row (the last dimension is the sequence).</summary>
+    private static void CheckMask(Tensor t)
+    {
+        var values = t.Int64!;
+        var width = (int)t.Shape[^1];
+        for (var row = 0; row < values.Length; row += width)
+        {
+            var any = false;
+            for (var i = row; i < row + width; i++)
+            {
+                if (values[i] is not (0 or 1))
+                {
+                    throw Invalid($"input '{t.Name}' is an attention mask: its values must be 0 or 1, not {values[i]}");
+                }
+
+                any |= values[i] == 1;
+            }
+
+            if (!any)
+            {
+                throw Invalid($"input '{t.Name}' is an attention mask: every row needs at least one 1 (row {row / width} is all 0)");
+            }
         }
     }
 
@@ -176,5 +218,5 @@ internal static class RequestValidator
 
     public static string FormatShape(long[] shape) => $"[{string.Join(",", shape)}]";
 
-    private static InvalidInferenceRequestException Invalid(string message) => new(message);
+    private static AiFleetException Invalid(string message) => AiFleetException.Invalid(message);
 }

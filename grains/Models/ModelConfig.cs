@@ -5,8 +5,12 @@ using Orleans.AiFleet.GrainInterfaces.Models;
 
 namespace Orleans.AiFleet.Grains.Models;
 
-/// <summary>One input or output as written in config.json.</summary>
-public sealed record TensorConfig(string Name, string Datatype, long[] Shape);
+/// <summary>
+/// One input or output as written in config.json. <see cref="MaxShape"/> bounds the dynamic (-1) dimensions of an input
+/// (0 or absent: unbounded but for the batch, which maxBatchSize bounds); <see cref="Mask"/> marks an attention mask,
+/// whose values must be 0 or 1 with at least one 1 per row (an all-zero row would make mean pooling divide by zero).
+/// </summary>
+public sealed record TensorConfig(string Name, string Datatype, long[] Shape, long[]? MaxShape = null, bool Mask = false);
 
 /// <summary>How many replicas a version runs and when the fleet scales them (the fleet grain reads the rest).</summary>
 public sealed record ReplicaPolicy(
@@ -247,6 +251,16 @@ public sealed record ModelConfig
             else if (MaxBatchSize > 0 && t.Shape[0] != -1)
             {
                 errors.Add($"{kind}.{t.Name}: with maxBatchSize > 0, dimension 0 is the batch dimension and must be -1");
+            }
+
+            if (t.MaxShape is { } max && (t.Shape is null || max.Length != t.Shape.Length || max.Any(d => d < 0)))
+            {
+                errors.Add($"{kind}.{t.Name}: maxShape needs one bound per dimension of shape, each 0 (unbounded) or positive");
+            }
+
+            if (t.Mask && t.Datatype != "INT64")
+            {
+                errors.Add($"{kind}.{t.Name}: a mask must be INT64");
             }
         }
 

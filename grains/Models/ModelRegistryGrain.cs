@@ -1,5 +1,4 @@
 using Orleans.AiFleet.GrainInterfaces.Fleet;
-using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 using Orleans.Concurrency;
 
@@ -38,10 +37,10 @@ internal sealed class ModelRegistryGrain(ModelRepository repository) : Grain, IM
 
     public async Task UnloadAsync(string model, string version)
     {
-        var m = repository.Find(model) ?? throw new ModelNotFoundException($"model '{model}' is not in the repository");
+        var m = repository.Find(model) ?? throw AiFleetException.ModelNotFound($"model '{model}' is not in the repository");
         if (!m.Versions.Contains(version))
         {
-            throw new ModelNotFoundException($"model '{model}' has no version '{version}'");
+            throw AiFleetException.ModelNotFound($"model '{model}' has no version '{version}'");
         }
 
         await GrainFactory.GetGrain<IModelFleetGrain>(model).UnloadAsync(version);

@@ -146,7 +146,7 @@ public sealed class AuthApiTests(ApiFixture fixture)
     [InlineData("POST", "/v1/admin/keys", """{"user":"x","role":"root"}""", "'role' must be 'user' or 'admin'")]
     [InlineData("POST", "/v1/admin/keys", """{"role":"user"}""", "'user' must be 1 to 128 printable characters")]
     [InlineData("PUT", "/v1/admin/budgets/someone", """{"daily":-1}""", "caps must be zero or more")]
-    [InlineData("PUT", "/v1/admin/budgets/someone", """{"daily":"lots"}""", "$.daily")]
+    [InlineData("PUT", "/v1/admin/budgets/someone", """{"daily":"lots"}""", "'daily' has the wrong type")]
     [InlineData("GET", "/v1/usage?from=2026-11-20&to=2026-11-01", null, "is after 'to'")]
     [InlineData("GET", "/v1/admin/usage?from=2024-01-01&to=2026-11-01", null, "at most 367 days")]
     [InlineData("GET", "/v1/usage?from=yesterday", null, "yesterday")]

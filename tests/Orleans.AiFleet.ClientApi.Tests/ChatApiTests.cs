@@ -159,7 +159,7 @@ public sealed class ChatApiTests(ApiFixture fixture)
     [InlineData("""{"model":"digits","messages":[{"role":"user","content":"hi"}]}""", "not a chat model")]
     [InlineData("""{"model":"chat-lm"}""", "'messages' is required")]
     [InlineData("""{"model":"chat-lm","messages":[{"role":"system","content":"be brief"}]}""", "must hold a user message")]
-    [InlineData("""{"model":"chat-lm","messages":[{"role":"wizard","content":"hi"}]}""", "unknown message role 'wizard'")]
+    [InlineData("""{"model":"chat-lm","messages":[{"role":"wizard","content":"hi"}]}""", "'messages[0].role' must be one of: system, developer, user, assistant, tool")]
     [InlineData("""{"model":"chat-lm","messages":[{"role":"user","content":"hi"}],"max_tokens":0}""", "'max_tokens' must be a positive integer")]
     [InlineData("""{"model":"chat-lm","messages":[{"role":"user","content":"hi"}],"max_tokens":100000}""", "'max_tokens' must be from 1 to")]
     [InlineData("""{"model":"chat-lm","messages":[{"role":"user","content":"hi"}],"temperature":9}""", "'temperature' must be a number from 0 to 2")]

@@ -39,9 +39,10 @@ public sealed class BatchingTests(ManualClockClusterFixture fixture) : IClassFix
         var queued = Enumerable.Range(0, 4).Select(i => replica.InferAsync(Samples.Digit("small-queue", i))).ToArray();
         await WaitForQueueAsync(replica, 4);
 
-        var refused = await Assert.ThrowsAsync<ReplicaOverloadedException>(() => replica.InferAsync(Samples.Digit("small-queue", 5)));
+        var refused = await FailureAssert.ThrowsAsync(FailureKind.RateLimited, () => replica.InferAsync(Samples.Digit("small-queue", 5)));
         Assert.Contains("queue is full (4 requests)", refused.Message);
-        Assert.True(refused.RetryAfterMs > 0);
+        Assert.True(refused.RetryAfter > TimeSpan.Zero);
+        Assert.Equal(FailureCodes.Overloaded, refused.Code);
         Assert.All(queued, q => Assert.False(q.IsCompleted));
 
         fixture.Time.Advance(TimeSpan.FromSeconds(1)); // the oldest has now waited maxQueueDelayMs
@@ -59,7 +60,7 @@ public sealed class BatchingTests(ManualClockClusterFixture fixture) : IClassFix
         await WaitForQueueAsync(replica, 1);
 
         fixture.Time.Advance(TimeSpan.FromMilliseconds(2000)); // requestTimeoutMs, before the 5 s batching delay
-        var error = await Assert.ThrowsAsync<InferenceTimeoutException>(() => waiting.WaitAsync(Deadline));
+        var error = await FailureAssert.ThrowsAsync(FailureKind.Timeout, () => waiting.WaitAsync(Deadline));
         Assert.Contains("did not answer within 2000 ms", error.Message);
         Assert.Equal(0, (await replica.GetStatusAsync()).QueueLength);
 

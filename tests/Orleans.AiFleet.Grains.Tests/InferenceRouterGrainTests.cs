@@ -27,14 +27,14 @@ public sealed class InferenceRouterGrainTests(ClusterFixture fixture) : IClassFi
     [Fact]
     public async Task InferAsync_UnknownModel_ThrowsModelNotFound()
     {
-        var error = await Assert.ThrowsAsync<ModelNotFoundException>(() => Router.InferAsync(Samples.Digit("no-such-model", 0)));
+        var error = await FailureAssert.ThrowsAsync(FailureKind.NotFound, () => Router.InferAsync(Samples.Digit("no-such-model", 0)));
         Assert.Contains("'no-such-model' is not in the repository", error.Message);
     }
 
     [Fact]
     public async Task InferAsync_UnknownVersion_ThrowsModelNotFoundListingVersions()
     {
-        var error = await Assert.ThrowsAsync<ModelNotFoundException>(() => Router.InferAsync(Samples.Digit("digits", 0, version: "7")));
+        var error = await FailureAssert.ThrowsAsync(FailureKind.NotFound, () => Router.InferAsync(Samples.Digit("digits", 0, version: "7")));
         Assert.Contains("has no version '7' (it has 1, 2)", error.Message);
     }
 

@@ -65,7 +65,7 @@ public sealed class ModelReplicaGrainTests(ClusterFixture fixture) : IClassFixtu
         var good = Enumerable.Range(0, 6).Select(i => replica.InferAsync(Samples.Sentence(i, 3))).ToArray();
         var badCall = replica.InferAsync(bad);
 
-        var error = await Assert.ThrowsAsync<InvalidInferenceRequestException>(() => badCall);
+        var error = await FailureAssert.ThrowsAsync(FailureKind.InvalidArgument, () => badCall);
         Assert.Contains("rejected the input", error.Message);
         foreach (var response in await Task.WhenAll(good))
         {
@@ -91,7 +91,7 @@ public sealed class ModelReplicaGrainTests(ClusterFixture fixture) : IClassFixtu
     [MemberData(nameof(InvalidRequests))]
     public async Task InferAsync_InvalidRequest_ThrowsNamingTheProblem(string scenario, InferenceRequest request, string expected)
     {
-        var error = await Assert.ThrowsAsync<InvalidInferenceRequestException>(() => Replica("digits", "2", 1).InferAsync(request));
+        var error = await FailureAssert.ThrowsAsync(FailureKind.InvalidArgument, () => Replica("digits", "2", 1).InferAsync(request));
         Assert.True(error.Message.Contains(expected, StringComparison.Ordinal), $"{scenario}: '{error.Message}' should contain '{expected}'");
     }
 
@@ -101,7 +101,7 @@ public sealed class ModelReplicaGrainTests(ClusterFixture fixture) : IClassFixtu
         var ids = Samples.TokenIds(0);
         var request = new InferenceRequest("text-encoder", null, [Tensor.FromInt64s("input_ids", [1, ids.Length], ids)]);
 
-        var error = await Assert.ThrowsAsync<InvalidInferenceRequestException>(() => Replica("text-encoder", "1", 0).InferAsync(request));
+        var error = await FailureAssert.ThrowsAsync(FailureKind.InvalidArgument, () => Replica("text-encoder", "1", 0).InferAsync(request));
         Assert.Contains("missing input 'attention_mask'", error.Message);
     }
 }

@@ -172,8 +172,8 @@ public sealed class UserBudgetGrainTests(ManualClockClusterFixture fixture) : IC
     {
         var budget = NewUser(out _);
 
-        await Assert.ThrowsAsync<InvalidBudgetRequestException>(() => budget.ReserveAsync(new ReserveRequest("m", -1m, 1)));
-        await Assert.ThrowsAsync<InvalidBudgetRequestException>(() => budget.SetLimitsAsync(new BudgetLimits(Daily: -5m)));
+        await FailureAssert.ThrowsAsync(FailureKind.InvalidArgument, () => budget.ReserveAsync(new ReserveRequest("m", -1m, 1)));
+        await FailureAssert.ThrowsAsync(FailureKind.InvalidArgument, () => budget.SetLimitsAsync(new BudgetLimits(Daily: -5m)));
         Assert.Equal(0, (await budget.GetStatusAsync()).OpenReservations);
     }
 }

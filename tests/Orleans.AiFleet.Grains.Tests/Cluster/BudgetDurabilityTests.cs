@@ -65,7 +65,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
             Signal("STOP", pid);
             try
             {
-                await Assert.ThrowsAsync<BudgetUnavailableException>(() => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
+                await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
                 Assert.Equal(1, (await budget.GetStatusAsync()).OpenReservations); // the refused one holds nothing
             }
             finally
@@ -81,7 +81,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
                     Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
                     break;
                 }
-                catch (BudgetUnavailableException) when (DateTime.UtcNow < giveUp)
+                catch (AiFleetException e) when (e.Kind == FailureKind.Unavailable && DateTime.UtcNow < giveUp)
                 {
                     await Task.Delay(200); // the connection comes back on its own
                 }

@@ -1,0 +1,37 @@
+namespace Orleans.AiFleet.ClientApi.Apis;
+
+/// <summary>
+/// Bounds on what a request may carry, checked in client-api before anything is allocated for it or sent into the
+/// cluster. Per-model bounds (sequence length, prompt and completion tokens, context) are checked by the grains
+/// against the model's config.json.
+/// </summary>
+internal static class InputBounds
+{
+    /// <summary>Model, version, user, tier and key names.</summary>
+    public const int MaxNameLength = 128;
+
+    /// <summary>A bearer key: ours are about 70 characters; anything far longer is not a key.</summary>
+    public const int MaxBearerLength = 256;
+
+    /// <summary>OpenAI's own limit on inputs per embeddings request.</summary>
+    public const int MaxEmbeddingInputs = 2048;
+
+    /// <summary>Characters in one text to embed.</summary>
+    public const int MaxEmbeddingTextLength = 32 * 1024;
+
+    /// <summary>Messages in one chat request.</summary>
+    public const int MaxMessages = 256;
+
+    /// <summary>Characters of prompt text in one chat request (long-context models take 128k tokens and more).</summary>
+    public const int MaxPromptLength = 2 * 1024 * 1024;
+
+    /// <summary>An <c>Idempotency-Key</c> header.</summary>
+    public const int MaxIdempotencyKeyLength = 200;
+
+    /// <summary>A model or version name: letters, digits, '.', '_' and '-', at most <see cref="MaxNameLength"/>.</summary>
+    public static bool IsModelName(string? name) =>
+        name is { Length: > 0 and <= MaxNameLength } && name.AsSpan().IndexOfAnyExcept(NameChars) < 0;
+
+    private static readonly System.Buffers.SearchValues<char> NameChars =
+        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+}
