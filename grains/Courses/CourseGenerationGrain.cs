@@ -224,7 +224,7 @@ internal sealed partial class CourseGenerationGrain(
         var r = S.Request!;
         var longest = Enumerable.Range(0, r.Lessons).Select(LessonPrompt).Append(OutlinePrompt()).MaxBy(p => p.Length)!;
         var perCall = await Router.EstimateChatAsync(Chat(longest, r.LessonTokens, 0));
-        var estimate = Math.Round(perCall * (r.Lessons + 1), 6, MidpointRounding.AwayFromZero);
+        var estimate = Money.Ceiling(perCall * (r.Lessons + 1));
         if (r.BudgetCeiling is { } ceiling && estimate > ceiling)
         {
             throw AiFleetException.Invalid(string.Create(CultureInfo.InvariantCulture,

@@ -90,7 +90,7 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         var cached = await Task.WhenAll(keys.Select(k => cache.GetAsync("embedding", k).AsTask()));
         var misses = Enumerable.Range(0, inputs.Count).Where(i => cached[i] is null).ToArray();
         var missTokens = misses.Sum(i => inputs[i].Length);
-        var cost = misses.Length == 0 ? 0m : (model.Config.Cost.CostPerInference * misses.Length) + (model.Config.Cost.CostPer1kTokens * missTokens / 1000m);
+        var cost = misses.Length == 0 ? 0m : Money.Ceiling((model.Config.Cost.CostPerInference * misses.Length) + (model.Config.Cost.CostPer1kTokens * missTokens / 1000m));
         var embeddings = cached.Select(c => c is null ? null : MemoryMarshal.Cast<byte, float>(c).ToArray()).ToArray();
         if (misses.Length == 0)
         {

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Models;
 
 namespace Orleans.AiFleet.Grains.Models;
@@ -26,9 +27,9 @@ internal sealed record RepositoryModel(string Name, string Folder, ModelConfig C
 
     public string Kind => IsChat ? "chat" : Config.Outputs.Any(o => o.Name == "sentence_embedding") ? "embeddings" : "tensor";
 
-    /// <summary>What <paramref name="tokens"/> tokens cost on this model, per call plus per 1k tokens, to a millionth of a dollar.</summary>
+    /// <summary>What <paramref name="tokens"/> tokens cost on this model, per call plus per 1k tokens, rounded up to the nano-dollar.</summary>
     public decimal Price(int tokens) =>
-        Math.Round(Config.Cost.CostPerInference + (Config.Cost.CostPer1kTokens * tokens / 1000m), 6, MidpointRounding.AwayFromZero);
+        Money.Ceiling(Config.Cost.CostPerInference + (Config.Cost.CostPer1kTokens * tokens / 1000m));
 
     public ModelDescriptor ToDescriptor() => new(
         Name, Config.Platform, Versions, DefaultVersion,
