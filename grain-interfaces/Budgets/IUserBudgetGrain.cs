@@ -13,6 +13,13 @@ public interface IUserBudgetGrain : IGrainWithStringKey
     Task<ReserveResult> ReserveAsync(ReserveRequest request);
 
     /// <summary>
+    /// A request answered free (from the response cache): nothing is held or charged, but it takes one permit of the
+    /// requests-per-minute limit, so cached answers cannot be used to pass it. A refusal names the limit.
+    /// </summary>
+    [Alias("AdmitFree")]
+    Task<ReserveResult> AdmitFreeAsync();
+
+    /// <summary>
     /// Charges what the request used, at most what it reserved, writes a ledger entry and releases the rest. A
     /// reservation that already expired is still charged (the work was done), never more than it held.
     /// Settling an unknown or already settled reservation changes nothing and returns null.

@@ -73,6 +73,18 @@ internal sealed partial class UserBudgetGrain(
         RebuildRateLimiters();
     }
 
+    public Task<ReserveResult> AdmitFreeAsync()
+    {
+        if (_requests is not null && Available(_requests) < 1)
+        {
+            return Task.FromResult(ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute,
+                $"more than {Limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, Limits.RequestsPerMinute, 1)));
+        }
+
+        _requests?.AttemptAcquire(1).Dispose();
+        return Task.FromResult(new ReserveResult(Guid.Empty, time.GetUtcNow(), null, null, null));
+    }
+
     public async Task<ReserveResult> ReserveAsync(ReserveRequest request)
     {
         if (request.Cost < 0 || request.Tokens < 0)

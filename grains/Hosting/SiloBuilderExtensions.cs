@@ -36,6 +36,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<RemoteChatClient>();
         services.TryAddSingleton<ChatRouter>();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
+        services.AddOptions<ResponseCacheOptions>().BindConfiguration(ResponseCacheOptions.SectionName);
         services.AddOptions<Orleans.AiFleet.Grains.Courses.CourseOptions>().BindConfiguration(Orleans.AiFleet.Grains.Courses.CourseOptions.SectionName);
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))

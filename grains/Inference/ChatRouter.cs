@@ -254,12 +254,19 @@ internal sealed class ChatRouter(
             return (key, null);
         }
 
+        // Free, but a request all the same: it counts toward the user's requests per minute.
+        var admitted = await grains.GetGrain<IUserBudgetGrain>(request.User).AdmitFreeAsync();
+        if (!admitted.Granted)
+        {
+            throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);
+        }
+
         metrics.ChatRoute(primary.Name, plan.ReasonKind, "cached");
         return (key, System.Text.Json.JsonSerializer.Deserialize<CachedChat>(hit));
     }
 
-    public static string CacheKey(RepositoryModel model, ChatRequest request) =>
-        ResponseCache.Key("chat", model.Name, model.DefaultVersion, request.MaxTokens.ToString(CultureInfo.InvariantCulture), request.Prompt);
+    public string CacheKey(RepositoryModel model, ChatRequest request) =>
+        ResponseCache.Key("chat", cache.ScopeOf(request.User), model.Name, model.DefaultVersion, request.MaxTokens.ToString(CultureInfo.InvariantCulture), request.Prompt);
 
     /// <summary>
     /// One model's try: its worst case held on the budget, then retries with jittered backoff on other replicas within

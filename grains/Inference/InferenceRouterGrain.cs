@@ -86,19 +86,27 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
         var version = model.DefaultVersion;
 
         // Embeddings are deterministic: inputs seen before come from the response cache, free.
-        var keys = inputs.Select(ids => ResponseCache.Key("embedding", model.Name, version, string.Join(',', ids))).ToArray();
+        var scope = cache.ScopeOf(request.User);
+        var keys = inputs.Select(ids => ResponseCache.Key("embedding", scope, model.Name, version, string.Join(',', ids))).ToArray();
         var cached = await Task.WhenAll(keys.Select(k => cache.GetAsync("embedding", k).AsTask()));
         var misses = Enumerable.Range(0, inputs.Count).Where(i => cached[i] is null).ToArray();
         var missTokens = misses.Sum(i => inputs[i].Length);
         var cost = misses.Length == 0 ? 0m : Money.Ceiling((model.Config.Cost.CostPerInference * misses.Length) + (model.Config.Cost.CostPer1kTokens * missTokens / 1000m));
         var embeddings = cached.Select(c => c is null ? null : MemoryMarshal.Cast<byte, float>(c).ToArray()).ToArray();
+        var budget = GrainFactory.GetGrain<IUserBudgetGrain>(request.User);
         if (misses.Length == 0)
         {
+            // Free, but a request all the same: it counts toward the user's requests per minute.
+            var admitted = await budget.AdmitFreeAsync();
+            if (!admitted.Granted)
+            {
+                throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);
+            }
+
             return new EmbeddingResult(model.Name, version, embeddings!, tokens, 0m, inputs.Count);
         }
 
         // Held before the work, settled after it: what was used if it finished, nothing if it did not.
-        var budget = GrainFactory.GetGrain<IUserBudgetGrain>(request.User);
         var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens));
         if (!hold.Granted)
         {

@@ -10,7 +10,7 @@ namespace Orleans.AiFleet.Grains.Inference;
 
 /// <summary>
 /// Answers to deterministic requests (embeddings; chat at temperature 0), by a SHA-256 of everything that decides
-/// the answer (model, version, input, settings). A hit is served without a replica and without charge. Counted on
+/// the answer (model, version, input, settings) and whose it is (<see cref="ResponseCacheOptions.Scope"/>). A hit is served without a replica and without charge. Counted on
 /// the <c>aifleet.cache.requests</c> instrument by kind and result, so /metrics gives the hit rate.
 /// </summary>
 public abstract class ResponseCache
@@ -18,10 +18,17 @@ public abstract class ResponseCache
     public static readonly TimeSpan Lifetime = TimeSpan.FromHours(1);
 
     private readonly Counter<long> _requests;
+    private readonly CacheScope _scope;
 
-    protected ResponseCache(IMeterFactory meters) =>
+    protected ResponseCache(IMeterFactory meters, IOptions<ResponseCacheOptions> options)
+    {
         _requests = meters.Create(InferenceMetrics.MeterName).CreateCounter<long>(
             "aifleet.cache.requests", "{request}", "Response cache lookups by kind (embedding, chat) and result (hit, miss)");
+        _scope = options.Value.Scope;
+    }
+
+    /// <summary>The part of every key that says whose answers it may share: the user's, or everybody's.</summary>
+    public string ScopeOf(string user) => _scope == CacheScope.User ? "user:" + user : "tenant";
 
     public static string Key(params string[] parts) =>
         Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(string.Join('\u001f', parts)))).ToLowerInvariant();
@@ -60,7 +67,7 @@ public abstract class ResponseCache
 }
 
 /// <summary>The embedded default's cache: this process's memory, at most 64 MB of answers.</summary>
-internal sealed class InMemoryResponseCache(IMeterFactory meters) : ResponseCache(meters), IDisposable
+internal sealed class InMemoryResponseCache(IMeterFactory meters, IOptions<ResponseCacheOptions> options) : ResponseCache(meters, options), IDisposable
 {
     private readonly MemoryCache _cache = new(new MemoryCacheOptions { SizeLimit = 64L << 20 });
 
@@ -76,7 +83,8 @@ internal sealed class InMemoryResponseCache(IMeterFactory meters) : ResponseCach
 }
 
 /// <summary>Cluster mode's cache: shared by every silo in Redis (<c>{serviceId}/cache/{hash}</c>), expiring after an hour.</summary>
-internal sealed class RedisResponseCache(IConnectionMultiplexer redis, IOptions<ClusterOptions> cluster, IMeterFactory meters) : ResponseCache(meters)
+internal sealed class RedisResponseCache(IConnectionMultiplexer redis, IOptions<ClusterOptions> cluster, IMeterFactory meters, IOptions<ResponseCacheOptions> options)
+    : ResponseCache(meters, options)
 {
     protected override async ValueTask<byte[]?> ReadAsync(string key) => (byte[]?)await redis.GetDatabase().StringGetAsync(RedisKey(key));
 
