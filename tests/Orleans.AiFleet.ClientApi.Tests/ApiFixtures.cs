@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -36,6 +37,14 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
     }
 
     public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
+
+    /// <summary>Issues a user key for <paramref name="user"/> with the admin key and returns its secret.</summary>
+    public async Task<string> NewUserKeyAsync(string user)
+    {
+        var created = await Http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user" });
+        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
+        return (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("key").GetString()!;
+    }
 
     public async Task InitializeAsync()
     {

@@ -14,8 +14,8 @@ public sealed class CacheScopeTests(ApiFixture fixture)
     [Fact]
     public async Task AnotherUsersIdenticalRequest_IsAMiss_AndTheSameUsersIsAHit()
     {
-        using var alice = fixture.Client(await NewKeyAsync("cache-alice"));
-        using var bob = fixture.Client(await NewKeyAsync("cache-bob"));
+        using var alice = fixture.Client(await fixture.NewUserKeyAsync("cache-alice"));
+        using var bob = fixture.Client(await fixture.NewUserKeyAsync("cache-bob"));
         var body = new { model = "text-encoder", input = "a prompt only alice has sent " + Guid.NewGuid().ToString("N")[..8] };
 
         Assert.Equal("miss", await CacheHeaderAsync(alice, body));
@@ -26,7 +26,7 @@ public sealed class CacheScopeTests(ApiFixture fixture)
     [Fact]
     public async Task CachedAnswers_CountTowardRequestsPerMinute()
     {
-        using var carol = fixture.Client(await NewKeyAsync("cache-carol"));
+        using var carol = fixture.Client(await fixture.NewUserKeyAsync("cache-carol"));
         Assert.Equal(HttpStatusCode.OK, (await fixture.Http.PutAsJsonAsync("/v1/admin/budgets/cache-carol", new { requestsPerMinute = 2 })).StatusCode);
         var body = new { model = "text-encoder", input = "the same words again and again" };
 
@@ -45,12 +45,5 @@ public sealed class CacheScopeTests(ApiFixture fixture)
         using var response = await http.PostAsJsonAsync("/v1/embeddings", body);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         return response.Headers.GetValues("x-aifleet-cache").Single();
-    }
-
-    private async Task<string> NewKeyAsync(string user)
-    {
-        var created = await fixture.Http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user" });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
     }
 }

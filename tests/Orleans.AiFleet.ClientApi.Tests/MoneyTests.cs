@@ -14,7 +14,7 @@ public sealed class MoneyTests(ApiFixture fixture)
     [Fact]
     public async Task ATinyChat_IsChargedAboveZero_ToTheNanoDollar()
     {
-        using var http = fixture.Client(await NewKeyAsync("money-tiny"));
+        using var http = fixture.Client(await fixture.NewUserKeyAsync("money-tiny"));
 
         using var response = await http.PostAsJsonAsync("/v1/chat/completions", TinyChat);
 
@@ -29,7 +29,7 @@ public sealed class MoneyTests(ApiFixture fixture)
     [Fact]
     public async Task AZeroBudget_RefusesATinyChat()
     {
-        using var http = fixture.Client(await NewKeyAsync("money-zero"));
+        using var http = fixture.Client(await fixture.NewUserKeyAsync("money-zero"));
         Assert.Equal(HttpStatusCode.OK, (await fixture.Http.PutAsJsonAsync("/v1/admin/budgets/money-zero", new { daily = 0m })).StatusCode);
 
         using var response = await http.PostAsJsonAsync("/v1/chat/completions", TinyChat);
@@ -37,12 +37,5 @@ public sealed class MoneyTests(ApiFixture fixture)
         Assert.Equal(HttpStatusCode.TooManyRequests, response.StatusCode);
         var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("budget_exceeded", error.GetProperty("code").GetString());
-    }
-
-    private async Task<string> NewKeyAsync(string user)
-    {
-        var created = await fixture.Http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user" });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        return (await created.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("key").GetString()!;
     }
 }
