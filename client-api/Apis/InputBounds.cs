@@ -13,10 +13,7 @@ internal static class InputBounds
     /// <summary>A bearer key: ours are about 70 characters; anything far longer is not a key.</summary>
     public const int MaxBearerLength = 256;
 
-    /// <summary>OpenAI's own limit on inputs per embeddings request.</summary>
-    public const int MaxEmbeddingInputs = 2048;
-
-    /// <summary>Characters in one text to embed.</summary>
+    /// <summary>Characters in one text to embed, bounding the tokenizer's work (the router bounds inputs and tokens).</summary>
     public const int MaxEmbeddingTextLength = 32 * 1024;
 
     /// <summary>Messages in one chat request.</summary>

@@ -12,5 +12,5 @@ internal static class KServeErrors
 
     public static IResult NotFound(string message) => new FailureResult(AiFleetException.ModelNotFound(message));
 
-    public static IResult Invalid(string message, string? field = null) => new FailureResult(AiFleetException.Invalid(message, field));
+    public static IResult Invalid(string message) => new FailureResult(AiFleetException.Invalid(message));
 }

@@ -169,12 +169,6 @@ internal static class OpenAiApi
             return false;
         }
 
-        if ((texts?.Count ?? ids!.Count) > InputBounds.MaxEmbeddingInputs)
-        {
-            error = $"'input' holds at most {InputBounds.MaxEmbeddingInputs} items";
-            return false;
-        }
-
         if (texts is not null && texts.Any(t => t.Length > InputBounds.MaxEmbeddingTextLength))
         {
             error = $"'input' strings are at most {InputBounds.MaxEmbeddingTextLength} characters";

@@ -32,9 +32,9 @@ internal sealed partial class ApiKeyValidator
     private readonly TimeProvider _time;
     private readonly TimeSpan _cacheFor;
     private readonly byte[] _adminHash;
-    private readonly ConcurrentDictionary<string, (ApiKeyInfo? Info, long Until)> _cache = new(StringComparer.Ordinal);
-    private readonly ConcurrentDictionary<string, (ClaimsPrincipal? Principal, long Until)> _principals = new(StringComparer.Ordinal);
-    private int _unknownCached;
+    /// <summary>Key hash → its principal, or null for a well-shaped key the cluster does not know (bounded by <see cref="_unknown"/>).</summary>
+    private readonly ConcurrentDictionary<string, (ClaimsPrincipal? Principal, long Until)> _cache = new(StringComparer.Ordinal);
+    private readonly UnknownEntries _unknown = new(MaxUnknownCached);
 
     public ApiKeyValidator(IGrainFactory grains, ClusterCalls calls, TimeProvider time, IOptions<AuthOptions> options, ILogger<ApiKeyValidator> logger)
     {
@@ -54,7 +54,7 @@ internal sealed partial class ApiKeyValidator
 
     /// <summary>
     /// The signed-in principal for a presented key, or null when the key is unknown or revoked. Built once per key and
-    /// cache period, so a busy key costs one dictionary lookup per request.
+    /// cache period, so a busy key costs a hash and one dictionary lookup per request.
     /// </summary>
     public async ValueTask<ClaimsPrincipal?> AuthenticateAsync(string key, string scheme)
     {
@@ -63,17 +63,39 @@ internal sealed partial class ApiKeyValidator
             return null; // no key is this long: refused before hashing or caching anything
         }
 
-        var id = HashId(key);
+        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
+        var id = Convert.ToHexString(hash).ToLowerInvariant();
         var now = _time.GetTimestamp();
-        if (_principals.TryGetValue(id, out var cached) && cached.Until > now)
+        if (_cache.TryGetValue(id, out var cached) && cached.Until > now)
         {
             return cached.Principal;
         }
 
-        var info = await ValidateAsync(key);
+        ApiKeyInfo? info;
+        if (CryptographicOperations.FixedTimeEquals(hash, _adminHash))
+        {
+            info = new ApiKeyInfo("bootstrap", BootstrapUser, Roles.Admin, "bootstrap admin key", default, null);
+        }
+        else if (!IsIssuedShape(key))
+        {
+            return null; // not a key this service issues: no lookup, nothing remembered
+        }
+        else
+        {
+            var found = await _calls.RunAsync(_ => _grains.GetGrain<IApiKeyGrain>(id).GetAsync());
+            info = found is { Active: true } ? found : null;
+        }
+
+        if (_cache.Count >= MaxCached)
+        {
+            _cache.Clear();
+        }
+
+        var until = now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency);
         if (info is null)
         {
-            return null; // unknown keys never enter the principal cache
+            _unknown.Add(_cache, id, until);
+            return null;
         }
 
         var principal = new ClaimsPrincipal(new ClaimsIdentity(
@@ -81,60 +103,10 @@ internal sealed partial class ApiKeyValidator
                 ? [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)]
                 : [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id), new Claim(ApiKeyAuthenticationHandler.TierClaim, info.Tier)],
             scheme));
-        if (_principals.Count >= MaxCached)
-        {
-            _principals.Clear();
-        }
 
-        // The bootstrap key never changes; other keys are trusted for the cache period like their lookups.
-        _principals[id] = (principal, info.Id == "bootstrap" ? long.MaxValue : now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency));
+        // The bootstrap key never changes; other keys are trusted for the cache period.
+        _cache[id] = (principal, info.Id == "bootstrap" ? long.MaxValue : until);
         return principal;
-    }
-
-    /// <summary>The key's owner and role, or null when it is unknown or revoked.</summary>
-    public async ValueTask<ApiKeyInfo?> ValidateAsync(string key)
-    {
-        var hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
-        if (CryptographicOperations.FixedTimeEquals(hash, _adminHash))
-        {
-            return new ApiKeyInfo("bootstrap", BootstrapUser, Roles.Admin, "bootstrap admin key", default, null);
-        }
-
-        if (!IsIssuedShape(key))
-        {
-            return null; // not a key this service issues: no lookup, nothing remembered
-        }
-
-        var id = Convert.ToHexString(hash).ToLowerInvariant();
-        var now = _time.GetTimestamp();
-        if (_cache.TryGetValue(id, out var cached) && cached.Until > now)
-        {
-            return cached.Info;
-        }
-
-        var info = await _calls.RunAsync(_ => _grains.GetGrain<IApiKeyGrain>(id).GetAsync());
-        var valid = info is { Active: true } ? info : null;
-        if (_cache.Count >= MaxCached)
-        {
-            _cache.Clear();
-        }
-
-        if (valid is null && Interlocked.Increment(ref _unknownCached) > MaxUnknownCached)
-        {
-            // A flood of well-shaped made-up keys: forget the unknown ones rather than grow.
-            foreach (var (k, v) in _cache)
-            {
-                if (v.Info is null)
-                {
-                    _cache.TryRemove(k, out _);
-                }
-            }
-
-            Interlocked.Exchange(ref _unknownCached, 0);
-        }
-
-        _cache[id] = (valid, now + (long)(_cacheFor.TotalSeconds * _time.TimestampFrequency));
-        return valid;
     }
 
     /// <summary>True for <c>afk_</c> followed by 43 base64url characters, the shape of every issued key.</summary>
@@ -143,8 +115,6 @@ internal sealed partial class ApiKeyValidator
 
     private static readonly System.Buffers.SearchValues<char> Base64UrlChars =
         System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_");
-
-    private static string HashId(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key)));
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "No admin key configured: this run's admin key is {Key} (set {Section}:AdminKey, env AIFLEET__AUTH__ADMINKEY, to choose one)")]
     private static partial void LogGeneratedAdminKey(ILogger logger, string key, string section);

@@ -23,7 +23,7 @@ internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, Tim
     /// <summary>At most this many names the repository does not know are remembered (a flood of made-up names evicts them).</summary>
     public const int MaxUnknownNames = 1024;
 
-    private int _unknown;
+    private readonly UnknownEntries _unknown = new(MaxUnknownNames);
 
     /// <summary>The model's descriptor, or null when there is none; a name that cannot be a model's is not looked up.</summary>
     public ValueTask<ModelDescriptor?> FindAsync(string name)
@@ -50,27 +50,14 @@ internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, Tim
             return last;
         }
 
-        var entry = (model, time.GetTimestamp() + (long)(Ttl.TotalSeconds * time.TimestampFrequency));
-        if (model is not null || known)
+        var until = time.GetTimestamp() + (long)(Ttl.TotalSeconds * time.TimestampFrequency);
+        if (model is null && !known)
         {
-            _models[name] = entry;
-        }
-        else if (Interlocked.Increment(ref _unknown) <= MaxUnknownNames)
-        {
-            _models[name] = entry;
+            _unknown.Add(_models, name, until);
         }
         else
         {
-            // Too many made-up names remembered: forget them all (real models are looked up again within a TTL).
-            foreach (var (key, value) in _models)
-            {
-                if (value.Model is null)
-                {
-                    _models.TryRemove(key, out _);
-                }
-            }
-
-            Interlocked.Exchange(ref _unknown, 0);
+            _models[name] = (model, until);
         }
 
         return model;

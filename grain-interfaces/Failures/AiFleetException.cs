@@ -70,11 +70,8 @@ public sealed class AiFleetException(FailureKind kind, string code, string messa
         new(FailureKind.Unavailable, FailureCodes.StoreUnavailable, message, retryAfter: TimeSpan.FromSeconds(1));
 
     /// <summary>True for the per-minute and parallel limits, which pass again soon; false for spending caps.</summary>
-    public static bool IsRateLimit(string? limit) =>
+    private static bool IsRateLimit(string? limit) =>
         limit is BudgetLimitCodes.RequestsPerMinute or BudgetLimitCodes.TokensPerMinute or BudgetLimitCodes.MaxParallel;
-
-    /// <summary>True when this is <paramref name="kind"/> with <paramref name="code"/> (any code when null).</summary>
-    public bool Is(FailureKind kind, string? code = null) => Kind == kind && (code is null || Code == code);
 }
 
 /// <summary>The stable codes of <see cref="AiFleetException.Code"/>, shown to clients in every protocol's error body.</summary>
