@@ -45,7 +45,7 @@ internal static class KServeApi
 
         return version is not null && !descriptor.Versions.Contains(version)
             ? KServeErrors.NotFound($"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})")
-            : TypedResults.Ok(KServeJson.Metadata(descriptor, version));
+            : TypedResults.Ok(KServeJsonWriter.Metadata(descriptor, version));
     }
 
     private static async Task<IResult> ModelReadyAsync(string model, string? version, ModelCatalog catalog)
@@ -135,7 +135,7 @@ internal static class KServeApi
             return TypedResults.Empty;
         }
 
-        await KServeJson.WriteInferResponseAsync(http.Response, response, ct);
+        await KServeJsonWriter.WriteInferResponseAsync(http.Response, response, ct);
         return TypedResults.Empty;
     }
 }

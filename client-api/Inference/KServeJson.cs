@@ -3,12 +3,12 @@ using System.Diagnostics.CodeAnalysis;
 using System.Text;
 using System.Text.Json;
 using Orleans.AiFleet.GrainInterfaces.Inference;
-using Orleans.AiFleet.GrainInterfaces.Models;
 
 namespace Orleans.AiFleet.ClientApi.Inference;
 
 /// <summary>
-/// KServe v2 (Open Inference Protocol) JSON: reads an infer request into the grain contract and writes responses.
+/// KServe v2 (Open Inference Protocol) JSON: reads an infer request into the grain contract (the answers are
+/// written by <see cref="KServeJsonWriter"/>).
 /// Only the JSON's own form is checked here; whether the tensors fit the model is the replica's one check.
 /// </summary>
 internal static class KServeJson
@@ -398,97 +398,4 @@ internal static class KServeJson
         JsonTokenType.StartObject => "an object",
         _ => Encoding.UTF8.GetString(reader.HasValueSequence ? reader.ValueSequence.ToArray() : reader.ValueSpan),
     };
-
-    /// <summary>
-    /// Writes an infer response whole: serialized into a buffer first, so a failure while writing can never leave a
-    /// status line with half a body behind it. Non-finite FP32 values (a model's NaN or overflow) are written as the
-    /// JSON strings <c>"NaN"</c>, <c>"Infinity"</c> and <c>"-Infinity"</c>, as System.Text.Json's named literals do.
-    /// </summary>
-    public static async Task WriteInferResponseAsync(HttpResponse http, InferenceResponse response, CancellationToken cancellationToken)
-    {
-        var buffer = t_buffer ??= new ArrayBufferWriter<byte>(16 * 1024);
-        buffer.ResetWrittenCount();
-        using (var w = new Utf8JsonWriter(buffer))
-        {
-            WriteInferResponse(w, response);
-        }
-
-        http.ContentType = "application/json";
-        http.ContentLength = buffer.WrittenCount;
-        await http.Body.WriteAsync(buffer.WrittenMemory, cancellationToken);
-        if (buffer.Capacity > MaxKeptBuffer)
-        {
-            t_buffer = null; // one huge answer must not pin its buffer to this thread
-        }
-    }
-
-    private const int MaxKeptBuffer = 1024 * 1024;
-
-    [ThreadStatic]
-    private static ArrayBufferWriter<byte>? t_buffer;
-
-    internal static void WriteInferResponse(Utf8JsonWriter w, InferenceResponse response)
-    {
-        w.WriteStartObject();
-        w.WriteString("model_name", response.Model);
-        w.WriteString("model_version", response.Version);
-        if (response.Id is not null)
-        {
-            w.WriteString("id", response.Id);
-        }
-
-        w.WriteStartArray("outputs");
-        foreach (var t in response.Outputs)
-        {
-            w.WriteStartObject();
-            w.WriteString("name", t.Name);
-            w.WriteString("datatype", t.DataType.ToProtocolName());
-            w.WriteStartArray("shape");
-            foreach (var d in t.Shape)
-            {
-                w.WriteNumberValue(d);
-            }
-
-            w.WriteEndArray();
-            w.WriteStartArray("data");
-            if (t.DataType == TensorDataType.Fp32)
-            {
-                foreach (var v in t.Fp32!)
-                {
-                    if (float.IsFinite(v))
-                    {
-                        w.WriteNumberValue(v);
-                    }
-                    else
-                    {
-                        w.WriteStringValue(float.IsNaN(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity");
-                    }
-                }
-            }
-            else
-            {
-                foreach (var v in t.Int64!)
-                {
-                    w.WriteNumberValue(v);
-                }
-            }
-
-            w.WriteEndArray();
-            w.WriteEndObject();
-        }
-
-        w.WriteEndArray();
-        w.WriteEndObject();
-    }
-
-    public static object Metadata(ModelDescriptor model, string? version) => new
-    {
-        name = model.Name,
-        versions = version is null ? model.Versions : [version],
-        platform = model.Platform,
-        inputs = model.Inputs.Select(Spec),
-        outputs = model.Outputs.Select(Spec),
-    };
-
-    private static object Spec(TensorSpec t) => new { name = t.Name, datatype = t.DataType.ToProtocolName(), shape = t.Shape };
 }
