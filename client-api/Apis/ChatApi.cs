@@ -4,6 +4,7 @@ using System.Text.Json;
 using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Inference;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
@@ -93,6 +94,7 @@ internal static class ChatApi
         while (true)
         {
             var replica = grains.GetGrain<IModelReplicaGrain>(lease.Replica);
+            await using var renewal = HoldRenewal.Start(grains.GetGrain<IUserBudgetGrain>(chat.User), lease.Reservation); // held while it streams
             var generation = new GenerationRequest(request.Prompt, request.MaxTokens, request.Temperature, request.Seed);
             using var firstToken = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
             if (lease.TimeoutMs > 0)

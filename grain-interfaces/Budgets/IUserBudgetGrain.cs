@@ -20,8 +20,17 @@ public interface IUserBudgetGrain : IGrainWithStringKey
     Task<ReserveResult> AdmitFreeAsync();
 
     /// <summary>
+    /// Extends an open reservation to <paramref name="ttl"/> from now (the configured TTL when null): holders renew
+    /// while their work runs, so a hold does not expire under a long stream or a saga step. Null when the reservation
+    /// is not open (settled, expired or unknown).
+    /// </summary>
+    [Alias("Renew")]
+    Task<DateTimeOffset?> RenewAsync(Guid reservationId, TimeSpan? ttl = null);
+
+    /// <summary>
     /// Charges what the request used, at most what it reserved, writes a ledger entry and releases the rest. A
-    /// reservation that already expired is still charged (the work was done), never more than it held.
+    /// reservation that already expired is still charged (the work was done), never more than it held and never more
+    /// than the spending caps still allow (its budget was released when it expired).
     /// Settling an unknown or already settled reservation changes nothing and returns null.
     /// </summary>
     [Alias("Settle")]

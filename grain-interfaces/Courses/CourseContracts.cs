@@ -104,8 +104,9 @@ public sealed record SagaEvent(
     [property: Id(7)] string State);
 
 /// <summary>
-/// A saga as its owner sees it: state, current step, lessons done of total, spend so far, the error if any, how
-/// many times it was resumed after its activation ended, and the silo running it now.
+/// A saga as its owner sees it: state, current step, lessons done of total, spend so far (the cost of the model calls
+/// that finished), the error if any, how many times it was resumed after its activation ended, the silo running it
+/// now, and what was charged to the budget once it ended (its spend, whether it succeeded, failed or was cancelled).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.SagaStatus")]
 public sealed record SagaStatus(
@@ -123,7 +124,8 @@ public sealed record SagaStatus(
     [property: Id(11)] DateTimeOffset UpdatedAt,
     [property: Id(12)] CourseRequest Request,
     [property: Id(13)] int Resumes,
-    [property: Id(14)] string Silo);
+    [property: Id(14)] string Silo,
+    [property: Id(15)] decimal Charged = 0m);
 
 /// <summary>One lesson of a course, with the model that wrote it and what it cost.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.Lesson")]

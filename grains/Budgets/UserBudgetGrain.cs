@@ -1,3 +1,4 @@
+using System.Globalization;
 using System.Threading.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -169,6 +170,21 @@ internal sealed partial class UserBudgetGrain(
         return ReserveResult.Grant(id, held.ExpiresAt);
     }
 
+    public async Task<DateTimeOffset?> RenewAsync(Guid reservationId, TimeSpan? ttl = null)
+    {
+        var now = time.GetUtcNow();
+        ExpireDue(now);
+        if (!state.State.Open.TryGetValue(reservationId, out var held))
+        {
+            return null;
+        }
+
+        var renewed = held with { ExpiresAt = now + (ttl ?? options.Value.ReservationTtl) };
+        state.State.Open[reservationId] = renewed;
+        await WriteAsync();
+        return renewed.ExpiresAt;
+    }
+
     public async Task<LedgerEntry?> SettleAsync(SettleRequest request)
     {
         if (request.Cost < 0 || request.Tokens < 0)
@@ -179,20 +195,27 @@ internal sealed partial class UserBudgetGrain(
         var now = time.GetUtcNow();
         ExpireDue(now);
         var outcome = request.Outcome;
+        decimal charge;
         if (state.State.Open.Remove(request.ReservationId, out var held))
         {
             _reserved -= held.Cost;
+            charge = Math.Min(request.Cost, held.Cost);
         }
         else if (_expired.Remove(request.ReservationId, out held))
         {
-            outcome += " (settled after the reservation expired)";
+            // Its budget was released when it expired and others may have taken it: charge no more than the caps
+            // still allow, so a late settle can never push spend past them.
+            charge = Math.Min(Math.Min(request.Cost, held.Cost), Headroom(now));
+            outcome += charge < Math.Min(request.Cost, held.Cost)
+                ? string.Create(CultureInfo.InvariantCulture, $" (settled after the reservation expired; capped at ${charge} by the spending caps)")
+                : " (settled after the reservation expired)";
         }
         else
         {
             return null;
         }
 
-        var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, Math.Min(request.Cost, held.Cost), request.Tokens, outcome);
+        var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, charge, request.Tokens, outcome);
         Apply(entry);
         _unwritten.Add(entry);
         try
@@ -336,6 +359,24 @@ internal sealed partial class UserBudgetGrain(
             ? row
             : existing with { Spend = existing.Spend + row.Spend, Tokens = existing.Tokens + row.Tokens, Requests = existing.Requests + row.Requests };
         _dayTotals[row.Day] = _dayTotals.GetValueOrDefault(row.Day) + row.Spend;
+    }
+
+    /// <summary>What may still be charged now without passing the daily or monthly cap, open holds counted.</summary>
+    private decimal Headroom(DateTimeOffset now)
+    {
+        var today = DateOnly.FromDateTime(now.UtcDateTime);
+        var room = decimal.MaxValue;
+        if (Limits.Daily is { } daily)
+        {
+            room = Math.Min(room, daily - _dayTotals.GetValueOrDefault(today) - _reserved);
+        }
+
+        if (Limits.Monthly is { } monthly)
+        {
+            room = Math.Min(room, monthly - MonthTotal(today) - _reserved);
+        }
+
+        return Math.Max(0m, room);
     }
 
     private decimal MonthTotal(DateOnly today)

@@ -34,6 +34,7 @@ public sealed class SagaState
     [Id(16)] public string? EndsAs { get; set; }
     [Id(17)] public List<SagaEvent> Events { get; set; } = [];
     [Id(18)] public int Resumes { get; set; }
+    [Id(19)] public decimal Charged { get; set; }
 }
 
 /// <summary>
@@ -42,8 +43,8 @@ public sealed class SagaState
 /// saga's state is written after every step and every lesson, so a resumed saga starts at the first unfinished step
 /// and never pays twice for a finished one. Model calls are prepaid: they run against the saga's one reservation,
 /// which is settled at what the steps cost. A reminder wakes the saga if its silo dies; so does any call to it.
-/// A cancel or a permanent failure runs compensation in reverse: the course and its list entry are deleted and the
-/// reservation released uncharged. Reentrant, so status, events and cancel are answered while steps run. Placed at
+/// A cancel or a permanent failure runs compensation in reverse: the course and its list entry are deleted, the model
+/// calls that finished are charged (the work was done) and the rest of the reservation released. Reentrant, so status, events and cancel are answered while steps run. Placed at
 /// random, so long-running sagas spread over the silos rather than gather where they were started.
 /// </summary>
 [Reentrant]
@@ -62,6 +63,9 @@ internal sealed partial class CourseGenerationGrain(
 
     /// <summary>How long the saga's budget hold lasts; a crashed saga's hold is released by then at the latest.</summary>
     public static readonly TimeSpan HoldFor = TimeSpan.FromHours(1);
+
+    /// <summary>How often a running step renews the saga's hold to <see cref="HoldFor"/>.</summary>
+    private static readonly TimeSpan RenewEvery = TimeSpan.FromMinutes(5);
 
     private readonly SemaphoreSlim _writes = new(1, 1);
     private CancellationTokenSource _cancel = new();
@@ -164,6 +168,8 @@ internal sealed partial class CourseGenerationGrain(
                     continue;
                 }
 
+                // The hold is kept open while a step runs, however long the steps take (and after a resume).
+                await using var renewal = S.Reservation == Guid.Empty ? null : HoldRenewal.Start(Budget, S.Reservation, RenewEvery, HoldFor, time);
                 switch (S.Step)
                 {
                     case SagaSteps.Validate: await ValidateAsync(); break;
@@ -324,7 +330,8 @@ internal sealed partial class CourseGenerationGrain(
 
     private async Task SettleAsync()
     {
-        await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, "ok"));
+        var entry = await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, "ok"));
+        S.Charged = entry?.Cost ?? S.Charged;
         S.State = SagaStates.Succeeded;
         await AdvanceAsync(SagaSteps.Done, "succeeded", string.Create(CultureInfo.InvariantCulture, $"settled at ${S.Spend}; the rest of the hold released"));
     }
@@ -336,7 +343,10 @@ internal sealed partial class CourseGenerationGrain(
         await SaveAsync();
     }
 
-    /// <summary>In reverse: the course and its list entry, then the reservation (released, nothing charged).</summary>
+    /// <summary>
+    /// In reverse: the course and its list entry, then the reservation: the model calls that finished are charged
+    /// (the work was done), the rest of the hold released.
+    /// </summary>
     private async Task CompensateAsync()
     {
         if (S.CourseId is { } courseId)
@@ -348,8 +358,10 @@ internal sealed partial class CourseGenerationGrain(
 
         if (S.Reservation != Guid.Empty)
         {
-            await Budget.SettleAsync(new SettleRequest(S.Reservation, 0m, 0, S.EndsAs ?? SagaStates.Failed));
-            Record(SagaSteps.Compensate, "released", string.Create(CultureInfo.InvariantCulture, $"the ${S.Reserved} hold released uncharged"));
+            var entry = await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, S.EndsAs ?? SagaStates.Failed));
+            S.Charged = entry?.Cost ?? S.Charged;
+            Record(SagaSteps.Compensate, "released", string.Create(CultureInfo.InvariantCulture,
+                $"charged ${S.Charged} for the {S.Lessons.Count + (S.Outline is null ? 0 : 1)} model calls that finished; the rest of the ${S.Reserved} hold released"));
         }
 
         S.State = S.EndsAs ?? SagaStates.Failed;
@@ -400,7 +412,7 @@ internal sealed partial class CourseGenerationGrain(
 
     private SagaStatus Status() => new(
         this.GetPrimaryKeyString(), S.User ?? "", S.State, S.Step, S.Lessons.Count, S.Request?.Lessons ?? 0, S.Spend, S.Reserved,
-        S.Error, S.State == SagaStates.Succeeded ? S.CourseId : null, S.CreatedAt, S.UpdatedAt, S.Request!, S.Resumes, silo.SiloAddress.ToString());
+        S.Error, S.State == SagaStates.Succeeded ? S.CourseId : null, S.CreatedAt, S.UpdatedAt, S.Request!, S.Resumes, silo.SiloAddress.ToString(), S.Charged);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Course saga {Saga} failed at step {Step}; compensating")]
     private static partial void LogFailed(ILogger logger, Exception error, string saga, string step);

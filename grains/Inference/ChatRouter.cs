@@ -287,6 +287,7 @@ internal sealed class ChatRouter(
 
         var state = new TryState(this, model, request, panicAllowed: alone);
         var outcome = "failed";
+        var renewal = hold is null ? null : HoldRenewal.Start(budget, hold.ReservationId);
         try
         {
             await Pipeline(model).ExecuteAsync(static (s, ct) => new ValueTask(s.RunAsync(ct)), state, cancellationToken);
@@ -304,6 +305,11 @@ internal sealed class ChatRouter(
         {
             metrics.ChatRoute(model.Name, reasonKind, outcome);
             var used = state.UsedTokens;
+            if (renewal is not null)
+            {
+                await renewal.DisposeAsync();
+            }
+
             if (hold is not null)
             {
                 await budget.SettleAsync(new SettleRequest(hold.ReservationId, used == 0 ? 0m : model.Price(used), used, outcome));

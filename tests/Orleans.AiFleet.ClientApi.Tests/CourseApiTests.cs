@@ -108,7 +108,7 @@ public sealed class CourseApiTests(ApiFixture fixture)
     }
 
     [Fact]
-    public async Task Cancel_MidWay_CompensatesLeavingNoCourse_AndTheBudgetWhole()
+    public async Task Cancel_MidWay_CompensatesLeavingNoCourse_AndChargesOnlyTheFinishedCalls()
     {
         var http = await UserAsync("course-cancel");
         var before = await BudgetAsync(http);
@@ -129,8 +129,13 @@ public sealed class CourseApiTests(ApiFixture fixture)
         Assert.True(done["lessonsDone"]!.GetValue<int>() < 30, "the cancel should stop the saga mid-way");
         Assert.Null(done["courseId"]);
         Assert.Equal(0, (await http.GetFromJsonAsync<JsonObject>("/v1/courses"))!["total"]!.GetValue<int>());
+        // Work that was done is charged; only the unspent part of the hold is released, and the job says so.
+        var charged = done["charged"]!.GetValue<decimal>();
+        Assert.True(charged > 0m, "the outline and the finished lessons cost something");
+        Assert.Equal(done["spend"]!.GetValue<decimal>(), charged);
         var after = await BudgetAsync(http);
-        Assert.Equal((before["spentToday"]!.GetValue<decimal>(), 0m), (after["spentToday"]!.GetValue<decimal>(), after["reserved"]!.GetValue<decimal>()));
+        Assert.Equal((before["spentToday"]!.GetValue<decimal>() + charged, 0m), (after["spentToday"]!.GetValue<decimal>(), after["reserved"]!.GetValue<decimal>()));
+        Assert.Contains("model calls that finished", await http.GetStringAsync($"/v1/courses/jobs/{id}/events"));
     }
 
     [Fact]

@@ -330,7 +330,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     }
 
     [Fact]
-    public async Task ACourseWhoseModelFailsPermanentlyMidWay_IsCompensated_NoCourse_BudgetWhole()
+    public async Task ACourseWhoseModelFailsPermanentlyMidWay_IsCompensated_NoCourse_FinishedCallsCharged()
     {
         var key = await fixture.KeyAsync("course-midway", "standard");
         using var http = fixture.Client(key);
@@ -355,7 +355,10 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
             Assert.InRange(status["lessonsDone"]!.GetValue<int>(), 1, 5);
             Assert.Equal(0, (await http.GetFromJsonAsync<JsonObject>("/v1/courses"))!["total"]!.GetValue<int>());
             var budget = (await http.GetFromJsonAsync<JsonObject>("/v1/budget"))!;
-            Assert.Equal((0m, 0m), (budget["spentToday"]!.GetValue<decimal>(), budget["reserved"]!.GetValue<decimal>()));
+            var charged = status["charged"]!.GetValue<decimal>();
+            Assert.True(charged > 0m, "the outline and the lessons written before the failure are charged");
+            Assert.Equal((status["spend"]!.GetValue<decimal>(), charged), (charged, budget["spentToday"]!.GetValue<decimal>()));
+            Assert.Equal(0m, budget["reserved"]!.GetValue<decimal>());
             var events = await http.GetStringAsync($"/v1/courses/jobs/{id}/events");
             Assert.Contains("event: compensating", events);
             Assert.Contains("event: released", events);

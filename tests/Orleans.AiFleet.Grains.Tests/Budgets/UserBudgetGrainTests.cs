@@ -81,6 +81,67 @@ public sealed class UserBudgetGrainTests(ManualClockClusterFixture fixture) : IC
     }
 
     [Fact]
+    public async Task Renew_KeepsAHoldOpenPastItsTtl_WhileItsWorkRuns()
+    {
+        var budget = NewUser(out _);
+        await budget.SetLimitsAsync(new BudgetLimits(Daily: 1.00m));
+        var hold = await budget.ReserveAsync(new ReserveRequest("m", 0.80m, 1, Ttl: TimeSpan.FromSeconds(30)));
+
+        for (var i = 0; i < 4; i++)
+        {
+            fixture.Time.Advance(TimeSpan.FromSeconds(20));
+            Assert.NotNull(await budget.RenewAsync(hold.ReservationId, TimeSpan.FromSeconds(30)));
+        }
+
+        Assert.Equal((0.80m, 1), ((await budget.GetStatusAsync()).Reserved, (await budget.GetStatusAsync()).OpenReservations));
+        Assert.Equal(BudgetLimitCodes.Daily, (await budget.ReserveAsync(new ReserveRequest("m", 0.30m, 1))).RefusedBy);
+        Assert.Equal(0.80m, (await budget.SettleAsync(new SettleRequest(hold.ReservationId, 0.80m, 1, "ok")))!.Cost);
+        Assert.Null(await budget.RenewAsync(hold.ReservationId)); // settled: nothing to renew
+    }
+
+    [Fact]
+    public async Task HoldRenewal_KeepsAHoldOpenForAsLongAsItsHolderRuns_ThenLetsItGo()
+    {
+        var budget = NewUser(out _);
+        var hold = await budget.ReserveAsync(new ReserveRequest("m", 0.50m, 1, Ttl: TimeSpan.FromSeconds(30)));
+
+        await using (var renewal = HoldRenewal.Start(budget, hold.ReservationId, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), fixture.Time))
+        {
+            for (var i = 1; i <= 6; i++)
+            {
+                fixture.Time.Advance(TimeSpan.FromSeconds(10));
+                for (var giveUp = DateTime.UtcNow.AddSeconds(5); renewal.Renewals < i; await Task.Delay(10))
+                {
+                    Assert.True(DateTime.UtcNow < giveUp, $"renewal {i} did not happen within 5 s");
+                }
+            }
+
+            Assert.Equal(1, (await budget.GetStatusAsync()).OpenReservations); // 60 s in, past its 30 s TTL
+        }
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(31));
+        Assert.Equal(0, (await budget.GetStatusAsync()).OpenReservations); // no holder: it expires as any hold does
+    }
+
+    [Fact]
+    public async Task LateSettle_OfAnExpiredHold_NeverPushesSpendPastTheCap()
+    {
+        var budget = NewUser(out _);
+        await budget.SetLimitsAsync(new BudgetLimits(Daily: 1.00m));
+        var slow = await budget.ReserveAsync(new ReserveRequest("m", 0.60m, 1, Ttl: TimeSpan.FromSeconds(30)));
+        fixture.Time.Advance(TimeSpan.FromSeconds(31)); // expired: its 0.60 is free for others
+        var other = await budget.ReserveAsync(new ReserveRequest("m", 0.90m, 1));
+        Assert.True(other.Granted);
+        await budget.SettleAsync(new SettleRequest(other.ReservationId, 0.90m, 1, "ok"));
+
+        var late = await budget.SettleAsync(new SettleRequest(slow.ReservationId, 0.60m, 1, "ok"));
+
+        Assert.Equal(0.10m, late!.Cost);
+        Assert.Contains("capped at $0.10", late.Outcome);
+        Assert.Equal(1.00m, (await budget.GetStatusAsync()).SpentToday);
+    }
+
+    [Fact]
     public async Task Refusals_NameTheLimitHit()
     {
         var budget = NewUser(out _);
