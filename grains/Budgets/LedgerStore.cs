@@ -42,16 +42,19 @@ internal sealed class InMemoryLedgerStore : ILedgerStore
 
 /// <summary>
 /// Cluster mode's ledger: a Redis hash per user and day (<c>{serviceId}/ledger/{user}/{yyyy-MM-dd}</c>), one field per
-/// entry keyed by its sequence number (HSETNX keeps an append idempotent), the entry as JSON.
+/// entry keyed by its sequence number (HSETNX keeps an append idempotent), the entry as JSON. A day's hash expires
+/// after the usage retention (<see cref="BudgetOptions.UsageRetentionDays"/>), as the budget's own usage rows do.
 /// </summary>
-internal sealed class RedisLedgerStore(IConnectionMultiplexer redis, IOptions<ClusterOptions> cluster) : ILedgerStore
+internal sealed class RedisLedgerStore(IConnectionMultiplexer redis, IOptions<ClusterOptions> cluster, IOptions<BudgetOptions> budgets) : ILedgerStore
 {
     public async Task AppendAsync(string user, IReadOnlyList<LedgerEntry> entries)
     {
         var db = redis.GetDatabase();
         var batch = db.CreateBatch();
+        var keep = TimeSpan.FromDays(budgets.Value.UsageRetentionDays + 1);
         var writes = entries
             .Select(e => batch.HashSetAsync(Key(user, DateOnly.FromDateTime(e.At.UtcDateTime)), e.Sequence, JsonSerializer.Serialize(e), When.NotExists))
+            .Concat(entries.Select(e => Key(user, DateOnly.FromDateTime(e.At.UtcDateTime))).Distinct().Select(k => (Task)batch.KeyExpireAsync(k, keep)))
             .ToArray();
         batch.Execute();
         await Task.WhenAll(writes);

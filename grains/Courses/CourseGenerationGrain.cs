@@ -57,6 +57,10 @@ internal sealed partial class CourseGenerationGrain(
     ILogger<CourseGenerationGrain> logger) : Grain, ICourseGenerationGrain, IRemindable
 {
     private const string ResumeReminder = "resume";
+    private const string ExpireReminder = "expire";
+
+    /// <summary>Orleans' shortest reminder period (its default <c>ReminderOptions.MinimumReminderPeriod</c>).</summary>
+    private static readonly TimeSpan MinimumReminderPeriod = TimeSpan.FromMinutes(1);
 
     /// <summary>Lessons generated at once by one saga.</summary>
     public const int LessonParallelism = 3;
@@ -131,14 +135,37 @@ internal sealed partial class CourseGenerationGrain(
         return Status();
     }
 
-    public Task ReceiveReminder(string reminderName, TickStatus status)
+    public async Task ReceiveReminder(string reminderName, TickStatus status)
     {
+        if (reminderName == ExpireReminder)
+        {
+            await ExpireAsync();
+            return;
+        }
+
         if (S.Request is not null && !SagaStates.IsTerminal(S.State))
         {
             EnsureRunning();
         }
+        else
+        {
+            await ForgetReminderAsync(ResumeReminder);
+        }
+    }
 
-        return S.Request is null || SagaStates.IsTerminal(S.State) ? ForgetReminderAsync() : Task.CompletedTask;
+    /// <summary>A failed or cancelled saga kept for <see cref="CourseOptions.KeepEndedFor"/>: its state is deleted.</summary>
+    private async Task ExpireAsync()
+    {
+        if (S.State is SagaStates.Failed or SagaStates.Cancelled && time.GetUtcNow() >= S.UpdatedAt + options.Value.KeepEndedFor)
+        {
+            await state.ClearStateAsync();
+            DeactivateOnIdle();
+        }
+
+        if (S.Request is null || S.State is SagaStates.Succeeded)
+        {
+            await ForgetReminderAsync(ExpireReminder);
+        }
     }
 
     private void EnsureRunning()
@@ -199,7 +226,13 @@ internal sealed partial class CourseGenerationGrain(
             }
         }
 
-        await ForgetReminderAsync();
+        await ForgetReminderAsync(ResumeReminder);
+        if (S.State is SagaStates.Failed or SagaStates.Cancelled)
+        {
+            // Kept a while for its owner to read why, then deleted (the period only matters if the first tick is missed).
+            var keep = options.Value.KeepEndedFor;
+            await this.RegisterOrUpdateReminder(ExpireReminder, keep, keep < MinimumReminderPeriod ? MinimumReminderPeriod : keep);
+        }
     }
 
     /// <summary>Errors that another try of the same step would meet again: the request, the budget, the catalogue.</summary>
@@ -395,11 +428,11 @@ internal sealed partial class CourseGenerationGrain(
         }
     }
 
-    private async Task ForgetReminderAsync()
+    private async Task ForgetReminderAsync(string name)
     {
         try
         {
-            if (await this.GetReminder(ResumeReminder) is { } reminder)
+            if (await this.GetReminder(name) is { } reminder)
             {
                 await this.UnregisterReminder(reminder);
             }

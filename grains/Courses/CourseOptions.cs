@@ -11,4 +11,10 @@ public sealed class CourseOptions
     /// period (one minute by default) bounds it from below.
     /// </summary>
     public TimeSpan ResumeEvery { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>
+    /// How long a failed or cancelled saga's state is kept (for its owner to read why) before it is deleted, so
+    /// abandoned jobs do not pile up in storage. Succeeded sagas are kept: their course points at them.
+    /// </summary>
+    public TimeSpan KeepEndedFor { get; set; } = TimeSpan.FromDays(7);
 }
