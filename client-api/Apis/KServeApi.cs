@@ -1,4 +1,6 @@
 using System.IO.Pipelines;
+using System.Security.Claims;
+using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Hosting;
 using Orleans.AiFleet.ClientApi.Inference;
@@ -70,7 +72,7 @@ internal static class KServeApi
     }
 
     private static async Task<IResult> InferAsync(
-        HttpContext http, string model, string? version, ModelCatalog catalog, ClusterCalls calls)
+        HttpContext http, string model, string? version, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls)
     {
         var ct = http.RequestAborted;
         if (!InputBounds.IsModelName(model) || (version is not null && !InputBounds.IsModelName(version)))
@@ -124,6 +126,8 @@ internal static class KServeApi
         {
             return KServeErrors.Invalid(error!);
         }
+
+        request = request with { User = caller.UserId(), UserTier = caller.UserTier() }; // charged to the key's user, within their tier
 
         InferenceResponse response;
         try

@@ -24,6 +24,26 @@ public sealed record ReserveRequest(
     [property: Id(2)] int Tokens,
     [property: Id(3)] TimeSpan? Ttl = null);
 
+/// <summary>
+/// A slice of a user's budget for many small requests of one model (KServe inferences): up to <see cref="Amount"/>
+/// dollars and <see cref="Requests"/> requests-per-minute permits, spent by the router locally at
+/// <see cref="UnitCost"/> an inference and settled (with <c>SettleAsync</c>) at what it spent.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.LeaseRequest")]
+public sealed record LeaseRequest(
+    [property: Id(0)] string Model,
+    [property: Id(1)] decimal UnitCost,
+    [property: Id(2)] decimal Amount,
+    [property: Id(3)] int Requests,
+    [property: Id(4)] TimeSpan? Ttl = null);
+
+/// <summary>A lease's hold (or the refusal naming the limit), and how much money and how many requests it grants.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.LeaseResult")]
+public sealed record LeaseResult(
+    [property: Id(0)] ReserveResult Hold,
+    [property: Id(1)] decimal Amount,
+    [property: Id(2)] int Requests);
+
 /// <summary>The limit a reservation was refused on, named as the API reports it.</summary>
 public static class BudgetLimitCodes
 {
@@ -58,9 +78,10 @@ public sealed record SettleRequest(
     [property: Id(0)] Guid ReservationId,
     [property: Id(1)] decimal Cost,
     [property: Id(2)] int Tokens,
-    [property: Id(3)] string Outcome);
+    [property: Id(3)] string Outcome,
+    [property: Id(4)] int Requests = 1);
 
-/// <summary>One settled request in a user's ledger.</summary>
+/// <summary>One settled request (or, for a lease, the many it paid for) in a user's ledger.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.LedgerEntry")]
 public sealed record LedgerEntry(
     [property: Id(0)] long Sequence,
@@ -69,7 +90,8 @@ public sealed record LedgerEntry(
     [property: Id(3)] string Model,
     [property: Id(4)] decimal Cost,
     [property: Id(5)] int Tokens,
-    [property: Id(6)] string Outcome);
+    [property: Id(6)] string Outcome,
+    [property: Id(7)] int Requests = 1);
 
 /// <summary>Spend, tokens and requests of one model on one UTC day.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.UsageRow")]

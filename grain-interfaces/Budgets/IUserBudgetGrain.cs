@@ -16,6 +16,15 @@ public interface IUserBudgetGrain : IGrainWithStringKey
     /// A request answered free (from the response cache): nothing is held or charged, but it takes one permit of the
     /// requests-per-minute limit, so cached answers cannot be used to pass it. A refusal names the limit.
     /// </summary>
+    /// <summary>
+    /// Reserves a slice of the budget (a hold like any other: it expires, and is settled at what was spent) for a
+    /// router to spend locally on many cheap requests without a call here per request. Grants as much of the asked
+    /// amount as the caps leave (at least one unit) and as many per-minute permits as are left (at least one), or
+    /// refuses naming the limit.
+    /// </summary>
+    [Alias("Lease")]
+    Task<LeaseResult> LeaseAsync(LeaseRequest request);
+
     [Alias("AdmitFree")]
     Task<ReserveResult> AdmitFreeAsync();
 

@@ -8,7 +8,9 @@ public sealed record InferenceRequest(
     [property: Id(1)] string? Version,
     [property: Id(2)] IReadOnlyList<Tensor> Inputs,
     [property: Id(3)] IReadOnlyList<string>? Outputs = null,
-    [property: Id(4)] string? Id = null);
+    [property: Id(4)] string? Id = null,
+    [property: Id(5)] string? User = null,
+    [property: Id(6)] string? UserTier = null);
 
 /// <summary>The answer to an <see cref="InferenceRequest"/>: the version that served it and the outputs.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.InferenceResponse")]

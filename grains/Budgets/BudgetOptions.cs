@@ -16,6 +16,12 @@ public sealed class BudgetOptions
     /// <summary>How long an expired reservation can still be settled (charged) late.</summary>
     public TimeSpan LateSettleWindow { get; set; } = TimeSpan.FromHours(1);
 
+    /// <summary>
+    /// Whether KServe inferences are charged to the caller's budget at the model's cost (through leased slices, see
+    /// BudgetLeases). Off only to measure what metering costs.
+    /// </summary>
+    public bool MeterKServe { get; set; } = true;
+
     /// <summary>How many days of usage totals a budget keeps.</summary>
     public int UsageRetentionDays { get; set; } = 400;
 }

@@ -95,10 +95,48 @@ internal sealed partial class UserBudgetGrain(
 
         var now = time.GetUtcNow();
         ExpireDue(now);
-        var limits = Limits;
-        if (limits.PerRequest is { } perRequest && request.Cost > perRequest)
+        if (Refusal(request.Cost, request.Tokens, permits: 1, now) is { } refused)
         {
-            return ReserveResult.Refuse(BudgetLimitCodes.PerRequest, $"the request may cost up to ${request.Cost}, above the per-request cap of ${perRequest}");
+            return refused;
+        }
+
+        _requests?.AttemptAcquire(1).Dispose();
+        if (_tokens is not null && request.Tokens > 0)
+        {
+            _tokens.AttemptAcquire(request.Tokens).Dispose();
+        }
+
+        return await HoldAsync(request.Model, request.Cost, request.Tokens, request.Ttl, now);
+    }
+
+    public async Task<LeaseResult> LeaseAsync(LeaseRequest request)
+    {
+        if (request.UnitCost < 0 || request.Amount < request.UnitCost || request.Requests < 1)
+        {
+            throw AiFleetException.Invalid($"a lease needs a unit cost of zero or more, an amount of at least one unit and at least one request (got {request.UnitCost}, {request.Amount}, {request.Requests})");
+        }
+
+        var now = time.GetUtcNow();
+        ExpireDue(now);
+        if (Refusal(request.UnitCost, tokens: 0, permits: 1, now) is { } refused)
+        {
+            return new LeaseResult(refused, 0m, 0);
+        }
+
+        // As much of the slice as the caps and the per-minute limit leave, at least one unit of each.
+        var amount = Math.Max(request.UnitCost, Math.Min(request.Amount, Headroom(now)));
+        var permits = _requests is null ? request.Requests : Math.Clamp((int)Math.Min(Available(_requests), int.MaxValue), 1, request.Requests);
+        _requests?.AttemptAcquire(permits).Dispose();
+        return new LeaseResult(await HoldAsync(request.Model, amount, 0, request.Ttl, now), amount, permits);
+    }
+
+    /// <summary>The limit that refuses <paramref name="cost"/>, <paramref name="tokens"/> and <paramref name="permits"/> requests now, or null.</summary>
+    private ReserveResult? Refusal(decimal cost, int tokens, int permits, DateTimeOffset now)
+    {
+        var limits = Limits;
+        if (limits.PerRequest is { } perRequest && cost > perRequest)
+        {
+            return ReserveResult.Refuse(BudgetLimitCodes.PerRequest, $"the request may cost up to ${cost}, above the per-request cap of ${perRequest}");
         }
 
         if (limits.MaxParallel is { } parallel && state.State.Open.Count >= parallel)
@@ -108,47 +146,47 @@ internal sealed partial class UserBudgetGrain(
 
         var today = DateOnly.FromDateTime(now.UtcDateTime);
         var spentToday = _dayTotals.GetValueOrDefault(today);
-        if (limits.Daily is { } daily && spentToday + _reserved + request.Cost > daily)
+        if (limits.Daily is { } daily && spentToday + _reserved + cost > daily)
         {
             return ReserveResult.Refuse(BudgetLimitCodes.Daily,
-                $"the daily cap of ${daily} would be exceeded (spent ${spentToday}, held ${_reserved}, this request up to ${request.Cost})",
+                $"the daily cap of ${daily} would be exceeded (spent ${spentToday}, held ${_reserved}, this request up to ${cost})",
                 UntilMidnight(now));
         }
 
         if (limits.Monthly is { } monthly)
         {
             var spentMonth = MonthTotal(today);
-            if (spentMonth + _reserved + request.Cost > monthly)
+            if (spentMonth + _reserved + cost > monthly)
             {
                 return ReserveResult.Refuse(BudgetLimitCodes.Monthly,
-                    $"the monthly cap of ${monthly} would be exceeded (spent ${spentMonth}, held ${_reserved}, this request up to ${request.Cost})",
+                    $"the monthly cap of ${monthly} would be exceeded (spent ${spentMonth}, held ${_reserved}, this request up to ${cost})",
                     UntilNextMonth(now));
             }
         }
 
-        if (_requests is not null && Available(_requests) < 1)
+        if (_requests is not null && Available(_requests) < permits)
         {
-            return ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute, $"more than {limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, limits.RequestsPerMinute, 1));
+            return ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute, $"more than {limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, limits.RequestsPerMinute, permits));
         }
 
-        if (_tokens is not null && request.Tokens > limits.TokensPerMinute)
+        if (_tokens is not null && tokens > limits.TokensPerMinute)
         {
-            return ReserveResult.Refuse(BudgetLimitCodes.TokensPerMinute, $"the request may use {request.Tokens} tokens, more than the {limits.TokensPerMinute} allowed per minute");
+            return ReserveResult.Refuse(BudgetLimitCodes.TokensPerMinute, $"the request may use {tokens} tokens, more than the {limits.TokensPerMinute} allowed per minute");
         }
 
-        if (_tokens is not null && request.Tokens > 0 && Available(_tokens) < request.Tokens)
+        if (_tokens is not null && tokens > 0 && Available(_tokens) < tokens)
         {
-            return ReserveResult.Refuse(BudgetLimitCodes.TokensPerMinute, $"more than {limits.TokensPerMinute} tokens per minute", RetryAfter(_tokens, limits.TokensPerMinute, request.Tokens));
+            return ReserveResult.Refuse(BudgetLimitCodes.TokensPerMinute, $"more than {limits.TokensPerMinute} tokens per minute", RetryAfter(_tokens, limits.TokensPerMinute, tokens));
         }
 
-        _requests?.AttemptAcquire(1).Dispose();
-        if (_tokens is not null && request.Tokens > 0)
-        {
-            _tokens.AttemptAcquire(request.Tokens).Dispose();
-        }
+        return null;
+    }
 
+    /// <summary>Opens a hold and makes it durable before granting it.</summary>
+    private async Task<ReserveResult> HoldAsync(string model, decimal cost, int tokens, TimeSpan? ttl, DateTimeOffset now)
+    {
         var id = Guid.NewGuid();
-        var held = new HeldReservation(request.Model, request.Cost, request.Tokens, now + (request.Ttl ?? options.Value.ReservationTtl));
+        var held = new HeldReservation(model, cost, tokens, now + (ttl ?? options.Value.ReservationTtl));
         state.State.Open[id] = held;
         _reserved += held.Cost;
         try
@@ -215,7 +253,7 @@ internal sealed partial class UserBudgetGrain(
             return null;
         }
 
-        var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, charge, request.Tokens, outcome);
+        var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, charge, request.Tokens, outcome, request.Requests);
         Apply(entry);
         _unwritten.Add(entry);
         try
@@ -341,7 +379,7 @@ internal sealed partial class UserBudgetGrain(
     {
         var day = DateOnly.FromDateTime(entry.At.UtcDateTime);
         var row = _usage.GetValueOrDefault((day, entry.Model)) ?? new UsageRow(day, entry.Model, 0, 0, 0);
-        Add(row with { Spend = entry.Cost, Tokens = entry.Tokens, Requests = 1 });
+        Add(row with { Spend = entry.Cost, Tokens = entry.Tokens, Requests = entry.Requests });
         var oldest = day.AddDays(-options.Value.UsageRetentionDays);
         foreach (var key in _usage.Keys.Where(k => k.Day < oldest).ToArray())
         {

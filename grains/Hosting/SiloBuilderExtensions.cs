@@ -35,6 +35,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<TokenizerCache>();
         services.TryAddSingleton<RemoteChatClient>();
         services.TryAddSingleton<ChatRouter>();
+        services.TryAddSingleton<BudgetLeases>();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         services.AddOptions<ResponseCacheOptions>().BindConfiguration(ResponseCacheOptions.SectionName);
         services.AddOptions<Orleans.AiFleet.Grains.Courses.CourseOptions>().BindConfiguration(Orleans.AiFleet.Grains.Courses.CourseOptions.SectionName);

@@ -20,7 +20,8 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// </summary>
 [StatelessWorker]
 [Reentrant]
-internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatRouter chats)
+internal sealed class InferenceRouterGrain(
+    ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatRouter chats, Budgets.BudgetLeases leases)
     : Grain, IInferenceRouterGrain
 {
     /// <summary>Tokens per embedded input, [CLS] and [SEP] included.</summary>
@@ -66,11 +67,47 @@ internal sealed class InferenceRouterGrain(ModelRepository repository, RoutingTa
             throw AiFleetException.ModelUnavailable($"model '{model.Name}' version {version} has no replica in rotation; retry");
         }
 
-        return await Retry.ExecuteAsync(
+        if (request.User is not { } user)
+        {
+            return await RunAsync(replicas, request, cancellationToken); // the cluster's own calls: warm-up, embeddings (charged there)
+        }
+
+        // A user's KServe call: the model's tier must be one theirs may use, and it is charged per row at the model's
+        // cost from this silo's slice of their budget (no budget call per request); a call that fails is refunded.
+        if (!repository.Routing.Allows(request.UserTier, model.Config.Tier))
+        {
+            throw AiFleetException.ModelNotAllowed($"model '{model.Name}' is in tier '{model.Config.Tier}', which user tier '{repository.Routing.Resolve(request.UserTier)}' may not use");
+        }
+
+        if (!leases.Enabled)
+        {
+            return await RunAsync(replicas, request, cancellationToken);
+        }
+
+        var cost = Money.Ceiling(model.Config.Cost.CostPerInference * Rows(model, request));
+        var lease = await leases.ChargeAsync(user, model.Name, cost);
+        try
+        {
+            return await RunAsync(replicas, request, cancellationToken);
+        }
+        catch
+        {
+            leases.Refund(user, model.Name, lease, cost);
+            throw;
+        }
+    }
+
+    private static Task<InferenceResponse> RunAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken) =>
+        Retry.ExecuteAsync(
             static (attempt, ct) => new ValueTask<InferenceResponse>(CallOneAsync(attempt, ct)),
             new Attempt(replicas, request),
-            cancellationToken);
-    }
+            cancellationToken).AsTask();
+
+    /// <summary>Inferences in a request: its rows when the model batches (dimension 0), else one.</summary>
+    private static int Rows(RepositoryModel model, InferenceRequest request) =>
+        model.Config.MaxBatchSize > 0 && request.Inputs is [{ Shape: [var rows, ..] }, ..]
+            ? (int)Math.Clamp(rows, 1, model.Config.MaxBatchSize)
+            : 1;
 
     public async Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default)
     {

@@ -144,10 +144,10 @@ public sealed class ChatApiTests(ApiFixture fixture)
         // host's hit series was missing, probably because several client-api hosts in this test process create meters
         // of the same name. On a single host both kinds' hit and miss series were checked by hand. The exporter also
         // serves a scrape from its cache for a moment, so a scrape by another test just before can lack the
-        // instrument: ask again for a few seconds.
+        // instrument: ask again for a while (20 s: the full suite loads both cores).
         using var anonymous = fixture.Client();
         var metrics = "";
-        for (var giveUp = DateTime.UtcNow.AddSeconds(5); DateTime.UtcNow < giveUp && !metrics.Contains("# TYPE aifleet_cache_requests_total counter"); await Task.Delay(200))
+        for (var giveUp = DateTime.UtcNow.AddSeconds(20); DateTime.UtcNow < giveUp && !metrics.Contains("# TYPE aifleet_cache_requests_total counter"); await Task.Delay(200))
         {
             metrics = await (await anonymous.GetAsync("/metrics")).Content.ReadAsStringAsync();
         }

@@ -15,8 +15,19 @@ public sealed class ExpiringSagasFixture() : ApiFixtureBase(TestRepository.Shipp
     }
 }
 
+/// <summary>
+/// Run after the parallel collections: a second embedded host publishes meters of the same names, which would race
+/// the metrics assertions of the shared host's tests.
+/// </summary>
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class ExpiringSagasCollection : ICollectionFixture<ExpiringSagasFixture>
+{
+    public const string Name = "expiring-sagas";
+}
+
 /// <summary>Failed and cancelled course jobs do not pile up: their state is deleted after <c>KeepEndedFor</c>.</summary>
-public sealed class SagaExpiryTests(ExpiringSagasFixture fixture) : IClassFixture<ExpiringSagasFixture>
+[Collection(ExpiringSagasCollection.Name)]
+public sealed class SagaExpiryTests(ExpiringSagasFixture fixture)
 {
     [Fact]
     public async Task AFailedSaga_IsReadableAtFirst_ThenDeleted()
