@@ -14,6 +14,7 @@ app.UseRouting();
 app.UseBodyLimits();
 app.UseAuthentication();
 app.UseAuthorization();
+app.UseAntiforgery();
 app.Services.GetRequiredService<ApiKeyValidator>(); // logs a generated admin key at start when none is configured
 app.MapHealthApi();
 app.MapKServeApi();
@@ -22,8 +23,9 @@ app.MapAdminApi();
 app.MapOpenAiApi();
 app.MapChatApi();
 app.MapCoursesApi();
+app.MapSignInApi();
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
-app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiKeyAuthenticationHandler.AdminPolicy);
+app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiServiceExtensions.DashboardPolicy);
 app.Run();
 
 /// <summary>The entry point, public for WebApplicationFactory in the tests.</summary>

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the solution. Installs and starts whatever the tests need first: a throwaway PostgreSQL for
 # cluster membership (scripts/postgres.sh; Debian 12 ships the server binaries) and Redis for grain state
-# (scripts/redis.sh; installs Debian's redis-server if missing), and the OpenAI JavaScript SDK (npm ci in tests/js).
+# (scripts/redis.sh; installs Debian's redis-server if missing), Debian's chromium for the browser tests, and the
+# OpenAI JavaScript SDK (npm ci in tests/js).
 # Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,6 +12,8 @@ rm -rf "$results"
 bash scripts/postgres.sh start >/dev/null
 bash scripts/redis.sh start >/dev/null
 trap 'bash scripts/postgres.sh stop; bash scripts/redis.sh stop' EXIT
+# Headless Chromium for the browser tests (Debian's package; Playwright drives it by path, nothing is downloaded).
+command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
 # The OpenAI JavaScript SDK for the JS SDK test (Node and npm ship with the machine; versions pinned by the lock file).
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 dotnet build Orleans.AiFleet.sln -c Release

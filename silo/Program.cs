@@ -28,7 +28,7 @@ builder.UseOrleans(silo =>
     silo.AddAiFleet();
     if (cluster.IsConfigured && !string.IsNullOrWhiteSpace(cluster.Redis))
     {
-        silo.UseAiFleetRedisState(cluster.Redis);
+        silo.UseAiFleetRedisState(cluster.Redis, cluster.StoreTimeout);
     }
     else
     {

@@ -51,18 +51,9 @@ var naive = await MeasureServerAsync("(b) naive server",
     Processes.Start("dotnet", $"\"{typeof(Program).Assembly.Location}\" naive-server \"{repo}\" {naivePort}", []),
     new Uri($"http://127.0.0.1:{naivePort}"), "/ready");
 
-var fleetPort = Processes.FreePort();
-var fleet = await MeasureServerAsync("(c) Orleans.AiFleet embedded",
-    Processes.Start("dotnet", $"\"{clientApi}\"", new()
-    {
-        ["Urls"] = $"http://127.0.0.1:{fleetPort}",
-        ["AiFleet__Models__Path"] = repo,
-        ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
-        ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
-        ["Logging__LogLevel__Default"] = "Warning",
-        ["AiFleet__Auth__AdminKey"] = LoadGenerator.Key,
-    }),
-    new Uri($"http://127.0.0.1:{fleetPort}"), "/health/ready");
+var fleet = await MeasureFleetAsync("(c) Orleans.AiFleet embedded", metered: true);
+// The same server with KServe metering off: what charging every inference to a budget costs.
+var unmetered = await MeasureFleetAsync("(c0) Orleans.AiFleet embedded, unmetered", metered: false);
 
 var report = Report();
 Console.WriteLine(report);
@@ -72,6 +63,23 @@ if (outFile is not null)
 }
 
 return 0;
+
+Task<Dictionary<(string, int), LoadGenerator.Result>> MeasureFleetAsync(string name, bool metered)
+{
+    var port = Processes.FreePort();
+    return MeasureServerAsync(name,
+        Processes.Start("dotnet", $"\"{clientApi}\"", new()
+        {
+            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["AiFleet__Models__Path"] = repo,
+            ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["AiFleet__Auth__AdminKey"] = LoadGenerator.Key,
+            ["AiFleet__Budgets__MeterKServe"] = metered ? "true" : "false",
+        }),
+        new Uri($"http://127.0.0.1:{port}"), "/health/ready");
+}
 
 async Task<Dictionary<(string, int), LoadGenerator.Result>> MeasureServerAsync(string name, Process server, Uri baseUri, string readyPath)
 {
@@ -110,17 +118,18 @@ string Report()
         sb.AppendLine(CultureInfo.InvariantCulture, $"### {w.Model} (output `{w.Output}`)");
         sb.AppendLine(CultureInfo.InvariantCulture, $"(a) raw ONNX Runtime best: **{best.SamplesPerSecond:0} samples/s** (batch {best.Batch}, {best.Layout}); single-row Run p50 {single.P50Ms:0.000} ms.");
         sb.AppendLine();
-        sb.AppendLine("| clients | (b) naive req/s | (b) p50 ms | (b) p99 ms | (c) AiFleet req/s | (c) p50 ms | (c) p99 ms | c/b | c/a |");
-        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| clients | (b) naive req/s | (b) p50 ms | (b) p99 ms | (c) AiFleet req/s | (c) p50 ms | (c) p99 ms | c/b | c/a | (c0) unmetered req/s | c/c0 |");
+        sb.AppendLine("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var c in concurrencies)
         {
             var b = naive[(w.Model, c)];
             var f = fleet[(w.Model, c)];
+            var u = unmetered[(w.Model, c)];
             sb.AppendLine(CultureInfo.InvariantCulture,
-                $"| {c} | {b.RequestsPerSecond:0} | {b.P50Ms:0.00} | {b.P99Ms:0.00} | {f.RequestsPerSecond:0} | {f.P50Ms:0.00} | {f.P99Ms:0.00} | {f.RequestsPerSecond / b.RequestsPerSecond:0.00} | {f.RequestsPerSecond / best.SamplesPerSecond:0.00} |");
-            if (b.Errors + f.Errors > 0)
+                $"| {c} | {b.RequestsPerSecond:0} | {b.P50Ms:0.00} | {b.P99Ms:0.00} | {f.RequestsPerSecond:0} | {f.P50Ms:0.00} | {f.P99Ms:0.00} | {f.RequestsPerSecond / b.RequestsPerSecond:0.00} | {f.RequestsPerSecond / best.SamplesPerSecond:0.00} | {u.RequestsPerSecond:0} | {f.RequestsPerSecond / u.RequestsPerSecond:0.00} |");
+            if (b.Errors + f.Errors + u.Errors > 0)
             {
-                sb.AppendLine(CultureInfo.InvariantCulture, $"|  | errors: {b.Errors} |  |  | errors: {f.Errors} |  |  |  |  |");
+                sb.AppendLine(CultureInfo.InvariantCulture, $"|  | errors: {b.Errors} |  |  | errors: {f.Errors} |  |  |  |  | errors: {u.Errors} |  |");
             }
         }
 

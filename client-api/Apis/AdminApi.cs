@@ -38,7 +38,8 @@ internal static class AdminApi
 
     private static async Task<Results<Created<KeyView>, ProblemHttpResult>> CreateKeyAsync(CreateKeyRequest body, IGrainFactory grains, ClusterCalls calls)
     {
-        var created = await calls.RunAsync(_ => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? "", body.Tier));
+        // Not re-sent if the gateway drops mid-call: a second send would create a second key.
+        var created = await calls.RunOnceAsync(() => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? "", body.Tier));
         return TypedResults.Created($"/v1/admin/keys/{created.Info.Id}", View(created.Info) with { Key = created.Key });
     }
 

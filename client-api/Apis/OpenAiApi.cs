@@ -92,7 +92,9 @@ internal static class OpenAiApi
         EmbeddingResult result;
         try
         {
-            result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(new EmbeddingRequest(caller.UserId(), model, texts, ids), ct), http.RequestAborted);
+            // One id for every send of this request: a re-send after a gateway drop finds its hold, never takes a second.
+            var request = new EmbeddingRequest(caller.UserId(), model, texts, ids, Guid.NewGuid().ToString("N"));
+            result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(request, ct), http.RequestAborted);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
         {

@@ -19,6 +19,9 @@ internal sealed partial class ApiKeyValidator
 {
     public const string BootstrapUser = "admin";
 
+    /// <summary>A browser session's claim naming its key by hash, so revoking the key ends the session.</summary>
+    public const string KeyHashClaim = "key_hash";
+
     private const int MaxCached = 100_000;
 
     /// <summary>Well-shaped keys the cluster does not know, remembered briefly; a flood of them evicts the lot.</summary>
@@ -65,6 +68,31 @@ internal sealed partial class ApiKeyValidator
 
         var hash = SHA256.HashData(Encoding.UTF8.GetBytes(key));
         var id = Convert.ToHexString(hash).ToLowerInvariant();
+        return await AuthenticateAsync(key, hash, id, scheme);
+    }
+
+    /// <summary>The hash id a key is known by (lowercase hex SHA-256), as kept in caches and session cookies.</summary>
+    public static string HashOf(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
+
+    /// <summary>Whether the key a browser session was signed in with (by hash) is still known and not revoked.</summary>
+    public async ValueTask<bool> IsStillValidAsync(string hashId)
+    {
+        if (hashId == Convert.ToHexString(_adminHash).ToLowerInvariant())
+        {
+            return true;
+        }
+
+        if (_cache.TryGetValue(hashId, out var cached) && cached.Until > _time.GetTimestamp())
+        {
+            return cached.Principal is not null;
+        }
+
+        var info = await _calls.RunAsync(_ => _grains.GetGrain<IApiKeyGrain>(hashId).GetAsync());
+        return info is { Active: true };
+    }
+
+    private async ValueTask<ClaimsPrincipal?> AuthenticateAsync(string key, byte[] hash, string id, string scheme)
+    {
         var now = _time.GetTimestamp();
         if (_cache.TryGetValue(id, out var cached) && cached.Until > now)
         {

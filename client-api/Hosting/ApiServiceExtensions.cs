@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -16,6 +17,20 @@ internal static class ApiServiceExtensions
     /// <summary>The meter the grains publish on (kept in step with the grains' InferenceMetrics).</summary>
     public const string AiFleetMeter = "Orleans.AiFleet";
 
+    /// <summary>Admins by Bearer key (tools) or by the sign-in cookie (people in a browser): the dashboard.</summary>
+    public const string DashboardPolicy = "dashboard";
+
+    /// <summary>The scheme that picks Bearer when an Authorization header is sent, else the cookie.</summary>
+    public const string BrowserOrBearer = "browser-or-bearer";
+
+    private static bool WantsHtml(HttpRequest request) => request.Headers.Accept.Any(a => a?.Contains("text/html", StringComparison.OrdinalIgnoreCase) == true);
+
+    private static Task RedirectAsync(RedirectContext<CookieAuthenticationOptions> context)
+    {
+        context.Response.Redirect(context.RedirectUri);
+        return Task.CompletedTask;
+    }
+
     public static WebApplicationBuilder AddAiFleetApi(this WebApplicationBuilder builder)
     {
         var services = builder.Services;
@@ -26,13 +41,51 @@ internal static class ApiServiceExtensions
         services.AddSingleton<IValidateOptions<AuthOptions>, AuthOptionsValidator>();
         services.AddSingleton<ApiKeyValidator>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null);
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            .AddCookie(CookieAuthenticationDefaults.AuthenticationScheme, o =>
+            {
+                // People in a browser (the dashboard): signed in at /signin with a key, kept in this cookie.
+                o.Cookie.Name = "aifleet_session";
+                o.Cookie.HttpOnly = true;
+                o.Cookie.SameSite = SameSiteMode.Strict;
+                o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+                o.LoginPath = SignInApi.Path;
+                o.AccessDeniedPath = SignInApi.Path;
+                o.ExpireTimeSpan = TimeSpan.FromHours(8);
+                o.SlidingExpiration = true;
+                // A browser is sent to the sign-in page; a tool (no HTML wanted) gets the 401/403 it can read.
+                o.Events.OnRedirectToLogin = context => WantsHtml(context.Request)
+                    ? RedirectAsync(context)
+                    : ApiErrors.UnauthorizedAsync(context.HttpContext, "an API key is required: send 'Authorization: Bearer <key>', or sign in at /signin");
+                o.Events.OnRedirectToAccessDenied = context => WantsHtml(context.Request)
+                    ? RedirectAsync(context)
+                    : ApiErrors.ForbiddenAsync(context.HttpContext, "this key's role may not use this route");
+                o.Events.OnValidatePrincipal = async context =>
+                {
+                    var validator = context.HttpContext.RequestServices.GetRequiredService<ApiKeyValidator>();
+                    if (context.Principal?.FindFirst(ApiKeyValidator.KeyHashClaim)?.Value is not { } hash || !await validator.IsStillValidAsync(hash))
+                    {
+                        context.RejectPrincipal(); // the key was revoked: the session ends with it
+                        await context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+                    }
+                };
+            })
+            .AddPolicyScheme(BrowserOrBearer, BrowserOrBearer, o => o.ForwardDefaultSelector = http =>
+                http.Request.Headers.Authorization.Count > 0 ? ApiKeyAuthenticationHandler.SchemeName : CookieAuthenticationDefaults.AuthenticationScheme);
+        services.AddAntiforgery(o =>
+        {
+            o.Cookie.Name = "aifleet_antiforgery";
+            o.Cookie.SameSite = SameSiteMode.Strict;
+            o.Cookie.SecurePolicy = CookieSecurePolicy.SameAsRequest;
+        });
         var signedIn = new AuthorizationPolicyBuilder(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().Build();
         services.AddAuthorizationBuilder()
             .SetDefaultPolicy(signedIn)
             .SetFallbackPolicy(signedIn) // every route needs a key unless it says otherwise (health, metrics)
             .AddPolicy(ApiKeyAuthenticationHandler.AdminPolicy, p => p
-                .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().RequireRole(Roles.Admin));
+                .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().RequireRole(Roles.Admin))
+            .AddPolicy(DashboardPolicy, p => p
+                .AddAuthenticationSchemes(BrowserOrBearer).RequireAuthenticatedUser().RequireRole(Roles.Admin));
         services.AddExceptionHandler<FailureHandler>();
         // Binding failures throw, so the failure handler names the field in the route's protocol (not an empty 400).
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);

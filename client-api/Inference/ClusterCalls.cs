@@ -5,7 +5,9 @@ using Polly.Retry;
 namespace Orleans.AiFleet.ClientApi.Inference;
 
 /// <summary>
-/// client-api's calls into the cluster, all of them idempotent (inference, catalogue and fleet reads). In cluster
+/// client-api's calls into the cluster. <see cref="RunAsync{T}"/> is for calls that may be sent twice: reads,
+/// inference, and calls that carry an idempotency id (chat and embeddings holds, course sagas by id);
+/// <see cref="RunOnceAsync{T}"/> for the rest (creating a key), which are never re-sent. In cluster
 /// mode a call travels through one silo's gateway; when that silo dies the Orleans client does not fail the calls
 /// already sent through it, they would wait out the 30 s response timeout. So whenever a gateway connection drops,
 /// every call waiting at that moment is abandoned and sent again (through a gateway that is still connected), and
@@ -61,6 +63,29 @@ internal sealed class ClusterCalls(bool throughGateways)
             },
             (self: this, call),
             cancellationToken);
+    }
+
+    /// <summary>
+    /// A call that must not run twice: sent once; if its gateway drops while it waits, the caller gets a 503 saying it
+    /// may have taken effect, rather than a second run.
+    /// </summary>
+    public async Task<T> RunOnceAsync<T>(Func<Task<T>> call)
+    {
+        if (!throughGateways)
+        {
+            return await call();
+        }
+
+        var lost = Volatile.Read(ref _gatewayLost).Token;
+        try
+        {
+            return await call().WaitAsync(lost);
+        }
+        catch (Exception e) when (lost.IsCancellationRequested && e is OperationCanceledException or SiloUnavailableException or OrleansMessageRejectionException or ConnectionFailedException)
+        {
+            throw new AiFleetException(FailureKind.Unavailable, FailureCodes.ClusterUnavailable,
+                "the gateway was lost while the call ran, so it may have taken effect: look before you retry", retryAfter: TimeSpan.FromSeconds(1));
+        }
     }
 
     private static ResiliencePipeline Pipeline(int attempts) => new ResiliencePipelineBuilder()

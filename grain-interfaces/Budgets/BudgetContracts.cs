@@ -22,7 +22,8 @@ public sealed record ReserveRequest(
     [property: Id(0)] string Model,
     [property: Id(1)] decimal Cost,
     [property: Id(2)] int Tokens,
-    [property: Id(3)] TimeSpan? Ttl = null);
+    [property: Id(3)] TimeSpan? Ttl = null,
+    [property: Id(4)] string? RequestId = null);
 
 /// <summary>
 /// A slice of a user's budget for many small requests of one model (KServe inferences): up to <see cref="Amount"/>

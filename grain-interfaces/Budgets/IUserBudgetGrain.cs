@@ -9,6 +9,11 @@ namespace Orleans.AiFleet.GrainInterfaces.Budgets;
 [Alias("aifleet.IUserBudgetGrain")]
 public interface IUserBudgetGrain : IGrainWithStringKey
 {
+    /// <summary>
+    /// Holds a request's worst case, or refuses naming the limit. A request sent again with the same
+    /// <see cref="ReserveRequest.RequestId"/> (a client re-sending after a gateway dropped) gets the first answer
+    /// again, not a second hold, so it can be charged only once.
+    /// </summary>
     [Alias("Reserve")]
     Task<ReserveResult> ReserveAsync(ReserveRequest request);
 

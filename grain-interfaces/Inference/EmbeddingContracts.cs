@@ -9,7 +9,8 @@ public sealed record EmbeddingRequest(
     [property: Id(0)] string User,
     [property: Id(1)] string Model,
     [property: Id(2)] IReadOnlyList<string>? Texts,
-    [property: Id(3)] IReadOnlyList<long[]>? TokenIds);
+    [property: Id(3)] IReadOnlyList<long[]>? TokenIds,
+    [property: Id(4)] string? RequestId = null);
 
 /// <summary>One vector per input, in input order, with the tokens read, the cost charged, and how many came from the response cache (free).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.EmbeddingResult")]

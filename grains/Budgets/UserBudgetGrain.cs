@@ -29,6 +29,8 @@ internal sealed partial class UserBudgetGrain(
     private readonly Dictionary<(DateOnly Day, string Model), UsageRow> _usage = [];
     private readonly Dictionary<DateOnly, decimal> _dayTotals = [];
     private readonly Dictionary<Guid, HeldReservation> _expired = [];
+    private readonly Dictionary<string, (ReserveResult Result, DateTimeOffset Until)> _answered = new(StringComparer.Ordinal);
+    private const int MaxRemembered = 4096;
     private List<LedgerEntry> _unwritten = [];
     private decimal _reserved;
     private TokenBucketRateLimiter? _requests;
@@ -95,6 +97,11 @@ internal sealed partial class UserBudgetGrain(
 
         var now = time.GetUtcNow();
         ExpireDue(now);
+        if (request.RequestId is { } requestId && _answered.TryGetValue(requestId, out var earlier))
+        {
+            return earlier.Result; // the same request sent again: the same answer, never a second hold
+        }
+
         if (Refusal(request.Cost, request.Tokens, permits: 1, now) is { } refused)
         {
             return refused;
@@ -106,7 +113,32 @@ internal sealed partial class UserBudgetGrain(
             _tokens.AttemptAcquire(request.Tokens).Dispose();
         }
 
-        return await HoldAsync(request.Model, request.Cost, request.Tokens, request.Ttl, now);
+        var granted = await HoldAsync(request.Model, request.Cost, request.Tokens, request.Ttl, now);
+        if (request.RequestId is { } id)
+        {
+            Remember(id, granted, now);
+        }
+
+        return granted;
+    }
+
+    /// <summary>Recent granted requests by id, so a re-sent one is recognised (bounded; kept about a hold's TTL).</summary>
+    private void Remember(string requestId, ReserveResult result, DateTimeOffset now)
+    {
+        if (_answered.Count >= MaxRemembered)
+        {
+            foreach (var stale in _answered.Where(a => a.Value.Until <= now).Select(a => a.Key).ToArray())
+            {
+                _answered.Remove(stale);
+            }
+
+            if (_answered.Count >= MaxRemembered)
+            {
+                _answered.Clear();
+            }
+        }
+
+        _answered[requestId] = (result, now + options.Value.ReservationTtl);
     }
 
     public async Task<LeaseResult> LeaseAsync(LeaseRequest request)

@@ -18,6 +18,7 @@ public static class AiFleetClientBuilderExtensions
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
         });
+        client.Configure<GatewayOptions>(o => o.GatewayListRefreshPeriod = TimeSpan.FromSeconds(10)); // a dead gateway leaves the list soon
         return client.UseAdoNetClustering(o =>
         {
             o.Invariant = AiFleetSiloBuilderExtensions.PostgresInvariant;

@@ -75,6 +75,16 @@ public static class AiFleetSiloBuilderExtensions
             o.Invariant = PostgresInvariant;
             o.ConnectionString = options.Postgres;
         });
+        silo.Configure<ClusterMembershipOptions>(o =>
+        {
+            // Fast failure detection (see AiFleetClusterOptions.ProbeTimeout); the bounds Orleans checks move with it.
+            o.ProbeTimeout = options.ProbeTimeout;
+            o.MinProbeTimeout = options.ProbeTimeout / 2;
+            o.MaxProbeTimeout = options.ProbeTimeout * 4;
+            o.NumMissedProbesLimit = options.MissedProbesLimit;
+            o.TableRefreshTimeout = TimeSpan.FromSeconds(10); // the fallback when a death is not gossiped
+            o.DeathVoteExpirationTimeout = TimeSpan.FromSeconds(30);
+        });
         var gpu = options.Gpu ?? ExecutionProviderSelector.CudaAvailable;
         silo.UseSiloMetadata(new Dictionary<string, string> { [ReplicaPlacementStrategy.GpuMetadataKey] = gpu ? "true" : "false" });
         return silo;
@@ -84,12 +94,15 @@ public static class AiFleetSiloBuilderExtensions
     public const string PostgresInvariant = "Npgsql";
 
     /// <summary>
-    /// Grain state (the fleets' decisions, later budgets and sagas) and reminders in Redis, so they survive silo
-    /// restarts and move with grains between silos.
+    /// Grain state (fleets, budgets, sagas), reminders, the ledger and the response cache in Redis, so they survive
+    /// silo restarts and move with grains between silos. Every Redis call gives up after
+    /// <paramref name="storeTimeout"/> (<see cref="AiFleetClusterOptions.DefaultStoreTimeout"/> when null), and a
+    /// connection that is down fails calls at once: with Redis hung or gone, state-backed routes answer 503 with
+    /// Retry-After quickly, and everything reconnects by itself.
     /// </summary>
-    public static ISiloBuilder UseAiFleetRedisState(this ISiloBuilder silo, string redis)
+    public static ISiloBuilder UseAiFleetRedisState(this ISiloBuilder silo, string redis, TimeSpan? storeTimeout = null)
     {
-        var configuration = ConfigurationOptions.Parse(redis);
+        var configuration = RedisTimeouts.Apply(ConfigurationOptions.Parse(redis), storeTimeout ?? AiFleetClusterOptions.DefaultStoreTimeout);
         silo.AddRedisGrainStorage(AiFleetStorage.Name, o => o.ConfigurationOptions = configuration);
         silo.AddRedisGrainStorageAsDefault(o => o.ConfigurationOptions = configuration);
         silo.UseRedisReminderService(o => o.ConfigurationOptions = configuration);

@@ -265,6 +265,10 @@ internal sealed class ChatRouter(
         return (key, System.Text.Json.JsonSerializer.Deserialize<CachedChat>(hit));
     }
 
+    /// <summary>One hold per request and model tried: a re-sent request finds its hold again rather than take another.</summary>
+    private static string? HoldId(ChatRequest request, RepositoryModel model) =>
+        request.RequestId is { } id ? $"{id}/{model.Name}" : null;
+
     public string CacheKey(RepositoryModel model, ChatRequest request) =>
         ResponseCache.Key("chat", cache.ScopeOf(request.User), model.Name, model.DefaultVersion, request.MaxTokens.ToString(CultureInfo.InvariantCulture), request.Prompt);
 
@@ -279,7 +283,7 @@ internal sealed class ChatRouter(
         var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
         var hold = request.Prepaid
             ? null
-            : await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
+            : await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: HoldId(request, model)));
         if (hold is { Granted: false })
         {
             throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
@@ -476,7 +480,7 @@ internal sealed class ChatRouter(
                 continue;
             }
 
-            var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens));
+            var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: HoldId(request, model)));
             if (!hold.Granted)
             {
                 throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);

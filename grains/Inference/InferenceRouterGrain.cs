@@ -144,7 +144,7 @@ internal sealed class InferenceRouterGrain(
         }
 
         // Held before the work, settled after it: what was used if it finished, nothing if it did not.
-        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens));
+        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens, RequestId: request.RequestId));
         if (!hold.Granted)
         {
             throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);

@@ -86,10 +86,18 @@ internal sealed class InMemoryResponseCache(IMeterFactory meters, IOptions<Respo
 internal sealed class RedisResponseCache(IConnectionMultiplexer redis, IOptions<ClusterOptions> cluster, IMeterFactory meters, IOptions<ResponseCacheOptions> options)
     : ResponseCache(meters, options)
 {
-    protected override async ValueTask<byte[]?> ReadAsync(string key) => (byte[]?)await redis.GetDatabase().StringGetAsync(RedisKey(key));
+    /// <summary>A cache is worth only a short wait: a slow or hung Redis makes every lookup a quick miss.</summary>
+    public static readonly TimeSpan ReadTimeout = TimeSpan.FromMilliseconds(200);
 
-    protected override async ValueTask WriteAsync(string key, byte[] value) =>
-        await redis.GetDatabase().StringSetAsync(RedisKey(key), value, Lifetime);
+    protected override async ValueTask<byte[]?> ReadAsync(string key) =>
+        (byte[]?)await redis.GetDatabase().StringGetAsync(RedisKey(key)).WaitAsync(ReadTimeout);
+
+    protected override ValueTask WriteAsync(string key, byte[] value)
+    {
+        // Not awaited: an answer is never held up by storing it.
+        redis.GetDatabase().StringSet(RedisKey(key), value, Lifetime, flags: CommandFlags.FireAndForget);
+        return ValueTask.CompletedTask;
+    }
 
     private RedisKey RedisKey(string key) => $"{cluster.Value.ServiceId}/cache/{key}";
 }

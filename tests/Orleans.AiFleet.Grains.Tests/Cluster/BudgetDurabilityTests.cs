@@ -65,7 +65,10 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
             Signal("STOP", pid);
             try
             {
+                // Refused within the store timeout (1 s by default; the review saw 5.4 s), plus a heartbeat and slack.
+                var watch = System.Diagnostics.Stopwatch.StartNew();
                 await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
+                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a hung Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
                 Assert.Equal(1, (await budget.GetStatusAsync()).OpenReservations); // the refused one holds nothing
             }
             finally
@@ -82,6 +85,52 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
                     break;
                 }
                 catch (AiFleetException e) when (e.Kind == FailureKind.Unavailable && DateTime.UtcNow < giveUp)
+                {
+                    await Task.Delay(200); // the connection comes back on its own
+                }
+            }
+
+            await host.StopAsync();
+        }
+        finally
+        {
+            await ServiceScript.RunAsync("redis", ["stop"], environment);
+        }
+    }
+
+    [Fact]
+    public async Task RedisKilled_ReserveFailsClosedAtOnce_AndServiceResumesWhenRedisIsBack()
+    {
+        var environment = new Dictionary<string, string>
+        {
+            ["AIFLEET_REDIS_PORT"] = TestHosts.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            ["AIFLEET_REDIS_DIR"] = Directory.CreateTempSubdirectory("aifleet-redis-").FullName,
+        };
+        var address = (await ServiceScript.RunAsync("redis", ["start"], environment)).Trim();
+        try
+        {
+            using var host = await StartAsync($"killed-{Guid.NewGuid():N}", address);
+            var budget = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
+            Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+
+            var pid = int.Parse(File.ReadAllText(Path.Combine(environment["AIFLEET_REDIS_DIR"], "redis.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+            Signal("KILL", pid);
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a killed Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
+
+            // Back, but empty (this test's Redis keeps nothing on disk), so a user who had no state before is asked.
+            await ServiceScript.RunAsync("redis", ["start"], environment);
+            var fresh = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
+            var giveUp = DateTime.UtcNow.AddSeconds(30);
+            while (true)
+            {
+                try
+                {
+                    Assert.True((await fresh.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+                    break;
+                }
+                catch (Exception e) when (e is AiFleetException { Kind: FailureKind.Unavailable } or OrleansException && DateTime.UtcNow < giveUp)
                 {
                     await Task.Delay(200); // the connection comes back on its own
                 }

@@ -1,0 +1,88 @@
+using System.Net;
+using System.Security.Claims;
+using Microsoft.AspNetCore.Antiforgery;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authentication.Cookies;
+using Microsoft.AspNetCore.Mvc;
+using Orleans.AiFleet.ClientApi.Auth;
+
+namespace Orleans.AiFleet.ClientApi.Apis;
+
+/// <summary>
+/// Sign-in for people in a browser, which cannot send a Bearer header: <c>GET /signin</c> shows a form that takes an
+/// admin key (with an antiforgery token), <c>POST /signin</c> checks the key and sets an HttpOnly, SameSite=Strict
+/// cookie (Secure over HTTPS) and goes on to <c>/dashboard</c>; <c>POST /signout</c> ends it. Tools keep using Bearer.
+/// </summary>
+internal static class SignInApi
+{
+    public const string Path = "/signin";
+
+    public static IEndpointRouteBuilder MapSignInApi(this IEndpointRouteBuilder app)
+    {
+        app.MapGet(Path, SignInPage).AllowAnonymous().ExcludeFromDescription();
+        app.MapPost(Path, SignInAsync).AllowAnonymous().ExcludeFromDescription();
+        app.MapPost("/signout", new Func<HttpContext, Task<IResult>>(SignOutAsync)).AllowAnonymous().ExcludeFromDescription();
+        return app;
+    }
+
+    private static IResult SignInPage(HttpContext http, IAntiforgery antiforgery, string? returnUrl, string? error) =>
+        Page(http, antiforgery, LocalOrDashboard(returnUrl), error is null ? null : "That key was not accepted: it is unknown, revoked, or not an admin's.",
+            StatusCodes.Status200OK);
+
+    private static async Task<IResult> SignInAsync(
+        HttpContext http, [FromForm] string? key, [FromForm] string? returnUrl, ApiKeyValidator validator, IAntiforgery antiforgery)
+    {
+        var principal = key is { Length: > 0 and <= InputBounds.MaxBearerLength }
+            ? await validator.AuthenticateAsync(key.Trim(), CookieAuthenticationDefaults.AuthenticationScheme)
+            : null;
+        if (principal is null || !principal.IsAdmin())
+        {
+            return Page(http, antiforgery, LocalOrDashboard(returnUrl), "That key was not accepted: it is unknown, revoked, or not an admin's.",
+                StatusCodes.Status401Unauthorized);
+        }
+
+        // The cookie names the key (by hash) so that revoking the key ends the session too.
+        var identity = new ClaimsIdentity(principal.Claims.Append(new Claim(ApiKeyValidator.KeyHashClaim, ApiKeyValidator.HashOf(key!.Trim()))),
+            CookieAuthenticationDefaults.AuthenticationScheme, ClaimTypes.NameIdentifier, ClaimTypes.Role);
+        await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
+        return TypedResults.LocalRedirect(LocalOrDashboard(returnUrl));
+    }
+
+    private static async Task<IResult> SignOutAsync(HttpContext http)
+    {
+        await http.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+        return TypedResults.LocalRedirect(Path);
+    }
+
+    /// <summary>Only a path on this site: never an open redirect.</summary>
+    private static string LocalOrDashboard(string? url) =>
+        url is { Length: > 1 and < 512 } && url[0] == '/' && url[1] is not ('/' or '\\') ? url : "/dashboard";
+
+    private static IResult Page(HttpContext http, IAntiforgery antiforgery, string returnUrl, string? error, int status)
+    {
+        var tokens = antiforgery.GetAndStoreTokens(http);
+        var message = error is null ? "" : $"""<p class="error" role="alert">{WebUtility.HtmlEncode(error)}</p>""";
+        var html = $$"""
+            <!doctype html>
+            <html lang="en">
+            <head><meta charset="utf-8"><title>Orleans.AiFleet — sign in</title>
+            <style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}
+            input,button{font-size:1rem;padding:.5rem;width:100%;box-sizing:border-box;margin:.25rem 0}
+            .error{color:#a00;font-weight:600}</style></head>
+            <body>
+            <h1>Orleans.AiFleet</h1>
+            <p>Sign in with an admin API key to open the dashboard.</p>
+            {{message}}
+            <form method="post" action="{{Path}}">
+            <input type="hidden" name="{{tokens.FormFieldName}}" value="{{tokens.RequestToken}}">
+            <input type="hidden" name="returnUrl" value="{{WebUtility.HtmlEncode(returnUrl)}}">
+            <label for="key">API key</label>
+            <input id="key" name="key" type="password" autocomplete="off" required maxlength="{{InputBounds.MaxBearerLength}}">
+            <button id="signin" type="submit">Sign in</button>
+            </form>
+            </body>
+            </html>
+            """;
+        return TypedResults.Content(html, "text/html; charset=utf-8", statusCode: status);
+    }
+}
