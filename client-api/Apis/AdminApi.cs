@@ -68,7 +68,7 @@ internal static class AdminApi
     /// <summary>A user named in a path: bounded like every name, so no grain is made for a megabyte of text.</summary>
     private static void CheckUser(string user)
     {
-        if (user.Length is 0 or > InputBounds.MaxNameLength || user.Any(char.IsControl))
+        if (!InputBounds.IsKey(user))
         {
             throw AiFleetException.Invalid($"'user' must be 1 to {InputBounds.MaxNameLength} printable characters", "user");
         }

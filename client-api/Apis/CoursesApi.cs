@@ -139,7 +139,7 @@ internal static class CoursesApi
 
     private static async Task<Results<Ok<Course>, ProblemHttpResult>> CourseAsync(string courseId, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
-        var course = await calls.RunAsync(_ => grains.GetGrain<ICourseGrain>(courseId).GetAsync());
+        var course = InputBounds.IsKey(courseId) ? await calls.RunAsync(_ => grains.GetGrain<ICourseGrain>(courseId).GetAsync()) : null;
         return course is not null && (course.User == caller.UserId() || caller.IsAdmin())
             ? TypedResults.Ok(course)
             : Problem(StatusCodes.Status404NotFound, "Course not found", $"no course '{courseId}' of yours");

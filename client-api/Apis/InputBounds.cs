@@ -25,6 +25,10 @@ internal static class InputBounds
     /// <summary>An <c>Idempotency-Key</c> header.</summary>
     public const int MaxIdempotencyKeyLength = 200;
 
+    /// <summary>A grain key taken from a path (a user, a job, a course): printable, not blank, at most <see cref="MaxNameLength"/>.</summary>
+    public static bool IsKey(string? key) =>
+        key is { Length: > 0 and <= MaxNameLength } && !string.IsNullOrWhiteSpace(key) && !key.Any(char.IsControl);
+
     /// <summary>A model or version name: letters, digits, '.', '_' and '-', at most <see cref="MaxNameLength"/>.</summary>
     public static bool IsModelName(string? name) =>
         name is { Length: > 0 and <= MaxNameLength } && name.AsSpan().IndexOfAnyExcept(NameChars) < 0;

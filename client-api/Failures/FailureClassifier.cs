@@ -1,4 +1,5 @@
 using System.Data.Common;
+using System.Text;
 using System.Text.Json;
 using Orleans.Runtime.Messaging;
 
@@ -19,6 +20,9 @@ internal static class FailureClassifier
         BadHttpRequestException { InnerException: JsonException json } => FromJson(json),
         BadHttpRequestException bad => AiFleetException.Invalid(bad.Message),
         JsonException json => FromJson(json),
+        // JSON whose strings are read lazily (a JsonElement, the KServe reader) meets invalid UTF-8 only when read.
+        DecoderFallbackException or InvalidOperationException { InnerException: DecoderFallbackException } =>
+            AiFleetException.Invalid("the request body is not valid UTF-8"),
         OperationCanceledException => AiFleetException.Timeout("the request did not finish in time"),
         TimeoutException => Cluster("the cluster did not answer in time"),
         OrleansException or ConnectionFailedException => Cluster($"the inference cluster could not answer ({e.GetType().Name}); retry"),
