@@ -27,15 +27,25 @@ internal sealed partial class UserBudgetGrain(
     ILogger<UserBudgetGrain> logger) : Grain, IUserBudgetGrain
 {
     private readonly Dictionary<(DateOnly Day, string Model), UsageRow> _usage = [];
+
     private readonly Dictionary<DateOnly, decimal> _dayTotals = [];
+
     private readonly Dictionary<Guid, HeldReservation> _expired = [];
+
     private readonly Dictionary<string, (ReserveResult Result, DateTimeOffset Until)> _answered = new(StringComparer.Ordinal);
+
     private const int MaxRemembered = 4096;
+
     private List<LedgerEntry> _unwritten = [];
+
     private decimal _reserved;
+
     private TokenBucketRateLimiter? _requests;
+
     private TokenBucketRateLimiter? _tokens;
+
     private TaskCompletionSource? _nextWrite;
+
     private Task? _writing;
 
     private string User => this.GetPrimaryKeyString();
@@ -160,58 +170,6 @@ internal sealed partial class UserBudgetGrain(
         var permits = _requests is null ? request.Requests : Math.Clamp((int)Math.Min(Available(_requests), int.MaxValue), 1, request.Requests);
         _requests?.AttemptAcquire(permits).Dispose();
         return new LeaseResult(await HoldAsync(request.Model, amount, 0, request.Ttl, now), amount, permits);
-    }
-
-    /// <summary>The limit that refuses <paramref name="cost"/>, <paramref name="tokens"/> and <paramref name="permits"/> requests now, or null.</summary>
-    private ReserveResult? Refusal(decimal cost, int tokens, int permits, DateTimeOffset now)
-    {
-        var limits = Limits;
-        if (limits.PerRequest is { } perRequest && cost > perRequest)
-        {
-            return ReserveResult.Refuse(BudgetLimitCodes.PerRequest, $"the request may cost up to ${cost}, above the per-request cap of ${perRequest}");
-        }
-
-        if (limits.MaxParallel is { } parallel && state.State.Open.Count >= parallel)
-        {
-            return ReserveResult.Refuse(BudgetLimitCodes.MaxParallel, $"{parallel} requests are already running, the most allowed at once", TimeSpan.FromSeconds(1));
-        }
-
-        var today = DateOnly.FromDateTime(now.UtcDateTime);
-        var spentToday = _dayTotals.GetValueOrDefault(today);
-        if (limits.Daily is { } daily && spentToday + _reserved + cost > daily)
-        {
-            return ReserveResult.Refuse(BudgetLimitCodes.Daily,
-                $"the daily cap of ${daily} would be exceeded (spent ${spentToday}, held ${_reserved}, this request up to ${cost})",
-                UntilMidnight(now));
-        }
-
-        if (limits.Monthly is { } monthly)
-        {
-            var spentMonth = MonthTotal(today);
-            if (spentMonth + _reserved + cost > monthly)
-            {
-                return ReserveResult.Refuse(BudgetLimitCodes.Monthly,
-                    $"the monthly cap of ${monthly} would be exceeded (spent ${spentMonth}, held ${_reserved}, this request up to ${cost})",
-                    UntilNextMonth(now));
-            }
-        }
-
-        if (_requests is not null && Available(_requests) < permits)
-        {
-            return ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute, $"more than {limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, limits.RequestsPerMinute, permits));
-        }
-
-        if (_tokens is not null && tokens > limits.TokensPerMinute)
-        {
-            return ReserveResult.Refuse(BudgetLimitCodes.TokensPerMinute, $"the request may use {tokens} tokens, more than the {limits.TokensPerMinute} allowed per minute");
-        }
-
-        if (_tokens is not null && tokens > 0 && Available(_tokens) < tokens)
-        {
-            return ReserveResult.Refuse(BudgetLimitCodes.TokensPerMinute, $"more than {limits.TokensPerMinute} tokens per minute", RetryAfter(_tokens, limits.TokensPerMinute, tokens));
-        }
-
-        return null;
     }
 
     /// <summary>Opens a hold and makes it durable before granting it.</summary>
@@ -344,47 +302,6 @@ internal sealed partial class UserBudgetGrain(
         return entries;
     }
 
-    /// <summary>
-    /// Waits until a write that includes every change made so far has finished. Calls arriving while a write runs
-    /// share the next one, so under concurrency one write covers many calls.
-    /// </summary>
-    private Task WriteAsync()
-    {
-        _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-        var mine = _nextWrite.Task;
-        _writing ??= WriteLoopAsync();
-        return mine;
-    }
-
-    private async Task WriteLoopAsync()
-    {
-        while (_nextWrite is { } done)
-        {
-            _nextWrite = null;
-            var entries = _unwritten;
-            _unwritten = [];
-            try
-            {
-                if (entries.Count > 0)
-                {
-                    await ledger.AppendAsync(User, entries);
-                    state.State.LastLedgerDay = DateOnly.FromDateTime(entries[^1].At.UtcDateTime);
-                }
-
-                state.State.Usage = _usage.Values.ToList();
-                await state.WriteOwnStateAsync();
-                done.SetResult();
-            }
-            catch (Exception e)
-            {
-                _unwritten.InsertRange(0, entries); // appends are idempotent: the next write repeats them
-                done.SetException(e);
-            }
-        }
-
-        _writing = null;
-    }
-
     /// <summary>Reservations past their time stop holding budget; they can still be settled late for a while.</summary>
     private void ExpireDue(DateTimeOffset now)
     {
@@ -405,100 +322,6 @@ internal sealed partial class UserBudgetGrain(
         {
             _expired.Remove(id);
         }
-    }
-
-    private void Apply(LedgerEntry entry)
-    {
-        var day = DateOnly.FromDateTime(entry.At.UtcDateTime);
-        var row = _usage.GetValueOrDefault((day, entry.Model)) ?? new UsageRow(day, entry.Model, 0, 0, 0);
-        Add(row with { Spend = entry.Cost, Tokens = entry.Tokens, Requests = entry.Requests });
-        var oldest = day.AddDays(-options.Value.UsageRetentionDays);
-        foreach (var key in _usage.Keys.Where(k => k.Day < oldest).ToArray())
-        {
-            _dayTotals.Remove(key.Day);
-            _usage.Remove(key);
-        }
-    }
-
-    /// <summary>Adds a row's amounts to the totals of its day and model.</summary>
-    private void Add(UsageRow row)
-    {
-        var key = (row.Day, row.Model);
-        var existing = _usage.GetValueOrDefault(key);
-        _usage[key] = existing is null
-            ? row
-            : existing with { Spend = existing.Spend + row.Spend, Tokens = existing.Tokens + row.Tokens, Requests = existing.Requests + row.Requests };
-        _dayTotals[row.Day] = _dayTotals.GetValueOrDefault(row.Day) + row.Spend;
-    }
-
-    /// <summary>What may still be charged now without passing the daily or monthly cap, open holds counted.</summary>
-    private decimal Headroom(DateTimeOffset now)
-    {
-        var today = DateOnly.FromDateTime(now.UtcDateTime);
-        var room = decimal.MaxValue;
-        if (Limits.Daily is { } daily)
-        {
-            room = Math.Min(room, daily - _dayTotals.GetValueOrDefault(today) - _reserved);
-        }
-
-        if (Limits.Monthly is { } monthly)
-        {
-            room = Math.Min(room, monthly - MonthTotal(today) - _reserved);
-        }
-
-        return Math.Max(0m, room);
-    }
-
-    private decimal MonthTotal(DateOnly today)
-    {
-        var total = 0m;
-        for (var day = new DateOnly(today.Year, today.Month, 1); day <= today; day = day.AddDays(1))
-        {
-            total += _dayTotals.GetValueOrDefault(day);
-        }
-
-        return total;
-    }
-
-    private void RebuildRateLimiters()
-    {
-        _requests?.Dispose();
-        _tokens?.Dispose();
-        _requests = Bucket(Limits.RequestsPerMinute);
-        _tokens = Bucket(Limits.TokensPerMinute);
-    }
-
-    /// <summary>A bucket of <paramref name="perMinute"/> that refills continuously over a minute.</summary>
-    private static TokenBucketRateLimiter? Bucket(int? perMinute) => perMinute is { } limit
-        ? new TokenBucketRateLimiter(new TokenBucketRateLimiterOptions
-        {
-            TokenLimit = limit,
-            TokensPerPeriod = limit,
-            ReplenishmentPeriod = TimeSpan.FromMinutes(1),
-            QueueLimit = 0,
-            AutoReplenishment = false,
-        })
-        : null;
-
-    /// <summary>Permits the bucket holds now, after refilling it for the time since it was last looked at.</summary>
-    private static long Available(TokenBucketRateLimiter bucket)
-    {
-        bucket.TryReplenish();
-        return bucket.GetStatistics()!.CurrentAvailablePermits;
-    }
-
-    /// <summary>When a bucket refilling <paramref name="perMinute"/> a minute will hold <paramref name="permits"/>.</summary>
-    private static TimeSpan RetryAfter(TokenBucketRateLimiter bucket, int? perMinute, int permits) =>
-        TimeSpan.FromSeconds(Math.Ceiling(Math.Max(1, (permits - Available(bucket)) / ((perMinute ?? 1) / 60.0))));
-
-    private DateOnly Today() => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
-
-    private static TimeSpan UntilMidnight(DateTimeOffset now) => now.UtcDateTime.Date.AddDays(1) - now.UtcDateTime;
-
-    private static TimeSpan UntilNextMonth(DateTimeOffset now)
-    {
-        var d = now.UtcDateTime;
-        return new DateTime(d.Year, d.Month, 1, 0, 0, 0, DateTimeKind.Utc).AddMonths(1) - d;
     }
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Budget of {User}: took in {Count} ledger entries written before a crash")]

@@ -11,32 +11,6 @@ using Orleans.Placement;
 
 namespace Orleans.AiFleet.Grains.Courses;
 
-/// <summary>A saga's durable record: where it is, what each finished step produced, and its event log.</summary>
-[GenerateSerializer, Alias("aifleet.SagaState")]
-public sealed class SagaState
-{
-    [Id(0)] public string? User { get; set; }
-    [Id(1)] public string? UserTier { get; set; }
-    [Id(2)] public CourseRequest? Request { get; set; }
-    [Id(3)] public string State { get; set; } = "";
-    [Id(4)] public string Step { get; set; } = "";
-    [Id(5)] public DateTimeOffset CreatedAt { get; set; }
-    [Id(6)] public DateTimeOffset UpdatedAt { get; set; }
-    [Id(7)] public Guid Reservation { get; set; }
-    [Id(8)] public decimal Reserved { get; set; }
-    [Id(9)] public string? Outline { get; set; }
-    [Id(10)] public Dictionary<int, Lesson> Lessons { get; set; } = [];
-    [Id(11)] public string? CourseId { get; set; }
-    [Id(12)] public decimal Spend { get; set; }
-    [Id(13)] public int Tokens { get; set; }
-    [Id(14)] public string? Error { get; set; }
-    [Id(15)] public bool CancelRequested { get; set; }
-    [Id(16)] public string? EndsAs { get; set; }
-    [Id(17)] public List<SagaEvent> Events { get; set; } = [];
-    [Id(18)] public int Resumes { get; set; }
-    [Id(19)] public decimal Charged { get; set; }
-}
-
 /// <summary>
 /// One course generation. Steps run in order — validate, reserve the whole estimate on the user's budget, outline,
 /// lessons (fanned out, a few at a time, through the cost-aware router), create the course record, settle — and the
@@ -57,6 +31,7 @@ internal sealed partial class CourseGenerationGrain(
     ILogger<CourseGenerationGrain> logger) : Grain, ICourseGenerationGrain, IRemindable
 {
     private const string ResumeReminder = "resume";
+
     private const string ExpireReminder = "expire";
 
     /// <summary>Orleans' shortest reminder period (its default <c>ReminderOptions.MinimumReminderPeriod</c>).</summary>
@@ -72,7 +47,9 @@ internal sealed partial class CourseGenerationGrain(
     private static readonly TimeSpan RenewEvery = TimeSpan.FromMinutes(5);
 
     private readonly SemaphoreSlim _writes = new(1, 1);
+
     private CancellationTokenSource _cancel = new();
+
     private Task? _run;
 
     private SagaState S => state.State;
@@ -153,21 +130,6 @@ internal sealed partial class CourseGenerationGrain(
         }
     }
 
-    /// <summary>A failed or cancelled saga kept for <see cref="CourseOptions.KeepEndedFor"/>: its state is deleted.</summary>
-    private async Task ExpireAsync()
-    {
-        if (S.State is SagaStates.Failed or SagaStates.Cancelled && time.GetUtcNow() >= S.UpdatedAt + options.Value.KeepEndedFor)
-        {
-            await state.ClearStateAsync();
-            DeactivateOnIdle();
-        }
-
-        if (S.Request is null || S.State is SagaStates.Succeeded)
-        {
-            await ForgetReminderAsync(ExpireReminder);
-        }
-    }
-
     private void EnsureRunning()
     {
         if (_run is null || _run.IsCompleted)
@@ -234,25 +196,6 @@ internal sealed partial class CourseGenerationGrain(
             await this.RegisterOrUpdateReminder(ExpireReminder, keep, keep < MinimumReminderPeriod ? MinimumReminderPeriod : keep);
         }
     }
-
-    /// <summary>Errors that another try of the same step would meet again: the request, the budget, the catalogue.</summary>
-    private static bool IsPermanent(Exception e) =>
-        e is AiFleetException { Code: not FailureCodes.StoreUnavailable };
-
-    private ChatRequest Chat(string prompt, int maxTokens, int seed)
-    {
-        var r = S.Request!;
-        return new ChatRequest(S.User!, r.Model, prompt, maxTokens, 0.8, seed,
-            r.MinQuality is { } q ? new RoutingPolicy(q) : null, S.UserTier, Prepaid: true);
-    }
-
-    private string OutlinePrompt() =>
-        $"{S.Request!.Subject}: a {S.Request.Level} course in {S.Request.Language}, in {S.Request.Lessons} lessons, and the outline of it is";
-
-    private static string Title(CourseRequest r, int index) => $"{r.Subject}, part {index + 1}";
-
-    private string LessonPrompt(int index) =>
-        $"{S.Request!.Subject} ({S.Request.Level}, {S.Request.Language}), lesson {index + 1} of {S.Request.Lessons}: {Title(S.Request, index)}, and";
 
     private IInferenceRouterGrain Router => GrainFactory.GetGrain<IInferenceRouterGrain>(0);
 
@@ -369,38 +312,6 @@ internal sealed partial class CourseGenerationGrain(
         await AdvanceAsync(SagaSteps.Done, "succeeded", string.Create(CultureInfo.InvariantCulture, $"settled at ${S.Spend}; the rest of the hold released"));
     }
 
-    private async Task BeginCompensationAsync(string endsAs, string reason)
-    {
-        (S.State, S.EndsAs, S.Error) = (SagaStates.Compensating, endsAs, reason);
-        Record(SagaSteps.Compensate, "compensating", reason);
-        await SaveAsync();
-    }
-
-    /// <summary>
-    /// In reverse: the course and its list entry, then the reservation: the model calls that finished are charged
-    /// (the work was done), the rest of the hold released.
-    /// </summary>
-    private async Task CompensateAsync()
-    {
-        if (S.CourseId is { } courseId)
-        {
-            await GrainFactory.GetGrain<IUserCoursesGrain>(S.User!).RemoveAsync(courseId);
-            await GrainFactory.GetGrain<ICourseGrain>(courseId).DeleteAsync();
-            Record(SagaSteps.Compensate, "course_deleted", $"course {courseId} deleted");
-        }
-
-        if (S.Reservation != Guid.Empty)
-        {
-            var entry = await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, S.EndsAs ?? SagaStates.Failed));
-            S.Charged = entry?.Cost ?? S.Charged;
-            Record(SagaSteps.Compensate, "released", string.Create(CultureInfo.InvariantCulture,
-                $"charged ${S.Charged} for the {S.Lessons.Count + (S.Outline is null ? 0 : 1)} model calls that finished; the rest of the ${S.Reserved} hold released"));
-        }
-
-        S.State = S.EndsAs ?? SagaStates.Failed;
-        await AdvanceAsync(SagaSteps.Done, S.State, S.Error ?? S.State);
-    }
-
     private async Task AdvanceAsync(string next, string kind, string message)
     {
         S.Step = next;
@@ -425,21 +336,6 @@ internal sealed partial class CourseGenerationGrain(
         finally
         {
             _writes.Release();
-        }
-    }
-
-    private async Task ForgetReminderAsync(string name)
-    {
-        try
-        {
-            if (await this.GetReminder(name) is { } reminder)
-            {
-                await this.UnregisterReminder(reminder);
-            }
-        }
-        catch (Exception e) when (e is ReminderException or OrleansException)
-        {
-            LogReminder(logger, e, this.GetPrimaryKeyString()); // the next tick tries again
         }
     }
 
