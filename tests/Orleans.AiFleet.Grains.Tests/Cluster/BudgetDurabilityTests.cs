@@ -5,7 +5,8 @@ using Orleans.AiFleet.GrainInterfaces.Budgets;
 namespace Orleans.AiFleet.Grains.Tests.Cluster;
 
 /// <summary>Budgets on real PostgreSQL membership and Redis state: durable across restarts, closed when Redis is gone.</summary>
-public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture redis) : IClassFixture<PostgresFixture>, IClassFixture<RedisFixture>
+public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture redis, Xunit.Abstractions.ITestOutputHelper output)
+    : IClassFixture<PostgresFixture>, IClassFixture<RedisFixture>
 {
     [Fact]
     public async Task SettledSpend_OpenReservations_AndTheLedger_SurviveAFullClusterRestart()
@@ -69,6 +70,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
                 var watch = System.Diagnostics.Stopwatch.StartNew();
                 await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
                 Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a hung Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
+                output.WriteLine($"Redis hung (SIGSTOP): reserve refused (503) after {watch.Elapsed.TotalMilliseconds:0} ms");
                 Assert.Equal(1, (await budget.GetStatusAsync()).OpenReservations); // the refused one holds nothing
             }
             finally
@@ -76,12 +78,14 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
                 Signal("CONT", pid);
             }
 
+            var back = System.Diagnostics.Stopwatch.StartNew();
             var giveUp = DateTime.UtcNow.AddSeconds(30);
             while (true)
             {
                 try
                 {
                     Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+                    output.WriteLine($"Redis resumed (SIGCONT): reserves granted again after {back.Elapsed.TotalMilliseconds:0} ms");
                     break;
                 }
                 catch (AiFleetException e) when (e.Kind == FailureKind.Unavailable && DateTime.UtcNow < giveUp)
@@ -118,16 +122,19 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
             var watch = System.Diagnostics.Stopwatch.StartNew();
             await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
             Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a killed Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
+            output.WriteLine($"Redis killed: reserve refused (503) after {watch.Elapsed.TotalMilliseconds:0} ms");
 
             // Back, but empty (this test's Redis keeps nothing on disk), so a user who had no state before is asked.
             await ServiceScript.RunAsync("redis", ["start"], environment);
             var fresh = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
+            var back = System.Diagnostics.Stopwatch.StartNew();
             var giveUp = DateTime.UtcNow.AddSeconds(30);
             while (true)
             {
                 try
                 {
                     Assert.True((await fresh.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+                    output.WriteLine($"Redis restarted: reserves granted again after {back.Elapsed.TotalMilliseconds:0} ms");
                     break;
                 }
                 catch (Exception e) when (e is AiFleetException { Kind: FailureKind.Unavailable } or OrleansException && DateTime.UtcNow < giveUp)
