@@ -19,7 +19,12 @@ public sealed class AuthOptions
     public int CacheSeconds { get; set; } = DefaultCacheSeconds;
 }
 
-internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
+/// <summary>
+/// Checks the admin key: long enough, not a placeholder, and set whenever HTTP listens beyond loopback (a key made
+/// up at start and written to the log is for a laptop only). <paramref name="configuration"/> gives the listening
+/// URLs (<c>Urls</c> and Kestrel endpoints); without it nothing is known to listen beyond loopback.
+/// </summary>
+internal sealed class AuthOptionsValidator(IConfiguration? configuration = null) : IValidateOptions<AuthOptions>
 {
     /// <summary>Text that marks a key copied from an example or a template rather than generated (any case).</summary>
     private static readonly string[] PlaceholderMarkers = ["change-me", "changeme", "placeholder", "example", "<"];
@@ -40,12 +45,36 @@ internal sealed class AuthOptionsValidator : IValidateOptions<AuthOptions>
             }
         }
 
+        if (string.IsNullOrEmpty(o.AdminKey) && configuration is not null && BeyondLoopback(configuration) is { } url)
+        {
+            errors.Add($"{AuthOptions.SectionName}:AdminKey must be set when HTTP listens beyond loopback ({url}): a generated key is for localhost only");
+        }
+
         if (o.CacheSeconds is < 0 or > 300)
         {
             errors.Add($"{AuthOptions.SectionName}:CacheSeconds must be between 0 and 300");
         }
 
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
+    }
+
+    /// <summary>The first configured listening URL whose host is not loopback (<c>*</c>, <c>+</c>, 0.0.0.0, a name or address), or null.</summary>
+    internal static string? BeyondLoopback(IConfiguration configuration)
+    {
+        var urls = (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "")
+            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>());
+        foreach (var url in urls)
+        {
+            var host = url.Split("://", 2) is [_, var rest] ? rest.Split('/')[0] : url;
+            host = host.StartsWith('[') ? host[..(host.IndexOf(']') + 1)] : host.Split(':')[0];
+            if (host is not ("localhost" or "127.0.0.1" or "[::1]") && !host.StartsWith("127.", StringComparison.Ordinal))
+            {
+                return url;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Whether <paramref name="key"/> contains a placeholder marker or is one character repeated (any case).</summary>
