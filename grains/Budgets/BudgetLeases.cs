@@ -26,6 +26,7 @@ internal sealed partial class BudgetLeases(
     private readonly ConcurrentDictionary<(string User, string Model), Slice> _slices = new();
     private readonly CancellationTokenSource _stop = new();
     private Task? _returns;
+    private int _started;
 
     public bool Enabled => options.Value.MeterKServe;
 
@@ -36,7 +37,10 @@ internal sealed partial class BudgetLeases(
     /// </summary>
     public async ValueTask<Guid> ChargeAsync(string user, string model, decimal cost)
     {
-        _returns ??= Task.Run(ReturnIdleLoopAsync);
+        if (Volatile.Read(ref _started) == 0 && Interlocked.Exchange(ref _started, 1) == 0)
+        {
+            _returns = Task.Run(ReturnIdleLoopAsync); // one loop per silo, started by the first charge
+        }
         var slice = _slices.GetOrAdd((user, model), static k => new Slice(k.User, k.Model));
         while (true)
         {
