@@ -1,6 +1,7 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.Grains.Tests.Cluster;
 
@@ -48,107 +49,128 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
     [Fact]
     public async Task RedisHung_ReserveFailsClosed_NothingIsHeld_AndServiceResumesWithRedis()
     {
-        // A Redis of this test's own, so stopping it disturbs no other test.
-        var environment = new Dictionary<string, string>
-        {
-            ["AIFLEET_REDIS_PORT"] = TestHosts.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["AIFLEET_REDIS_DIR"] = Directory.CreateTempSubdirectory("aifleet-redis-").FullName,
-        };
-        var address = (await ServiceScript.RunAsync("redis", ["start"], environment)).Trim();
+        await using var own = await OwnRedis.StartAsync();
+        var address = own.Address;
+        using var host = await StartAsync($"closed-{Guid.NewGuid():N}", address);
+        var budget = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
+        Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+
+        // Redis stops answering (SIGSTOP: hung, not gone, so its data is intact for the resume).
+        var pid = own.Pid;
+        Signal("STOP", pid);
         try
         {
-            using var host = await StartAsync($"closed-{Guid.NewGuid():N}", address);
-            var budget = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
-            Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
-
-            // Redis stops answering (SIGSTOP: hung, not gone, so its data is intact for the resume).
-            var pid = int.Parse(File.ReadAllText(Path.Combine(environment["AIFLEET_REDIS_DIR"], "redis.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            Signal("STOP", pid);
-            try
-            {
-                // Refused within the store timeout (1 s by default; the review saw 5.4 s), plus a heartbeat and slack.
-                var watch = System.Diagnostics.Stopwatch.StartNew();
-                await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
-                Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a hung Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
-                output.WriteLine($"Redis hung (SIGSTOP): reserve refused (503) after {watch.Elapsed.TotalMilliseconds:0} ms");
-                Assert.Equal(1, (await budget.GetStatusAsync()).OpenReservations); // the refused one holds nothing
-            }
-            finally
-            {
-                Signal("CONT", pid);
-            }
-
-            var back = System.Diagnostics.Stopwatch.StartNew();
-            var giveUp = DateTime.UtcNow.AddSeconds(30);
-            while (true)
-            {
-                try
-                {
-                    Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
-                    output.WriteLine($"Redis resumed (SIGCONT): reserves granted again after {back.Elapsed.TotalMilliseconds:0} ms");
-                    break;
-                }
-                catch (AiFleetException e) when (e.Kind == FailureKind.Unavailable && DateTime.UtcNow < giveUp)
-                {
-                    await Task.Delay(200); // the connection comes back on its own
-                }
-            }
-
-            await host.StopAsync();
+            // Refused within the store timeout (1 s by default; the review saw 5.4 s), plus a heartbeat and slack.
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
+            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a hung Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
+            output.WriteLine($"Redis hung (SIGSTOP): reserve refused (503) after {watch.Elapsed.TotalMilliseconds:0} ms");
+            Assert.Equal(1, (await budget.GetStatusAsync()).OpenReservations); // the refused one holds nothing
         }
         finally
         {
-            await ServiceScript.RunAsync("redis", ["stop"], environment);
+            Signal("CONT", pid);
         }
+
+        output.WriteLine($"Redis resumed (SIGCONT): reserves granted again after {await UntilGrantedAsync(budget):0} ms");
+
+        await host.StopAsync();
     }
 
     [Fact]
     public async Task RedisKilled_ReserveFailsClosedAtOnce_AndServiceResumesWhenRedisIsBack()
     {
-        var environment = new Dictionary<string, string>
-        {
-            ["AIFLEET_REDIS_PORT"] = TestHosts.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-            ["AIFLEET_REDIS_DIR"] = Directory.CreateTempSubdirectory("aifleet-redis-").FullName,
-        };
-        var address = (await ServiceScript.RunAsync("redis", ["start"], environment)).Trim();
+        await using var own = await OwnRedis.StartAsync();
+        var address = own.Address;
+        using var host = await StartAsync($"killed-{Guid.NewGuid():N}", address);
+        var budget = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
+        Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+
+        var pid = own.Pid;
+        Signal("KILL", pid);
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a killed Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
+        output.WriteLine($"Redis killed: reserve refused (503) after {watch.Elapsed.TotalMilliseconds:0} ms");
+
+        // Back, but empty (this test's Redis keeps nothing on disk), so a user who had no state before is asked.
+        await own.RestartAsync();
+        var fresh = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
+        output.WriteLine($"Redis restarted: reserves granted again after {await UntilGrantedAsync(fresh):0} ms");
+
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task RedisHung_KServeInferenceAlreadyLeased_KeepsServing_WhileHoldsFailClosed()
+    {
+        await using var own = await OwnRedis.StartAsync();
+        var address = own.Address;
+        using var host = await StartAsync($"lease-{Guid.NewGuid():N}", address);
+        var grains = host.Services.GetRequiredService<IGrainFactory>();
+        var user = $"user-{Guid.NewGuid():N}";
+        var router = grains.GetGrain<IInferenceRouterGrain>(0);
+        var request = Samples.Digit("digits", 0) with { User = user };
+        Assert.Equal("digits", (await router.InferAsync(request)).Model); // leases this silo a slice of the budget
+
+        var pid = own.Pid;
+        Signal("STOP", pid);
         try
         {
-            using var host = await StartAsync($"killed-{Guid.NewGuid():N}", address);
-            var budget = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
-            Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
-
-            var pid = int.Parse(File.ReadAllText(Path.Combine(environment["AIFLEET_REDIS_DIR"], "redis.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-            Signal("KILL", pid);
-            var watch = System.Diagnostics.Stopwatch.StartNew();
-            await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
-            Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a killed Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
-            output.WriteLine($"Redis killed: reserve refused (503) after {watch.Elapsed.TotalMilliseconds:0} ms");
-
-            // Back, but empty (this test's Redis keeps nothing on disk), so a user who had no state before is asked.
-            await ServiceScript.RunAsync("redis", ["start"], environment);
-            var fresh = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
-            var back = System.Diagnostics.Stopwatch.StartNew();
-            var giveUp = DateTime.UtcNow.AddSeconds(30);
-            while (true)
+            for (var i = 1; i <= 10; i++)
             {
-                try
-                {
-                    Assert.True((await fresh.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
-                    output.WriteLine($"Redis restarted: reserves granted again after {back.Elapsed.TotalMilliseconds:0} ms");
-                    break;
-                }
-                catch (Exception e) when (e is AiFleetException { Kind: FailureKind.Unavailable } or OrleansException && DateTime.UtcNow < giveUp)
-                {
-                    await Task.Delay(200); // the connection comes back on its own
-                }
+                Assert.Equal("digits", (await router.InferAsync(Samples.Digit("digits", i) with { User = user })).Model); // paid from the slice
             }
 
-            await host.StopAsync();
+            await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => grains.GetGrain<IUserBudgetGrain>(user).ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
         }
         finally
         {
-            await ServiceScript.RunAsync("redis", ["stop"], environment);
+            Signal("CONT", pid);
         }
+
+        await host.StopAsync();
+    }
+
+    /// <summary>Milliseconds until a reservation is granted again once Redis is back (the connection returns by itself).</summary>
+    private static async Task<double> UntilGrantedAsync(IUserBudgetGrain budget)
+    {
+        var back = System.Diagnostics.Stopwatch.StartNew();
+        while (true)
+        {
+            try
+            {
+                Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
+                return back.Elapsed.TotalMilliseconds;
+            }
+            catch (Exception e) when (e is AiFleetException { Kind: FailureKind.Unavailable } or OrleansException && back.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(200);
+            }
+        }
+    }
+
+    /// <summary>A Redis of a test's own (scripts/redis.sh on a free port), so stopping or killing it disturbs no other test.</summary>
+    private sealed class OwnRedis(Dictionary<string, string> environment, string address) : IAsyncDisposable
+    {
+        public string Address { get; } = address;
+
+        public int Pid => int.Parse(File.ReadAllText(Path.Combine(environment["AIFLEET_REDIS_DIR"], "redis.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
+
+        public static async Task<OwnRedis> StartAsync()
+        {
+            var environment = new Dictionary<string, string>
+            {
+                ["AIFLEET_REDIS_PORT"] = TestHosts.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
+                ["AIFLEET_REDIS_DIR"] = Directory.CreateTempSubdirectory("aifleet-redis-").FullName,
+            };
+            return new OwnRedis(environment, (await ServiceScript.RunAsync("redis", ["start"], environment)).Trim());
+        }
+
+        /// <summary>Starts it again after a kill: empty, as this Redis keeps nothing on disk.</summary>
+        public Task RestartAsync() => ServiceScript.RunAsync("redis", ["start"], environment);
+
+        public async ValueTask DisposeAsync() => await ServiceScript.RunAsync("redis", ["stop"], environment);
     }
 
     private static void Signal(string signal, int pid)
