@@ -18,6 +18,7 @@ app.UseAntiforgery();
 app.Services.GetRequiredService<ApiKeyValidator>(); // logs a generated admin key at start when none is configured
 app.MapHealthApi();
 app.MapKServeApi();
+app.MapRepositoryApi();
 app.MapFleetApi();
 app.MapAdminApi();
 app.MapOpenAiApi();

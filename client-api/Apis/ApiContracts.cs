@@ -89,6 +89,7 @@ internal sealed class StrictEnumConverter<TEnum> : JsonConverter<TEnum>
 [JsonSerializable(typeof(EmbeddingsBody))]
 [JsonSerializable(typeof(ChatBody))]
 [JsonSerializable(typeof(CoursesApi.StartBody))]
+[JsonSerializable(typeof(RepositoryApi.IndexBody))]
 [JsonSerializable(typeof(AdminApi.CreateKeyRequest))]
 [JsonSerializable(typeof(GrainInterfaces.Budgets.BudgetLimits))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -17,6 +17,9 @@ internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, Tim
     // Grain references are resolved once: GetGrain reflects over the interface's attributes on every call.
     private readonly IModelRegistryGrain _registry = grains.GetGrain<IModelRegistryGrain>(IModelRegistryGrain.DefaultKey);
 
+    /// <summary>The repository's index and loader (admin routes).</summary>
+    public IModelRegistryGrain Registry => _registry;
+
     /// <summary>The entry point of the inference path.</summary>
     public IInferenceRouterGrain Router { get; } = grains.GetGrain<IInferenceRouterGrain>(0);
 

@@ -19,11 +19,19 @@ public interface IModelFleetGrain : IGrainWithStringKey
     Task<RoutingTable> GetRoutingTableAsync(string version);
 
     /// <summary>
-    /// Takes every replica of the version out of rotation and unloads it; the version loads again (at its minimum)
-    /// on its next request or start.
+    /// Takes every replica of the version out of rotation, lets them drain, then unloads them (their session is freed
+    /// with the last). The version stays unloaded, across restarts, and answers 503 until it is loaded again.
     /// </summary>
     [Alias("Unload")]
     Task UnloadAsync(string version);
+
+    /// <summary>Loads a version: warms its replicas (to its minimum) before they enter the routing table.</summary>
+    [Alias("Load")]
+    Task<ModelReadiness> LoadAsync(string version);
+
+    /// <summary>Each version's replicas in rotation and wanted, or "unloaded".</summary>
+    [Alias("GetReadiness")]
+    Task<IReadOnlyList<ModelReadiness>> GetReadinessAsync();
 
     /// <summary>A replica's periodic load report.</summary>
     [Alias("ReportLoad"), OneWay]

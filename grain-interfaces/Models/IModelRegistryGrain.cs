@@ -26,4 +26,16 @@ public interface IModelRegistryGrain : IGrainWithStringKey
     /// <summary>Drains and deactivates one version's replicas; its session is freed when the last one goes.</summary>
     [Alias("Unload")]
     Task UnloadAsync(string model, string version);
+
+    /// <summary>The repository index: every version of every model, ready or not and why, as the fleets see it now.</summary>
+    [Alias("Index")]
+    Task<IReadOnlyList<ModelReadiness>> IndexAsync();
+
+    /// <summary>Loads every version of a model through its fleet (warmed before it takes traffic).</summary>
+    [Alias("LoadModel")]
+    Task<IReadOnlyList<ModelReadiness>> LoadModelAsync(string model);
+
+    /// <summary>Unloads every version of a model through its fleet (drained first; sessions freed).</summary>
+    [Alias("UnloadModel")]
+    Task UnloadModelAsync(string model);
 }

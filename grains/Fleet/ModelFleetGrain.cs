@@ -28,6 +28,7 @@ internal sealed partial class ModelFleetGrain(
     ModelRepository repository,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
     ILocalSiloDetails silo,
+    Microsoft.Extensions.Options.IOptions<FleetOptions> options,
     ILogger<ModelFleetGrain> logger) : Grain, IModelFleetGrain
 {
     private const int MaxEvents = 50;
@@ -37,8 +38,8 @@ internal sealed partial class ModelFleetGrain(
     /// <summary>How long a call to a silent replica may hold the (non-reentrant) fleet before the next tick retries.</summary>
     private static readonly TimeSpan ReviveTimeout = TimeSpan.FromSeconds(2);
 
-    /// <summary>Routers refresh their tables every second; twice that before a removed replica is unloaded.</summary>
-    private static readonly TimeSpan DrainAfter = TimeSpan.FromSeconds(2);
+    /// <summary>How long a removed replica keeps serving what routers still send it (<see cref="FleetOptions.DrainAfter"/>).</summary>
+    private TimeSpan DrainAfter => options.Value.DrainAfter;
 
     private readonly Dictionary<string, VersionFleet> _versions = new(StringComparer.Ordinal);
     private RepositoryModel _model = null!;
@@ -70,6 +71,12 @@ internal sealed partial class ModelFleetGrain(
         var readiness = new List<ModelReadiness>();
         foreach (var fleet in _versions.Values)
         {
+            if (state.State.Unloaded.Contains(fleet.Version))
+            {
+                readiness.Add(Unloaded(fleet.Version)); // an operator unloaded it: it stays so until loaded
+                continue;
+            }
+
             string? error = null;
             try
             {
@@ -91,6 +98,12 @@ internal sealed partial class ModelFleetGrain(
     {
         var fleet = _versions.GetValueOrDefault(version)
             ?? throw AiFleetException.ModelNotFound($"model '{_model.Name}' has no version '{version}'");
+        if (state.State.Unloaded.Contains(version))
+        {
+            throw AiFleetException.ModelUnavailable(
+                $"model '{_model.Name}' version {version} is unloaded; load it with POST /v2/repository/models/{_model.Name}/load");
+        }
+
         if (fleet.InRotation == 0)
         {
             // First use of a version (or first since an unload): warm it before answering.
@@ -100,20 +113,46 @@ internal sealed partial class ModelFleetGrain(
         return fleet.Table(_model.Name);
     }
 
+    public async Task<ModelReadiness> LoadAsync(string version)
+    {
+        var fleet = Fleet(version);
+        if (state.State.Unloaded.Remove(version))
+        {
+            await RecordAsync(version, 0, Math.Max(fleet.Desired, _model.Config.Replicas.MinReplicas), "loaded on request");
+        }
+
+        await ScaleToAsync(fleet, Math.Max(fleet.Desired, _model.Config.Replicas.MinReplicas)); // warm before routing
+        return new ModelReadiness(_model.Name, version, fleet.InRotation, fleet.Desired);
+    }
+
     public async Task UnloadAsync(string version)
     {
-        var fleet = _versions.GetValueOrDefault(version)
-            ?? throw AiFleetException.ModelNotFound($"model '{_model.Name}' has no version '{version}'");
+        var fleet = Fleet(version);
         var replicas = fleet.InRotation;
-        var unload = Math.Max(replicas, _model.Config.Replicas.MinReplicas); // also replicas started outside the fleet
+        var unload = Math.Max(Math.Max(replicas, fleet.Desired), _model.Config.Replicas.MinReplicas); // also replicas started outside the fleet
+        state.State.Unloaded.Add(version);
         fleet.Desired = 0;
         fleet.InRotation = 0;
-        fleet.Revision++;
+        fleet.Revision++; // out of rotation: routers stop sending it requests at their next refresh
         fleet.Draining.Clear();
         fleet.Loads.Clear();
+        await RecordAsync(version, replicas, 0, "unloaded on request");
+
+        // Drained before unloading: what routers sent before they refreshed is still answered.
+        await Task.Delay(DrainAfter); // wall time: routers refresh on the wall clock, whatever clock the fleet decides by
         await Task.WhenAll(Enumerable.Range(0, unload).Select(i => Replica(version, i).UnloadAsync()));
-        await RecordAsync(version, replicas, 0, "unloaded on request; loads again on its next request");
     }
+
+    public Task<IReadOnlyList<ModelReadiness>> GetReadinessAsync() =>
+        Task.FromResult<IReadOnlyList<ModelReadiness>>(_versions.Values
+            .Select(f => state.State.Unloaded.Contains(f.Version) ? Unloaded(f.Version) : new ModelReadiness(_model.Name, f.Version, f.InRotation, Math.Max(f.Desired, f.InRotation)))
+            .ToArray());
+
+    private ModelReadiness Unloaded(string version) =>
+        new(_model.Name, version, 0, 0, "unloaded");
+
+    private VersionFleet Fleet(string version) => _versions.GetValueOrDefault(version)
+        ?? throw AiFleetException.ModelNotFound($"model '{_model.Name}' has no version '{version}'");
 
     public async Task ReportLoadAsync(string version, ReplicaLoad load)
     {

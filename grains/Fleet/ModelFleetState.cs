@@ -11,4 +11,8 @@ public sealed class ModelFleetState
 
     [Id(1)]
     public List<ScalingEvent> Events { get; set; } = [];
+
+    /// <summary>Versions an operator unloaded: they take no traffic and stay unloaded, across restarts, until loaded.</summary>
+    [Id(2)]
+    public HashSet<string> Unloaded { get; set; } = [];
 }

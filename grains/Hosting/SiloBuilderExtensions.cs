@@ -38,6 +38,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<BudgetLeases>();
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         services.AddOptions<ResponseCacheOptions>().BindConfiguration(ResponseCacheOptions.SectionName);
+        services.AddOptions<FleetOptions>().BindConfiguration(FleetOptions.SectionName);
         services.AddOptions<Orleans.AiFleet.Grains.Courses.CourseOptions>().BindConfiguration(Orleans.AiFleet.Grains.Courses.CourseOptions.SectionName);
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))

@@ -50,6 +50,12 @@ internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits ci
                 entry.Set = new ReplicaSet(grains, circuits, table);
             }
         }
+        catch (AiFleetException e) when (e.Code == FailureCodes.ModelUnavailable)
+        {
+            // The fleet says the version does not serve (an operator unloaded it): forget the table, so the next
+            // request asks the fleet and gets its answer rather than reach replicas that are draining.
+            _entries.TryRemove(new KeyValuePair<(string, string), Entry>((model, version), entry));
+        }
         catch (Exception)
         {
             // The fleet could not answer (its silo is moving, say): keep routing on the last table and retry later.

@@ -47,6 +47,38 @@ internal sealed class ModelRegistryGrain(ModelRepository repository) : Grain, IM
         _readiness[(model, version)] = new ModelReadiness(model, version, 0, m.Config.Replicas.MinReplicas, "unloaded");
     }
 
+    public async Task<IReadOnlyList<ModelReadiness>> IndexAsync()
+    {
+        var fleets = await Task.WhenAll(repository.Models.Select(m => GrainFactory.GetGrain<IModelFleetGrain>(m.Name).GetReadinessAsync()));
+        return fleets.SelectMany(f => f)
+            .Select(r => r.ReadyReplicas == 0 && r.Error is null && _readiness.GetValueOrDefault((r.Model, r.Version)) is { Error: { } error } ? r with { Error = error } : r)
+            .ToArray();
+    }
+
+    public async Task<IReadOnlyList<ModelReadiness>> LoadModelAsync(string model)
+    {
+        var m = Find(model);
+        var fleet = GrainFactory.GetGrain<IModelFleetGrain>(model);
+        var loaded = new List<ModelReadiness>();
+        foreach (var version in m.Versions)
+        {
+            var readiness = await fleet.LoadAsync(version);
+            _readiness[(model, version)] = readiness;
+            loaded.Add(readiness);
+        }
+
+        return loaded;
+    }
+
+    public async Task UnloadModelAsync(string model)
+    {
+        var m = Find(model);
+        await Task.WhenAll(m.Versions.Select(v => UnloadAsync(model, v)));
+    }
+
+    private RepositoryModel Find(string model) =>
+        repository.Find(model) ?? throw AiFleetException.ModelNotFound($"model '{model}' is not in the repository");
+
     private ModelReadiness Readiness(RepositoryModel model, string version) =>
         _readiness.GetValueOrDefault((model.Name, version)) ?? new ModelReadiness(model.Name, version, 0, model.Config.Replicas.MinReplicas);
 }
