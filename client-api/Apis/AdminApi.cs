@@ -4,6 +4,7 @@ using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Auth;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.GrainInterfaces.Fleet;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
 
@@ -23,6 +24,8 @@ internal static class AdminApi
         admin.MapPut("/budgets/{user}", SetBudgetAsync);
         admin.MapGet("/budgets/{user}", GetBudgetAsync);
         admin.MapGet("/usage", AllUsageAsync);
+        admin.MapPut("/models/{model}/versions/{version}/faults", SetFaultsAsync);
+        admin.MapDelete("/models/{model}/versions/{version}/faults", ClearFaultsAsync);
 
         var own = app.MapGroup("/v1").WithTags("Usage");
         own.MapGet("/budget", OwnBudgetAsync);
@@ -118,6 +121,31 @@ internal static class AdminApi
 
     private static ProblemHttpResult BadRequest(string message) =>
         TypedResults.Problem(message, statusCode: StatusCodes.Status400BadRequest, title: "Invalid request");
+
+    /// <summary>Injects faults into a model version (staging rehearsals, tests): an error rate and extra latency.</summary>
+    private static async Task<Results<Ok<VersionFaults>, ProblemHttpResult>> SetFaultsAsync(
+        string model, string version, VersionFaults faults, ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
+    {
+        if (await catalog.FindAsync(model) is not { } descriptor || !descriptor.Versions.Contains(version))
+        {
+            return TypedResults.Problem($"model '{model}' has no version '{version}'", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+        }
+
+        await calls.RunAsync(async _ => { await grains.GetGrain<IModelFleetGrain>(model).SetFaultsAsync(version, faults); return true; });
+        return TypedResults.Ok(faults);
+    }
+
+    private static async Task<Results<NoContent, ProblemHttpResult>> ClearFaultsAsync(
+        string model, string version, ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
+    {
+        if (await catalog.FindAsync(model) is not { } descriptor || !descriptor.Versions.Contains(version))
+        {
+            return TypedResults.Problem($"model '{model}' has no version '{version}'", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+        }
+
+        await calls.RunAsync(async _ => { await grains.GetGrain<IModelFleetGrain>(model).SetFaultsAsync(version, null); return true; });
+        return TypedResults.NoContent();
+    }
 
     private static IApiKeyDirectoryGrain Directory(IGrainFactory grains) => grains.GetGrain<IApiKeyDirectoryGrain>(IApiKeyDirectoryGrain.DefaultKey);
 

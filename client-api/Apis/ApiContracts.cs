@@ -90,6 +90,7 @@ internal sealed class StrictEnumConverter<TEnum> : JsonConverter<TEnum>
 [JsonSerializable(typeof(ChatBody))]
 [JsonSerializable(typeof(CoursesApi.StartBody))]
 [JsonSerializable(typeof(RepositoryApi.IndexBody))]
+[JsonSerializable(typeof(GrainInterfaces.Fleet.VersionFaults))]
 [JsonSerializable(typeof(AdminApi.CreateKeyRequest))]
 [JsonSerializable(typeof(GrainInterfaces.Budgets.BudgetLimits))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

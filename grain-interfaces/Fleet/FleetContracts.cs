@@ -31,7 +31,35 @@ public sealed record RoutingTable(
     [property: Id(0)] string Model,
     [property: Id(1)] string Version,
     [property: Id(2)] long Revision,
-    [property: Id(3)] IReadOnlyList<string> Replicas);
+    [property: Id(3)] IReadOnlyList<string> Replicas,
+    [property: Id(4)] VersionFaults? Faults = null);
+
+/// <summary>
+/// Faults injected into one version (admin only, off unless set): a share of its requests fail with 503 and every
+/// request takes <see cref="ExtraLatencyMs"/> longer. For rehearsing rollouts in staging, and for tests and benchmarks
+/// that need a bad version.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.VersionFaults")]
+public sealed record VersionFaults(
+    [property: Id(0)] double ErrorRate,
+    [property: Id(1)] int ExtraLatencyMs)
+{
+    public const int MaxExtraLatencyMs = 60_000;
+
+    /// <summary>The problems with these values, empty when they can be injected.</summary>
+    public IEnumerable<(string Field, string Problem)> Problems()
+    {
+        if (double.IsNaN(ErrorRate) || ErrorRate is < 0 or > 1)
+        {
+            yield return ("errorRate", "'errorRate' must be from 0 to 1");
+        }
+
+        if (ExtraLatencyMs is < 0 or > MaxExtraLatencyMs)
+        {
+            yield return ("extraLatencyMs", $"'extraLatencyMs' must be from 0 to {MaxExtraLatencyMs}");
+        }
+    }
+}
 
 /// <summary>One version's replicas as the fleet sees them.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.FleetVersionStatus")]

@@ -29,6 +29,10 @@ public interface IModelFleetGrain : IGrainWithStringKey
     [Alias("Load")]
     Task<ModelReadiness> LoadAsync(string version);
 
+    /// <summary>Injects faults into a version, or (null) stops injecting them; routers apply them at their next refresh.</summary>
+    [Alias("SetFaults")]
+    Task SetFaultsAsync(string version, VersionFaults? faults);
+
     /// <summary>Each version's replicas in rotation and wanted, or "unloaded".</summary>
     [Alias("GetReadiness")]
     Task<IReadOnlyList<ModelReadiness>> GetReadinessAsync();

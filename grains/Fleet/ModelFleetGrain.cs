@@ -110,7 +110,30 @@ internal sealed partial class ModelFleetGrain(
             await ScaleToAsync(fleet, Math.Max(fleet.Desired, _model.Config.Replicas.MinReplicas));
         }
 
-        return fleet.Table(_model.Name);
+        return fleet.Table(_model.Name) with { Faults = state.State.Faults.GetValueOrDefault(version) };
+    }
+
+    public async Task SetFaultsAsync(string version, VersionFaults? faults)
+    {
+        var fleet = Fleet(version);
+        if (faults is not null && faults.Problems().FirstOrDefault() is { Problem: { } problem } bad)
+        {
+            throw AiFleetException.Invalid(problem, bad.Field);
+        }
+
+        if (faults is null || faults is { ErrorRate: 0, ExtraLatencyMs: 0 })
+        {
+            state.State.Faults.Remove(version);
+        }
+        else
+        {
+            state.State.Faults[version] = faults;
+        }
+
+        fleet.Revision++; // routers take the new table, faults and all, at their next refresh
+        await RecordAsync(version, fleet.InRotation, fleet.InRotation, faults is null or { ErrorRate: 0, ExtraLatencyMs: 0 }
+            ? "fault injection off"
+            : $"fault injection on: {faults.ErrorRate:P1} errors, {faults.ExtraLatencyMs} ms extra latency");
     }
 
     public async Task<ModelReadiness> LoadAsync(string version)

@@ -15,4 +15,8 @@ public sealed class ModelFleetState
     /// <summary>Versions an operator unloaded: they take no traffic and stay unloaded, across restarts, until loaded.</summary>
     [Id(2)]
     public HashSet<string> Unloaded { get; set; } = [];
+
+    /// <summary>Faults an operator injected, by version.</summary>
+    [Id(3)]
+    public Dictionary<string, VersionFaults> Faults { get; set; } = [];
 }

@@ -97,11 +97,18 @@ internal sealed class InferenceRouterGrain(
         }
     }
 
-    private static Task<InferenceResponse> RunAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken) =>
-        Retry.ExecuteAsync(
+    private static async Task<InferenceResponse> RunAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken)
+    {
+        if (replicas.Faults is { } faults)
+        {
+            await FaultInjection.ApplyAsync(faults, request.Model, replicas.Version, cancellationToken);
+        }
+
+        return await Retry.ExecuteAsync(
             static (attempt, ct) => new ValueTask<InferenceResponse>(CallOneAsync(attempt, ct)),
             new Attempt(replicas, request),
-            cancellationToken).AsTask();
+            cancellationToken);
+    }
 
     /// <summary>Inferences in a request: its rows when the model batches (dimension 0), else one.</summary>
     private static int Rows(RepositoryModel model, InferenceRequest request) =>

@@ -92,12 +92,19 @@ internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits ci
         public ReplicaSet(IGrainFactory grains, ReplicaCircuits circuits, RoutingTable table)
         {
             Revision = table.Revision;
+            Version = table.Version;
+            Faults = table.Faults;
             _replicas = table.Replicas.Select(key => grains.GetGrain<IModelReplicaGrain>(key)).ToArray();
             _circuits = table.Replicas.Select(circuits.Get).ToArray();
             _inFlight = new int[_replicas.Length];
         }
 
         public long Revision { get; }
+
+        public string Version { get; }
+
+        /// <summary>Faults an operator injected into this version, or null (the usual case).</summary>
+        public VersionFaults? Faults { get; }
 
         public int Count => _replicas.Length;
 
