@@ -126,9 +126,9 @@ internal static class AdminApi
     private static async Task<Results<Ok<VersionFaults>, ProblemHttpResult>> SetFaultsAsync(
         string model, string version, VersionFaults faults, ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
     {
-        if (await catalog.FindAsync(model) is not { } descriptor || !descriptor.Versions.Contains(version))
+        if (await NoSuchVersionAsync(model, version, catalog) is { } missing)
         {
-            return TypedResults.Problem($"model '{model}' has no version '{version}'", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+            return missing;
         }
 
         await calls.RunAsync(async _ => { await grains.GetGrain<IModelFleetGrain>(model).SetFaultsAsync(version, faults); return true; });
@@ -138,14 +138,19 @@ internal static class AdminApi
     private static async Task<Results<NoContent, ProblemHttpResult>> ClearFaultsAsync(
         string model, string version, ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
     {
-        if (await catalog.FindAsync(model) is not { } descriptor || !descriptor.Versions.Contains(version))
+        if (await NoSuchVersionAsync(model, version, catalog) is { } missing)
         {
-            return TypedResults.Problem($"model '{model}' has no version '{version}'", statusCode: StatusCodes.Status404NotFound, title: "Not found");
+            return missing;
         }
 
         await calls.RunAsync(async _ => { await grains.GetGrain<IModelFleetGrain>(model).SetFaultsAsync(version, null); return true; });
         return TypedResults.NoContent();
     }
+
+    private static async Task<ProblemHttpResult?> NoSuchVersionAsync(string model, string version, ModelCatalog catalog) =>
+        await catalog.FindAsync(model) is { } descriptor && descriptor.Versions.Contains(version)
+            ? null
+            : TypedResults.Problem($"model '{model}' has no version '{version}'", statusCode: StatusCodes.Status404NotFound, title: "Not found");
 
     private static IApiKeyDirectoryGrain Directory(IGrainFactory grains) => grains.GetGrain<IApiKeyDirectoryGrain>(IApiKeyDirectoryGrain.DefaultKey);
 
