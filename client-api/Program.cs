@@ -21,6 +21,7 @@ app.MapKServeApi();
 app.MapRepositoryApi();
 app.MapFleetApi();
 app.MapAdminApi();
+app.MapLifecycleApi();
 app.MapOpenAiApi();
 app.MapChatApi();
 app.MapCoursesApi();

@@ -93,4 +93,7 @@ internal sealed class StrictEnumConverter<TEnum> : JsonConverter<TEnum>
 [JsonSerializable(typeof(GrainInterfaces.Fleet.VersionFaults))]
 [JsonSerializable(typeof(AdminApi.CreateKeyRequest))]
 [JsonSerializable(typeof(GrainInterfaces.Budgets.BudgetLimits))]
+[JsonSerializable(typeof(LifecycleApi.TrafficBody))]
+[JsonSerializable(typeof(LifecycleApi.FeedbackBody))]
+[JsonSerializable(typeof(LifecycleApi.ExperimentBody))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

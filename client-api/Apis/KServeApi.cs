@@ -13,6 +13,8 @@ internal static class KServeApi
 {
     public const string ServerName = "orleans-aifleet";
     public const string ServerVersion = "0.1.0";
+    public const string ModelHeader = "x-aifleet-model";
+    public const string RequestIdHeader = "x-aifleet-request-id";
 
     public static IEndpointRouteBuilder MapKServeApi(this IEndpointRouteBuilder app)
     {
@@ -137,6 +139,12 @@ internal static class KServeApi
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
             return TypedResults.Empty;
+        }
+
+        http.Response.Headers[ModelHeader] = $"{response.Model}/{response.Version}"; // the version that answered (the split's pick)
+        if (response.Id is not null)
+        {
+            http.Response.Headers[RequestIdHeader] = response.Id; // what POST /v1/feedback judges
         }
 
         await KServeJsonWriter.WriteInferResponseAsync(http.Response, response, ct);

@@ -17,6 +17,9 @@ namespace Orleans.AiFleet.ClientApi.Apis;
 /// </summary>
 internal static class OpenAiApi
 {
+    /// <summary>The request header that names the version to use, bypassing the traffic policy.</summary>
+    public const string VersionHeader = "x-aifleet-version";
+
     public static IEndpointRouteBuilder MapOpenAiApi(this IEndpointRouteBuilder app)
     {
         var v1 = app.MapGroup("/v1").WithTags("OpenAI").SpeaksErrors(ErrorProtocol.OpenAi).LimitBody(BodyLimit.OpenAi);
@@ -84,16 +87,23 @@ internal static class OpenAiApi
             return OpenAiErrors.Invalid(inputError!, "input");
         }
 
-        if (await catalog.FindAsync(model) is null)
+        if (await catalog.FindAsync(model) is not { } descriptor)
         {
             return OpenAiErrors.ModelNotFound(model);
+        }
+
+        // A version named in the header bypasses the model's traffic policy (its split, its shadow).
+        var version = http.Request.Headers[VersionHeader].FirstOrDefault();
+        if (version is not null && !descriptor.Versions.Contains(version))
+        {
+            return OpenAiErrors.Invalid($"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})", VersionHeader);
         }
 
         EmbeddingResult result;
         try
         {
             // One id for every send of this request: a re-send after a gateway drop finds its hold, never takes a second.
-            var request = new EmbeddingRequest(caller.UserId(), model, texts, ids, Guid.NewGuid().ToString("N"));
+            var request = new EmbeddingRequest(caller.UserId(), model, texts, ids, Guid.NewGuid().ToString("N"), version);
             result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(request, ct), http.RequestAborted);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)

@@ -22,6 +22,7 @@ internal static class FailureRenderer
         FailureKind.Unauthorized => StatusCodes.Status401Unauthorized,
         FailureKind.Forbidden => StatusCodes.Status403Forbidden,
         FailureKind.NotFound => StatusCodes.Status404NotFound,
+        FailureKind.Conflict => StatusCodes.Status409Conflict,
         FailureKind.PayloadTooLarge => StatusCodes.Status413PayloadTooLarge,
         FailureKind.RateLimited => StatusCodes.Status429TooManyRequests,
         FailureKind.Unavailable => StatusCodes.Status503ServiceUnavailable,
@@ -69,7 +70,7 @@ internal static class FailureRenderer
         { Kind: FailureKind.Forbidden } => "permission_error",
         { Code: FailureCodes.BudgetExceeded } => "insufficient_quota",
         { Kind: FailureKind.RateLimited } => "rate_limit_error",
-        { Kind: FailureKind.InvalidArgument or FailureKind.NotFound or FailureKind.PayloadTooLarge } => "invalid_request_error",
+        { Kind: FailureKind.InvalidArgument or FailureKind.NotFound or FailureKind.PayloadTooLarge or FailureKind.Conflict } => "invalid_request_error",
         _ => "server_error",
     };
 
@@ -79,6 +80,7 @@ internal static class FailureRenderer
         FailureKind.Unauthorized => "Unauthorized",
         FailureKind.Forbidden => "Forbidden",
         FailureKind.NotFound => "Not found",
+        FailureKind.Conflict => "Conflict",
         FailureKind.PayloadTooLarge => "Payload too large",
         FailureKind.RateLimited => "Too many requests",
         FailureKind.Unavailable => "Service unavailable",

@@ -46,6 +46,10 @@ public sealed class AiFleetException(FailureKind kind, string code, string messa
     public static AiFleetException ModelNotAllowed(string message) =>
         new(FailureKind.Forbidden, FailureCodes.ModelNotAllowed, message, "model");
 
+    /// <summary>The state of what the request names forbids it now; the message says what would allow it.</summary>
+    public static AiFleetException Conflict(string message, string? field = null) =>
+        new(FailureKind.Conflict, FailureCodes.Conflict, message, field);
+
     public static AiFleetException Forbidden(string message) => new(FailureKind.Forbidden, FailureCodes.Forbidden, message);
 
     /// <summary>A replica's queue (or a provider) is full: back-pressure, retry soon.</summary>
@@ -78,6 +82,7 @@ public sealed class AiFleetException(FailureKind kind, string code, string messa
 public static class FailureCodes
 {
     public const string InvalidRequest = "invalid_request_error";
+    public const string Conflict = "conflict";
     public const string TooLarge = "payload_too_large";
     public const string NotFound = "not_found";
     public const string ModelNotFound = "model_not_found";

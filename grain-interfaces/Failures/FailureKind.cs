@@ -18,6 +18,9 @@ public enum FailureKind
     /// <summary>No such model, version, key, job or course (404).</summary>
     NotFound,
 
+    /// <summary>The thing's present state forbids this (a running experiment, a version that takes traffic) (409).</summary>
+    Conflict,
+
     /// <summary>A body, string or array over its bound (413).</summary>
     PayloadTooLarge,
 

@@ -1,3 +1,4 @@
+using Orleans.AiFleet.GrainInterfaces.Lifecycle;
 using Orleans.AiFleet.GrainInterfaces.Models;
 using Orleans.Concurrency;
 
@@ -32,6 +33,17 @@ public interface IModelFleetGrain : IGrainWithStringKey
     /// <summary>Injects faults into a version, or (null) stops injecting them; routers apply them at their next refresh.</summary>
     [Alias("SetFaults")]
     Task SetFaultsAsync(string version, VersionFaults? faults);
+
+    /// <summary>The model's traffic policy: its default version, split and shadow.</summary>
+    [Alias("GetPolicy")]
+    Task<TrafficPolicy> GetPolicyAsync();
+
+    /// <summary>
+    /// Replaces the traffic policy (its revision is the fleet's to set). Every version it names must exist and be
+    /// loaded. While an experiment owns the policy only that experiment (<paramref name="experiment"/>) may change it.
+    /// </summary>
+    [Alias("SetPolicy")]
+    Task<TrafficPolicy> SetPolicyAsync(TrafficPolicy policy, string? experiment = null);
 
     /// <summary>Each version's replicas in rotation and wanted, or "unloaded".</summary>
     [Alias("GetReadiness")]

@@ -151,6 +151,12 @@ internal sealed partial class ModelFleetGrain(
     public async Task UnloadAsync(string version)
     {
         var fleet = Fleet(version);
+        if (TakesSplitTraffic(version))
+        {
+            throw AiFleetException.Conflict(
+                $"model '{_model.Name}' version {version} takes traffic in a split or as a shadow; change the traffic policy first");
+        }
+
         var replicas = fleet.InRotation;
         var unload = Math.Max(Math.Max(replicas, fleet.Desired), _model.Config.Replicas.MinReplicas); // also replicas started outside the fleet
         state.State.Unloaded.Add(version);

@@ -1,4 +1,5 @@
 using Orleans.AiFleet.GrainInterfaces.Fleet;
+using Orleans.AiFleet.GrainInterfaces.Lifecycle;
 
 namespace Orleans.AiFleet.Grains.Fleet;
 
@@ -19,4 +20,8 @@ public sealed class ModelFleetState
     /// <summary>Faults an operator injected, by version.</summary>
     [Id(3)]
     public Dictionary<string, VersionFaults> Faults { get; set; } = [];
+
+    /// <summary>The traffic policy an operator or an experiment set; null until one did (all traffic to the default).</summary>
+    [Id(4)]
+    public TrafficPolicy? Policy { get; set; }
 }

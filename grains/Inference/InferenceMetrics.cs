@@ -22,10 +22,17 @@ internal sealed class InferenceMetrics
     private readonly Counter<long> _circuitTransitions;
     private readonly Counter<long> _chatRoutes;
     private readonly Histogram<double> _remoteTime;
+    private readonly Counter<long> _served;
+    private readonly Histogram<double> _serveTime;
 
     public InferenceMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
+        _served = meter.CreateCounter<long>(
+            "aifleet.version.requests", "{request}", "Users' inference requests by model, the version that answered, and outcome (ok or error)");
+        _serveTime = meter.CreateHistogram(
+            "aifleet.version.request_time", "ms", "Users' inference time through the router, by model, version and outcome",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
         _requests = meter.CreateCounter<long>(
             "aifleet.inference.requests", "{request}", "Inference requests by model, version and outcome");
         _queueTime = meter.CreateHistogram(
@@ -44,6 +51,14 @@ internal sealed class InferenceMetrics
         _remoteTime = meter.CreateHistogram(
             "aifleet.remote.request_time", "ms", "Time of one call to a remote provider, first byte to last, by model and outcome",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
+    }
+
+    /// <summary>A user's inference as the router saw it: the version the traffic policy (or the caller) chose, its outcome and time.</summary>
+    public void Served(string model, string version, bool failed, double ms)
+    {
+        var outcome = failed ? "error" : "ok";
+        _served.Add(1, new("model", model), new("version", version), new("outcome", outcome));
+        _serveTime.Record(ms, new("model", model), new("version", version), new("outcome", outcome));
     }
 
     public void ChatRoute(string model, string reason, string outcome) =>

@@ -1,6 +1,9 @@
+using System.Diagnostics;
 using System.Runtime.InteropServices;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.GrainInterfaces.Lifecycle;
+using Orleans.AiFleet.Grains.Lifecycle;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
 using Polly;
@@ -21,7 +24,8 @@ namespace Orleans.AiFleet.Grains.Inference;
 [StatelessWorker]
 [Reentrant]
 internal sealed class InferenceRouterGrain(
-    ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatRouter chats, Budgets.BudgetLeases leases)
+    ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatRouter chats, Budgets.BudgetLeases leases,
+    TrafficPolicyCache policies, LifecycleCollector lifecycle, InferenceMetrics metrics)
     : Grain, IInferenceRouterGrain
 {
     /// <summary>Tokens per embedded input, [CLS] and [SEP] included.</summary>
@@ -55,11 +59,10 @@ internal sealed class InferenceRouterGrain(
             throw AiFleetException.Invalid($"model '{model.Name}' is a remote chat model; use POST /v1/chat/completions");
         }
 
-        var version = string.IsNullOrEmpty(request.Version) ? model.DefaultVersion : request.Version;
-        if (!model.Versions.Contains(version))
-        {
-            throw AiFleetException.ModelNotFound($"model '{model.Name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
-        }
+        // A version named by the caller bypasses the traffic policy; otherwise the policy picks (a user stays in one arm).
+        var policy = await policies.GetAsync(model.Name);
+        var version = string.IsNullOrEmpty(request.Version) ? policy.Choose(model.Name, request.User) : request.Version;
+        CheckVersion(model, version);
 
         var replicas = await tables.GetAsync(model.Name, version);
         if (replicas.Count == 0)
@@ -79,16 +82,17 @@ internal sealed class InferenceRouterGrain(
             throw AiFleetException.ModelNotAllowed($"model '{model.Name}' is in tier '{model.Config.Tier}', which user tier '{repository.Routing.Resolve(request.UserTier)}' may not use");
         }
 
+        request = request.Id is null ? request with { Id = NewRequestId() } : request; // every answer can be judged by feedback
         if (!leases.Enabled)
         {
-            return await RunAsync(replicas, request, cancellationToken);
+            return await ServeAsync(replicas, request, user, policy, cancellationToken);
         }
 
         var cost = Money.Ceiling(model.Config.Cost.CostPerInference * Rows(model, request));
         var lease = await leases.ChargeAsync(user, model.Name, cost);
         try
         {
-            return await RunAsync(replicas, request, cancellationToken);
+            return await ServeAsync(replicas, request, user, policy, cancellationToken);
         }
         catch
         {
@@ -96,6 +100,79 @@ internal sealed class InferenceRouterGrain(
             throw;
         }
     }
+
+    /// <summary>
+    /// A user's request: run, counted for its version (requests, errors, latency), its answer remembered for
+    /// feedback, and when the policy mirrors it, sent to the shadow version as well, off the user's path.
+    /// </summary>
+    private async Task<InferenceResponse> ServeAsync(
+        RoutingTableCache.ReplicaSet replicas, InferenceRequest request, string user, TrafficPolicy policy, CancellationToken cancellationToken)
+    {
+        var started = Stopwatch.GetTimestamp();
+        InferenceResponse response;
+        try
+        {
+            response = await RunAsync(replicas, request, cancellationToken);
+        }
+        catch (Exception e) when (IsVersionFault(e, cancellationToken))
+        {
+            Served(request.Model, replicas.Version, failed: true, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            throw;
+        }
+
+        Served(request.Model, replicas.Version, failed: false, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        lifecycle.Answered(request.Model, user, request.Id!, replicas.Version, response.Outputs);
+        if (policy.Shadow is { } shadow && shadow.Version != replicas.Version && policy.Mirrors())
+        {
+            _ = MirrorAsync(request with { Version = shadow.Version, User = null }, response);
+        }
+
+        return response;
+    }
+
+    private void Served(string model, string version, bool failed, double ms)
+    {
+        lifecycle.Served(model, version, failed, ms);
+        metrics.Served(model, version, failed, ms);
+    }
+
+    /// <summary>
+    /// Runs a copy of a user's request on the shadow version and compares the answers. Never charged (no user),
+    /// never shown, never awaited by the user's request; a failure is only counted.
+    /// </summary>
+    private async Task MirrorAsync(InferenceRequest copy, InferenceResponse answered)
+    {
+        var started = Stopwatch.GetTimestamp();
+        try
+        {
+            var replicas = await tables.GetAsync(copy.Model, copy.Version!);
+            var shadow = await RunAsync(replicas, copy, CancellationToken.None);
+            lifecycle.Mirrored(copy.Model, copy.Version!, failed: false, Stopwatch.GetElapsedTime(started).TotalMilliseconds,
+                Lifecycle.Predictions.Agree(answered.Outputs, shadow.Outputs));
+        }
+        catch (Exception)
+        {
+            lifecycle.Mirrored(copy.Model, copy.Version!, failed: true, Stopwatch.GetElapsedTime(started).TotalMilliseconds, agreed: null);
+        }
+    }
+
+    /// <summary>A failure that is the version's doing (unavailable, timed out, broken), not the caller's (bad input, limits, cancel).</summary>
+    private static bool IsVersionFault(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        OperationCanceledException when cancellationToken.IsCancellationRequested => false,
+        AiFleetException { Kind: FailureKind.InvalidArgument or FailureKind.NotFound or FailureKind.Forbidden or FailureKind.RateLimited or FailureKind.PayloadTooLarge } => false,
+        _ => true,
+    };
+
+    private static void CheckVersion(RepositoryModel model, string version)
+    {
+        if (!model.Versions.Contains(version))
+        {
+            throw AiFleetException.ModelNotFound($"model '{model.Name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
+        }
+    }
+
+    private static string NewRequestId() => Guid.NewGuid().ToString("N");
 
     private static async Task<InferenceResponse> RunAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken)
     {
@@ -127,7 +204,8 @@ internal sealed class InferenceRouterGrain(
 
         var inputs = Tokenize(model, request);
         var tokens = inputs.Sum(a => a.Length);
-        var version = model.DefaultVersion;
+        var version = request.Version ?? (await policies.GetAsync(model.Name)).Choose(model.Name, request.User);
+        CheckVersion(model, version);
 
         // Embeddings are deterministic: inputs seen before come from the response cache, free.
         var scope = cache.ScopeOf(request.User);

@@ -8,6 +8,7 @@ using Orleans.AiFleet.Grains.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 using Orleans.AiFleet.Grains.Hosting;
+using Orleans.AiFleet.Grains.Lifecycle;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
 
@@ -29,6 +30,9 @@ internal sealed partial class ModelReplicaGrain(
     OnnxSessionCache sessions,
     RemoteChatClient remote,
     InferenceMetrics metrics,
+    DriftProfiles profiles,
+    LifecycleCollector lifecycle,
+    Microsoft.Extensions.Options.IOptions<LifecycleOptions> lifecycleOptions,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
     ILocalSiloDetails silo,
     ILogger<ModelReplicaGrain> logger) : Grain, IModelReplicaGrain
@@ -40,6 +44,7 @@ internal sealed partial class ModelReplicaGrain(
     private DateTimeOffset? _warmedUpAt;
     private IGrainTimer? _loadReports;
     private CharVocabulary? _vocabulary;
+    private InputSampler? _sampler;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -77,6 +82,7 @@ internal sealed partial class ModelReplicaGrain(
         }
 
         _batcher = new DynamicBatcher(_lease.Session, metrics, time);
+        _sampler = profiles.Find(name, version) is { } profile ? new InputSampler(profile, Math.Max(1, lifecycleOptions.Value.DriftSampleEvery)) : null;
         var sw = Stopwatch.StartNew();
         await _batcher.WarmUpAsync();
         _warmedUpAt = time.GetUtcNow();
@@ -118,6 +124,11 @@ internal sealed partial class ModelReplicaGrain(
             return Task.CompletedTask;
         }
 
+        if (_sampler?.Drain() is { } sampled)
+        {
+            lifecycle.Sampled(_model.Name, _version, sampled); // binned here, on the report tick, not per request
+        }
+
         var now = time.GetTimestamp();
         var residence = _batcher.Residence;
         var elapsed = now - _reportedAt;
@@ -157,6 +168,7 @@ internal sealed partial class ModelReplicaGrain(
             throw;
         }
 
+        _sampler?.Offer(request.Inputs);
         return _batcher!.InferAsync(prepared, cancellationToken);
     }
 

@@ -1,5 +1,4 @@
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
@@ -14,20 +13,18 @@ namespace Orleans.AiFleet.Grains.Inference;
 /// </summary>
 internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits circuits)
 {
-    private static readonly long RefreshEvery = Stopwatch.Frequency;
-
-    private readonly ConcurrentDictionary<(string Model, string Version), Entry> _entries = new();
+    private readonly ConcurrentDictionary<(string Model, string Version), RefreshedEntry<ReplicaSet>> _entries = new();
 
     public ValueTask<ReplicaSet> GetAsync(string model, string version)
     {
         if (_entries.TryGetValue((model, version), out var entry))
         {
-            if (Stopwatch.GetTimestamp() - entry.FetchedAt > RefreshEvery && entry.TryBeginRefresh())
+            if (entry.TryBeginRefresh())
             {
                 _ = RefreshAsync(model, version, entry);
             }
 
-            return ValueTask.FromResult(entry.Set);
+            return ValueTask.FromResult(entry.Value);
         }
 
         return new ValueTask<ReplicaSet>(FetchAsync(model, version));
@@ -36,25 +33,25 @@ internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits ci
     private async Task<ReplicaSet> FetchAsync(string model, string version)
     {
         var table = await grains.GetGrain<IModelFleetGrain>(model).GetRoutingTableAsync(version);
-        var entry = _entries.GetOrAdd((model, version), _ => new Entry(new ReplicaSet(grains, circuits, table)));
-        return entry.Set;
+        var entry = _entries.GetOrAdd((model, version), _ => new RefreshedEntry<ReplicaSet>(new ReplicaSet(grains, circuits, table)));
+        return entry.Value;
     }
 
-    private async Task RefreshAsync(string model, string version, Entry entry)
+    private async Task RefreshAsync(string model, string version, RefreshedEntry<ReplicaSet> entry)
     {
         try
         {
             var table = await grains.GetGrain<IModelFleetGrain>(model).GetRoutingTableAsync(version);
-            if (table.Revision != entry.Set.Revision)
+            if (table.Revision != entry.Value.Revision)
             {
-                entry.Set = new ReplicaSet(grains, circuits, table);
+                entry.Value = new ReplicaSet(grains, circuits, table);
             }
         }
         catch (AiFleetException e) when (e.Code == FailureCodes.ModelUnavailable)
         {
             // The fleet says the version does not serve (an operator unloaded it): forget the table, so the next
             // request asks the fleet and gets its answer rather than reach replicas that are draining.
-            _entries.TryRemove(new KeyValuePair<(string, string), Entry>((model, version), entry));
+            _entries.TryRemove(new KeyValuePair<(string, string), RefreshedEntry<ReplicaSet>>((model, version), entry));
         }
         catch (Exception)
         {
@@ -63,23 +60,6 @@ internal sealed class RoutingTableCache(IGrainFactory grains, ReplicaCircuits ci
         finally
         {
             entry.EndRefresh();
-        }
-    }
-
-    private sealed class Entry(ReplicaSet set)
-    {
-        private int _refreshing;
-
-        public ReplicaSet Set { get; set; } = set;
-
-        public long FetchedAt { get; private set; } = Stopwatch.GetTimestamp();
-
-        public bool TryBeginRefresh() => Interlocked.CompareExchange(ref _refreshing, 1, 0) == 0;
-
-        public void EndRefresh()
-        {
-            FetchedAt = Stopwatch.GetTimestamp();
-            Volatile.Write(ref _refreshing, 0);
         }
     }
 

@@ -88,3 +88,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    import profile_digits
+    profile_digits.main()  # reference profiles (drift) and the held-out set, from the same split

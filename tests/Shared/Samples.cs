@@ -22,6 +22,24 @@ internal static class Samples
             .Select(row => row.EnumerateArray().Select(v => v.GetInt64()).ToArray()).ToArray();
     });
 
+    private static readonly Lazy<(float[][] Pixels, int[] Labels)> HeldOutSet = new(() =>
+    {
+        using var doc = JsonDocument.Parse(File.ReadAllText(Path.Combine(TestRepository.Shipped, "digits", "heldout.json")));
+        var pixels = doc.RootElement.GetProperty("pixels").EnumerateArray()
+            .Select(row => row.EnumerateArray().Select(v => v.GetSingle()).ToArray()).ToArray();
+        var labels = doc.RootElement.GetProperty("labels").EnumerateArray().Select(v => v.GetInt32()).ToArray();
+        return (pixels, labels);
+    });
+
+    /// <summary>Every held-out digit (models/digits/heldout.json, 450 images), for accuracy from feedback.</summary>
+    public static int HeldOutCount => HeldOutSet.Value.Labels.Length;
+
+    public static int HeldOutLabel(int i) => HeldOutSet.Value.Labels[i % HeldOutCount];
+
+    /// <summary>Held-out image <paramref name="i"/> as a [1, 64] tensor, each pixel through <paramref name="shift"/> when given.</summary>
+    public static Tensor HeldOutPixels(int i, Func<float, float>? shift = null) =>
+        Tensor.FromFloats("pixels", [1, 64], HeldOutSet.Value.Pixels[i % HeldOutCount].Select(p => shift?.Invoke(p) ?? p).ToArray());
+
     public static int DigitCount => DigitSet.Value.Labels.Length;
 
     public static int Label(int i) => DigitSet.Value.Labels[i];
