@@ -30,23 +30,29 @@ internal static partial class LoadGenerator
             "wrk.method = \"POST\"\nwrk.headers[\"Content-Type\"] = \"application/json\"\nwrk.headers[\"Authorization\"] = \"Bearer " + Key + "\"\nwrk.body = [==[" + body + "]==]\n");
         try
         {
-            var output = await WrkAsync(endpoint, script, concurrency, duration);
-            var errors = NonSuccess().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
-            errors += SocketErrors().Matches(output).Sum(x => long.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture));
-            var latency = LatencyLine().Match(output);
-            return new Result(
-                concurrency,
-                double.Parse(Throughput().Match(output).Groups[1].Value, CultureInfo.InvariantCulture),
-                Percentile(output, "50"),
-                Percentile(output, "99"),
-                errors,
-                long.Parse(Requests().Match(output).Groups[1].Value, CultureInfo.InvariantCulture),
-                Milliseconds(latency.Groups[1].Value, latency.Groups[2].Value));
+            return await RunScriptAsync(endpoint, script, concurrency, duration);
         }
         finally
         {
             File.Delete(script);
         }
+    }
+
+    /// <summary>One run of wrk with a Lua script of the caller's (one that rotates keys, say).</summary>
+    public static async Task<Result> RunScriptAsync(Uri endpoint, string script, int concurrency, TimeSpan duration)
+    {
+        var output = await WrkAsync(endpoint, script, concurrency, duration);
+        var errors = NonSuccess().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
+        errors += SocketErrors().Matches(output).Sum(x => long.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture));
+        var latency = LatencyLine().Match(output);
+        return new Result(
+            concurrency,
+            double.Parse(Throughput().Match(output).Groups[1].Value, CultureInfo.InvariantCulture),
+            Percentile(output, "50"),
+            Percentile(output, "99"),
+            errors,
+            long.Parse(Requests().Match(output).Groups[1].Value, CultureInfo.InvariantCulture),
+            Milliseconds(latency.Groups[1].Value, latency.Groups[2].Value));
     }
 
     private static async Task<string> WrkAsync(Uri endpoint, string script, int concurrency, TimeSpan duration)

@@ -12,13 +12,14 @@ if (args.Length >= 1 && args[0] == "naive-server")
     return 0;
 }
 
-if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing" or "sagas")
+if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing" or "sagas" or "lifecycle")
 {
     var clusterReport = args[0] switch
     {
         "cluster" => await ClusterBench.RunAsync(args),
         "budget" => await BudgetBench.RunAsync(args),
         "sagas" => await SagaBench.RunAsync(args),
+        "lifecycle" => await LifecycleBench.RunAsync(args),
         _ => await RoutingBench.RunAsync(args),
     };
     Console.WriteLine(clusterReport);

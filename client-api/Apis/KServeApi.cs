@@ -147,6 +147,11 @@ internal static class KServeApi
             http.Response.Headers[RequestIdHeader] = response.Id; // what POST /v1/feedback judges
         }
 
+        if (request.Id is null)
+        {
+            response = response with { Id = null }; // the body's id is the client's (the protocol's rule); ours is in the header
+        }
+
         await KServeJsonWriter.WriteInferResponseAsync(http.Response, response, ct);
         return TypedResults.Empty;
     }
