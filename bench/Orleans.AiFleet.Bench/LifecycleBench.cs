@@ -80,7 +80,13 @@ internal static class LifecycleBench
                 }
             }
 
-            var better = view.GetProperty("decisions").EnumerateArray().Single(d => d.GetProperty("action").GetString() == "better");
+            var better = view.GetProperty("decisions").EnumerateArray().FirstOrDefault(d => d.GetProperty("action").GetString() == "better");
+            if (better.ValueKind != JsonValueKind.Object)
+            {
+                rows.Add($"| {trial + 1} | {sent} | ended without v2 declared better: {view.GetProperty("decisions").EnumerateArray().Last().GetProperty("reason").GetString()} | | | {view.GetProperty("state").GetString()} |");
+                continue;
+            }
+
             var s = better.GetProperty("statistics");
             rows.Add(FormattableString.Invariant(
                 $"| {trial + 1} | {sent} | {s.GetProperty("candidateAccuracy").GetDouble():P1} | {s.GetProperty("baselineAccuracy").GetDouble():P1} | {s.GetProperty("accuracyBetterPValue").GetDouble():G3} | {view.GetProperty("state").GetString()} |"));
@@ -149,7 +155,7 @@ internal static class LifecycleBench
         var sent = 0;
         for (var trial = 0; trial < trials; trial++)
         {
-            for (var n = 0; n < 2000; n++, sent++)
+            for (var n = 0; n < 4000; n++, sent++)
             {
                 (await server.InferAsync(keys[sent % keys.Length], sent % 450, null)).Dispose();
             }
@@ -172,7 +178,7 @@ internal static class LifecycleBench
                 $"| {trial + 1} | {steady.GetProperty("psi")} | {shifted} | {after.GetProperty("psi")} |"));
         }
 
-        return "### Drift: v2's PSI on held-out digits (2,000 requests), then on digits brightened by +0.5 (defaults: every 4th input sampled, window 500 to 1,000 samples, threshold 0.2)\n\n"
+        return "### Drift: v2's PSI on held-out digits (4,000 requests: two full windows), then on digits brightened by +0.5 (defaults: every 4th input sampled, window 500 to 1,000 samples, threshold 0.2)\n\n"
             + "| trial | PSI on held-out digits | shifted requests until drifting | PSI then |\n|---|---|---|---|\n"
             + string.Join('\n', rows) + "\n";
     }
@@ -188,8 +194,7 @@ internal static class LifecycleBench
             + "request = function()\n  n = n + 1\n  return wrk.format(\"POST\", nil, {[\"Content-Type\"] = \"application/json\", [\"Authorization\"] = \"Bearer \" .. keys[(n % #keys) + 1]}, [==[" + body + "]==])\nend\n");
         var endpoint = new Uri(server.BaseUri, "/v2/models/digits/infer");
         var rows = new List<(string Mode, LoadGenerator.Result Result)>();
-        await LoadGenerator.RunScriptAsync(endpoint, script, 64, TimeSpan.FromSeconds(3)); // warm-up
-        for (var round = 0; round < 3; round++)
+        for (var round = -1; round < 3; round++)
         {
             foreach (var split in new[] { false, true })
             {
@@ -197,7 +202,11 @@ internal static class LifecycleBench
                     ? new { defaultVersion = "2", split = new object[] { new { version = "1", percent = 50.0 }, new { version = "2", percent = 50.0 } } }
                     : (object)new { defaultVersion = "2" });
                 await Task.Delay(1500);
-                rows.Add((split ? "50/50 split" : "no split", await LoadGenerator.RunScriptAsync(endpoint, script, 64, each)));
+                var result = await LoadGenerator.RunScriptAsync(endpoint, script, 64, round < 0 ? TimeSpan.FromSeconds(5) : each);
+                if (round >= 0)
+                {
+                    rows.Add((split ? "50/50 split" : "no split", result)); // round -1 warms both modes up (JIT, replicas, batchers)
+                }
             }
         }
 
