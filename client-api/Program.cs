@@ -22,6 +22,7 @@ app.MapRepositoryApi();
 app.MapFleetApi();
 app.MapAdminApi();
 app.MapLifecycleApi();
+app.MapVersionsApi();
 app.MapOpenAiApi();
 app.MapChatApi();
 app.MapCoursesApi();

@@ -15,6 +15,9 @@ internal sealed record BodyLimit(long Bytes)
     /// <summary>KServe tensors in JSON.</summary>
     public const long Tensors = 8 * 1024 * 1024;
 
+    /// <summary>A model version's ONNX file, uploaded by an admin (streamed to disk, never held in memory by client-api).</summary>
+    public const long ModelFile = 256L * 1024 * 1024;
+
     /// <summary>OpenAI chat and embeddings bodies (a long-context prompt runs to megabytes).</summary>
     public const long OpenAi = 4 * 1024 * 1024;
 }

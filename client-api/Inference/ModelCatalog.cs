@@ -66,6 +66,9 @@ internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, Tim
         return model;
     }
 
+    /// <summary>Drops a model's cached descriptor (its versions changed), so the next request reads it afresh.</summary>
+    public void Forget(string name) => _models.TryRemove(name, out _);
+
     public Task<IReadOnlyList<ModelDescriptor>> ListAsync() => calls.RunAsync(_ => _registry.ListModelsAsync());
 
     public Task<IReadOnlyList<ModelReadiness>> ReadinessAsync() => calls.RunAsync(_ => _registry.GetReadinessAsync());

@@ -30,6 +30,14 @@ public interface IModelFleetGrain : IGrainWithStringKey
     [Alias("Load")]
     Task<ModelReadiness> LoadAsync(string version);
 
+    /// <summary>Takes in a version uploaded since the fleet started, and warms it.</summary>
+    [Alias("AddVersion")]
+    Task<ModelReadiness> AddVersionAsync(string version);
+
+    /// <summary>Unloads a deleted version and forgets it.</summary>
+    [Alias("RemoveVersion")]
+    Task RemoveVersionAsync(string version);
+
     /// <summary>Injects faults into a version, or (null) stops injecting them; routers apply them at their next refresh.</summary>
     [Alias("SetFaults")]
     Task SetFaultsAsync(string version, VersionFaults? faults);

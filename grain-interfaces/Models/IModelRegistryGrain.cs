@@ -38,4 +38,15 @@ public interface IModelRegistryGrain : IGrainWithStringKey
     /// <summary>Unloads every version of a model through its fleet (drained first; sessions freed).</summary>
     [Alias("UnloadModel")]
     Task UnloadModelAsync(string model);
+
+    /// <summary>
+    /// Takes a version an admin uploaded into the store: checks it against the model's declared inputs and outputs
+    /// (a version that does not fit is deleted from the store and refused), adds it, and warms it through the fleet.
+    /// </summary>
+    [Alias("AddVersion")]
+    Task<ModelReadiness> AddVersionAsync(string model, string version);
+
+    /// <summary>Deletes an uploaded version; a conflict while it takes traffic (default, split or shadow) or when it was shipped.</summary>
+    [Alias("DeleteVersion")]
+    Task DeleteVersionAsync(string model, string version);
 }

@@ -1,4 +1,5 @@
 using Orleans.AiFleet.GrainInterfaces.Lifecycle;
+using Orleans.AiFleet.GrainInterfaces.Models;
 
 namespace Orleans.AiFleet.Grains.Fleet;
 
@@ -35,6 +36,38 @@ internal sealed partial class ModelFleetGrain
         state.State.Policy = next;
         await RecordAsync(next.DefaultVersion, 0, 0, $"traffic policy: {Describe(next)}");
         return next;
+    }
+
+    public async Task<ModelReadiness> AddVersionAsync(string version)
+    {
+        await repository.RefreshAsync(_model.Name, force: true); // this silo may not have fetched it yet
+        _model = repository.Find(_model.Name)!;
+        if (!_model.Versions.Contains(version))
+        {
+            throw AiFleetException.ModelNotFound($"model '{_model.Name}' has no version '{version}' in the store");
+        }
+
+        var policy = _model.Config.Replicas;
+        _versions.TryAdd(version, new VersionFleet(version, policy.MinReplicas));
+        return await LoadAsync(version);
+    }
+
+    public async Task RemoveVersionAsync(string version)
+    {
+        if (Policy.Versions().Contains(version))
+        {
+            throw AiFleetException.Conflict($"model '{_model.Name}' version {version} takes traffic; change the traffic policy first");
+        }
+
+        if (_versions.ContainsKey(version))
+        {
+            await UnloadAsync(version);
+            _versions.Remove(version);
+            state.State.Unloaded.Remove(version);
+            state.State.Desired.Remove(version);
+            state.State.Faults.Remove(version);
+            await RecordAsync(version, 0, 0, "deleted");
+        }
     }
 
     /// <summary>The versions a split or a shadow sends traffic to: they cannot be unloaded while it does.</summary>

@@ -45,9 +45,14 @@ internal sealed partial class ModelFleetGrain(
     private RepositoryModel _model = null!;
     private IGrainTimer? _timer;
 
-    public override Task OnActivateAsync(CancellationToken cancellationToken)
+    public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         var name = this.GetPrimaryKeyString();
+        if (repository.Find(name) is { IsRemote: false })
+        {
+            await repository.RefreshAsync(name, cancellationToken: cancellationToken); // versions uploaded while this silo was away
+        }
+
         _model = repository.Find(name) ?? throw AiFleetException.ModelNotFound($"model '{name}' is not in the repository");
         var policy = _model.Config.Replicas;
         foreach (var v in _model.Versions)
@@ -57,7 +62,6 @@ internal sealed partial class ModelFleetGrain(
         }
 
         _timer = this.RegisterGrainTimer(EvaluateAsync, new GrainTimerCreationOptions { DueTime = EvaluateEvery, Period = EvaluateEvery });
-        return Task.CompletedTask;
     }
 
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)

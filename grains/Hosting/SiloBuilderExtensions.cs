@@ -29,7 +29,9 @@ public static class AiFleetSiloBuilderExtensions
         services.AddOptions<ModelRepositoryOptions>().BindConfiguration(ModelRepositoryOptions.SectionName).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ModelRepositoryOptions>, ModelRepositoryOptionsValidator>());
         services.AddMetrics();
+        services.TryAddSingleton<IModelStore, FolderModelStore>();
         services.TryAddSingleton<ModelRepository>();
+        services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, UploadedVersionsLoader>();
         services.TryAddSingleton<OnnxSessionCache>();
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<RoutingTableCache>();
@@ -74,6 +76,7 @@ public static class AiFleetSiloBuilderExtensions
             throw new OptionsValidationException(AiFleetClusterOptions.SectionName, typeof(AiFleetClusterOptions), result.Failures);
         }
 
+        silo.Services.Replace(ServiceDescriptor.Singleton<IModelStore>(new PostgresModelStore(options.Postgres!))); // uploaded versions, shared by every silo
         silo.Configure<ClusterOptions>(o =>
         {
             o.ClusterId = options.ClusterId;

@@ -62,7 +62,7 @@ internal sealed class InferenceRouterGrain(
         // A version named by the caller bypasses the traffic policy; otherwise the policy picks (a user stays in one arm).
         var policy = await policies.GetAsync(model.Name);
         var version = string.IsNullOrEmpty(request.Version) ? policy.Choose(model.Name, request.User) : request.Version;
-        CheckVersion(model, version);
+        model = await WithVersionAsync(model, version);
 
         var replicas = await tables.GetAsync(model.Name, version);
         if (replicas.Count == 0)
@@ -164,12 +164,19 @@ internal sealed class InferenceRouterGrain(
         _ => true,
     };
 
-    private static void CheckVersion(RepositoryModel model, string version)
+    /// <summary>The model, once this silo knows <paramref name="version"/> (one uploaded elsewhere is looked up in the store).</summary>
+    private async ValueTask<RepositoryModel> WithVersionAsync(RepositoryModel model, string version)
     {
-        if (!model.Versions.Contains(version))
+        if (model.Versions.Contains(version))
         {
-            throw AiFleetException.ModelNotFound($"model '{model.Name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
+            return model;
         }
+
+        await repository.RefreshAsync(model.Name);
+        model = repository.Find(model.Name) ?? model;
+        return model.Versions.Contains(version)
+            ? model
+            : throw AiFleetException.ModelNotFound($"model '{model.Name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
     }
 
     private static string NewRequestId() => Guid.NewGuid().ToString("N");
@@ -205,7 +212,7 @@ internal sealed class InferenceRouterGrain(
         var inputs = Tokenize(model, request);
         var tokens = inputs.Sum(a => a.Length);
         var version = request.Version ?? (await policies.GetAsync(model.Name)).Choose(model.Name, request.User);
-        CheckVersion(model, version);
+        model = await WithVersionAsync(model, version);
 
         // Embeddings are deterministic: inputs seen before come from the response cache, free.
         var scope = cache.ScopeOf(request.User);

@@ -57,6 +57,12 @@ internal sealed partial class ModelReplicaGrain(
         _model = repository.Find(name) ?? throw AiFleetException.ModelNotFound($"model '{name}' is not in the repository");
         if (!_model.Versions.Contains(version))
         {
+            await repository.RefreshAsync(name, force: true, cancellationToken); // uploaded since this silo last looked
+            _model = repository.Find(name)!;
+        }
+
+        if (!_model.Versions.Contains(version))
+        {
             throw AiFleetException.ModelNotFound($"model '{name}' has no version '{version}'");
         }
 

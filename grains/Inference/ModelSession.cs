@@ -21,9 +21,9 @@ internal sealed class ModelSession : IDisposable
     {
         Model = model.Name;
         Version = version;
-        Config = model.Config;
+        Config = model.ConfigFor(version);
         using var options = ExecutionProviderSelector.Create(
-            model.Config.Execution.PreferGpu, model.Config.Execution.IntraOpThreads, out var provider, out var reason);
+            Config.Execution.PreferGpu, Config.Execution.IntraOpThreads, out var provider, out var reason);
         ExecutionProvider = provider;
         ProviderReason = reason;
         _session = new InferenceSession(model.ModelPath(version), options);

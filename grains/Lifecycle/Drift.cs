@@ -132,8 +132,21 @@ internal sealed class DriftProfile
             return null;
         }
 
-        var profile = JsonSerializer.Deserialize<DriftProfile>(File.ReadAllText(path));
-        return profile is not null && !profile.Problems().Any() ? profile : null;
+        return Parse(File.ReadAllText(path));
+    }
+
+    /// <summary>A sound profile from its JSON, or null (a bad profile turns drift off for the version, nothing else).</summary>
+    public static DriftProfile? Parse(string json)
+    {
+        try
+        {
+            var profile = JsonSerializer.Deserialize<DriftProfile>(json);
+            return profile is not null && !profile.Problems().Any() ? profile : null;
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
     }
 }
 
@@ -145,9 +158,12 @@ internal sealed class DriftProfiles(ModelRepository repository)
     private readonly ConcurrentDictionary<(string Model, string Version), DriftProfile?> _profiles = new();
 
     public DriftProfile? Find(string model, string version) =>
-        _profiles.GetOrAdd((model, version), key => repository.Find(key.Model) is { IsRemote: false } m
-            ? DriftProfile.Read(Path.Combine(m.Folder, key.Version, FileName))
-            : null);
+        _profiles.GetOrAdd((model, version), key => repository.Find(key.Model) switch
+        {
+            { IsRemote: true } or null => null,
+            { } m when m.Uploaded.GetValueOrDefault(key.Version)?.Stored.ProfileJson is { } json => DriftProfile.Parse(json),
+            { } m => DriftProfile.Read(Path.Combine(m.Folder, key.Version, FileName)),
+        });
 }
 
 /// <summary>

@@ -1,5 +1,6 @@
 using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Models;
+using Orleans.AiFleet.Grains.Inference;
 using Orleans.Concurrency;
 
 namespace Orleans.AiFleet.Grains.Models;
@@ -74,6 +75,70 @@ internal sealed class ModelRegistryGrain(ModelRepository repository) : Grain, IM
     {
         var m = Find(model);
         await Task.WhenAll(m.Versions.Select(v => UnloadAsync(model, v)));
+    }
+
+    public async Task<ModelReadiness> AddVersionAsync(string model, string version)
+    {
+        var m = Find(model);
+        if (m.IsRemote)
+        {
+            throw AiFleetException.Invalid($"model '{model}' is served by a remote provider; it has no versions to upload", "model");
+        }
+
+        var stored = (await repository.Store.ListAsync(model)).FirstOrDefault(v => v.Version == version)
+            ?? throw AiFleetException.NotFound($"model '{model}' has no uploaded version '{version}' in the store", FailureCodes.ModelNotFound, "version");
+        var path = await repository.Store.MaterializeAsync(stored)
+            ?? throw AiFleetException.NotFound($"model '{model}' version {version}'s file is missing from the store", FailureCodes.ModelNotFound, "version");
+        var problem = stored.ConfigJson is { } overrides ? VersionOverrides.Problem(m.Config, overrides) : null;
+        var field = problem is null ? "model" : "config";
+        if (problem is null && stored.ProfileJson is { } profile && Lifecycle.DriftProfile.Parse(profile) is null)
+        {
+            field = "profile";
+            problem = "'profile' is not a reference profile: {\"input\", \"features\": [{\"name\", \"edges\", \"proportions\"}]} with ascending edges and one proportion more than edges";
+        }
+
+        if (problem is null)
+        {
+            try
+            {
+                // The same check every replica's session makes: the graph's inputs and outputs against the declared ones.
+                using var session = new ModelSession(m.With(new UploadedVersion(stored, path)), version);
+            }
+            catch (Exception e) when (e is Microsoft.ML.OnnxRuntime.OnnxRuntimeException or InvalidOperationException)
+            {
+                problem = e.Message;
+            }
+        }
+
+        if (problem is not null)
+        {
+            await repository.Store.DeleteAsync(model, version); // refused: nothing of it stays
+            throw AiFleetException.Invalid($"version {version} cannot serve model '{model}': {problem}", field);
+        }
+
+        repository.Add(new UploadedVersion(stored, path));
+        var readiness = await GrainFactory.GetGrain<IModelFleetGrain>(model).AddVersionAsync(version);
+        _readiness[(model, version)] = readiness;
+        return readiness;
+    }
+
+    public async Task DeleteVersionAsync(string model, string version)
+    {
+        var m = Find(model);
+        if (!m.Versions.Contains(version))
+        {
+            throw AiFleetException.NotFound($"model '{model}' has no version '{version}'", FailureCodes.ModelNotFound, "version");
+        }
+
+        if (!m.Uploaded.ContainsKey(version))
+        {
+            throw AiFleetException.Conflict($"model '{model}' version {version} was shipped with the repository; unload it instead");
+        }
+
+        await GrainFactory.GetGrain<IModelFleetGrain>(model).RemoveVersionAsync(version); // refused while it takes traffic
+        await repository.Store.DeleteAsync(model, version);
+        repository.Remove(model, version);
+        _readiness.Remove((model, version));
     }
 
     private RepositoryModel Find(string model) =>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -6,12 +7,42 @@ using Orleans.AiFleet.GrainInterfaces.Models;
 
 namespace Orleans.AiFleet.Grains.Models;
 
-/// <summary>A model of the repository: its folder, its parsed config and the versions that have a model.onnx.</summary>
+/// <summary>A version uploaded at run time: what the store holds of it, and where this silo has its ONNX file.</summary>
+internal sealed record UploadedVersion(StoredVersion Stored, string Path);
+
+/// <summary>
+/// A model of the repository: its folder, its parsed config, the versions that have a model.onnx (shipped or
+/// uploaded), and the uploaded ones' files and config overrides.
+/// </summary>
 internal sealed record RepositoryModel(string Name, string Folder, ModelConfig Config, IReadOnlyList<string> Versions)
 {
     public string DefaultVersion => Config.DefaultVersion ?? Versions[^1];
 
-    public string ModelPath(string version) => Path.Combine(Folder, version, "model.onnx");
+    /// <summary>Versions uploaded at run time, by version.</summary>
+    public IReadOnlyDictionary<string, UploadedVersion> Uploaded { get; init; } = new Dictionary<string, UploadedVersion>();
+
+    public string ModelPath(string version) =>
+        Uploaded.TryGetValue(version, out var uploaded) ? uploaded.Path : Path.Combine(Folder, version, "model.onnx");
+
+    /// <summary>The config a version runs with: the model's, with an uploaded version's overrides of its serving fields.</summary>
+    public ModelConfig ConfigFor(string version) =>
+        Uploaded.TryGetValue(version, out var uploaded) && uploaded.Stored.ConfigJson is { } overrides
+            ? VersionOverrides.Apply(Config, overrides)
+            : Config;
+
+    /// <summary>This model with <paramref name="uploaded"/> added (or replaced).</summary>
+    public RepositoryModel With(UploadedVersion uploaded) => this with
+    {
+        Versions = Versions.Append(uploaded.Stored.Version).Distinct(StringComparer.Ordinal).OrderBy(long.Parse).ToArray(),
+        Uploaded = new Dictionary<string, UploadedVersion>(Uploaded) { [uploaded.Stored.Version] = uploaded },
+    };
+
+    /// <summary>This model without the uploaded version <paramref name="version"/>.</summary>
+    public RepositoryModel Without(string version) => this with
+    {
+        Versions = Versions.Where(v => v != version).ToArray(),
+        Uploaded = Uploaded.Where(u => u.Key != version).ToDictionary(),
+    };
 
     /// <summary>Served by a remote OpenAI-compatible provider rather than an ONNX session.</summary>
     public bool IsRemote => Config.Remote is not null;
@@ -45,10 +76,15 @@ internal sealed record RepositoryModel(string Name, string Folder, ModelConfig C
 /// </summary>
 internal sealed partial class ModelRepository
 {
-    private readonly Dictionary<string, RepositoryModel> _models;
+    private readonly ConcurrentDictionary<string, RepositoryModel> _models;
+    private readonly ConcurrentDictionary<string, long> _refreshedAt = new(StringComparer.Ordinal);
+    private readonly IModelStore _store;
+    private readonly ILogger<ModelRepository> _logger;
 
-    public ModelRepository(IOptions<ModelRepositoryOptions> options, ILogger<ModelRepository> logger)
+    public ModelRepository(IOptions<ModelRepositoryOptions> options, IModelStore store, ILogger<ModelRepository> logger)
     {
+        _store = store;
+        _logger = logger;
         Root = options.Value.Resolve() ?? throw new DirectoryNotFoundException(options.Value.Path);
         Routing = RoutingConfig.Load(Root);
         _models = new(StringComparer.Ordinal);
@@ -84,9 +120,65 @@ internal sealed partial class ModelRepository
     /// <summary>User tiers and fallback limits from the repository's routing.json.</summary>
     public RoutingConfig Routing { get; }
 
-    public IReadOnlyCollection<RepositoryModel> Models => _models.Values;
+    public IReadOnlyCollection<RepositoryModel> Models => _models.Values.OrderBy(m => m.Name, StringComparer.Ordinal).ToArray();
 
     public RepositoryModel? Find(string name) => _models.GetValueOrDefault(name);
+
+    /// <summary>The store of uploaded versions this silo loads from.</summary>
+    public IModelStore Store => _store;
+
+    /// <summary>Adds (or replaces) an uploaded version on this silo.</summary>
+    public void Add(UploadedVersion uploaded) =>
+        _models.AddOrUpdate(uploaded.Stored.Model, _ => throw AiFleetException.ModelNotFound($"model '{uploaded.Stored.Model}' is not in the repository"), (_, m) => m.With(uploaded));
+
+    /// <summary>Forgets an uploaded version on this silo.</summary>
+    public void Remove(string model, string version)
+    {
+        if (_models.TryGetValue(model, out var m) && m.Uploaded.ContainsKey(version))
+        {
+            _models[model] = m.Without(version);
+        }
+    }
+
+    /// <summary>
+    /// Brings this silo's view of a model's uploaded versions in line with the store (fetching new files once),
+    /// at most once a second per model unless <paramref name="force"/>: a request for a version this silo has not seen
+    /// yet costs one store query, and a flood of made-up versions no more than one a second.
+    /// </summary>
+    public async Task RefreshAsync(string model, bool force = false, CancellationToken cancellationToken = default)
+    {
+        var now = Environment.TickCount64;
+        if (!_models.ContainsKey(model) || (!force && now - _refreshedAt.GetValueOrDefault(model, long.MinValue / 2) < 1000))
+        {
+            return;
+        }
+
+        _refreshedAt[model] = now;
+        var stored = await _store.ListAsync(model, cancellationToken);
+        foreach (var version in stored)
+        {
+            if (Find(model)?.Uploaded.GetValueOrDefault(version.Version)?.Stored.Sha256 != version.Sha256
+                && await _store.MaterializeAsync(version, cancellationToken) is { } path)
+            {
+                Add(new UploadedVersion(version, path));
+                LogVersionAdded(_logger, model, version.Version, version.Sha256);
+            }
+        }
+
+        foreach (var gone in Find(model)?.Uploaded.Keys.Except(stored.Select(v => v.Version)).ToArray() ?? [])
+        {
+            Remove(model, gone);
+        }
+    }
+
+    /// <summary>Loads every uploaded version from the store (at silo start, so a full restart serves them again).</summary>
+    public async Task LoadUploadedAsync(CancellationToken cancellationToken)
+    {
+        foreach (var model in _models.Keys.ToArray())
+        {
+            await RefreshAsync(model, force: true, cancellationToken);
+        }
+    }
 
     private static (RepositoryModel? Model, IReadOnlyList<string> Errors) Load(string name, string folder, string configPath)
     {
@@ -132,8 +224,26 @@ internal sealed partial class ModelRepository
             errors.Add($"defaultVersion '{d}' has no model.onnx");
         }
 
-        return errors.Count > 0 ? (null, errors) : (new RepositoryModel(name, folder, config, versions), errors);
+        if (errors.Count > 0)
+        {
+            return (null, errors);
+        }
+
+        var model = new RepositoryModel(name, folder, config, versions);
+        foreach (var version in versions)
+        {
+            var upload = Path.Combine(folder, version, FolderModelStore.UploadFile);
+            if (File.Exists(upload) && JsonSerializer.Deserialize<StoredVersion>(File.ReadAllText(upload)) is { } stored)
+            {
+                model = model.With(new UploadedVersion(stored, Path.Combine(folder, version, "model.onnx")));
+            }
+        }
+
+        return (model, errors);
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model}: uploaded version {Version} (sha256 {Sha256}) is served on this silo")]
+    private static partial void LogVersionAdded(ILogger logger, string model, string version, string sha256);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Model {Model}: versions {Versions}, default {DefaultVersion}")]
     private static partial void LogModelFound(ILogger logger, string model, string versions, string defaultVersion);

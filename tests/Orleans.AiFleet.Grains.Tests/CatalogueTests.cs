@@ -8,8 +8,11 @@ namespace Orleans.AiFleet.Grains.Tests;
 /// <summary>Reading the catalogue: remote model configs, their API-key variables, and routing.json's user tiers.</summary>
 public sealed class CatalogueTests
 {
-    private static ModelRepository Read(string root) =>
-        new(Options.Create(new ModelRepositoryOptions { Path = root }), NullLogger<ModelRepository>.Instance);
+    private static ModelRepository Read(string root)
+    {
+        var options = Options.Create(new ModelRepositoryOptions { Path = root });
+        return new(options, new FolderModelStore(options), NullLogger<ModelRepository>.Instance);
+    }
 
     private static string Repository(params (string Name, Action<JsonObject> Edit)[] remotes)
     {
