@@ -80,8 +80,8 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
     }
 }
 
-/// <summary>The shipped models.</summary>
-public sealed class ApiFixture() : ApiFixtureBase(TestRepository.Shipped);
+/// <summary>The shipped models (a copy: the README's examples upload a version into it).</summary>
+public sealed class ApiFixture() : ApiFixtureBase(TestRepository.CopyOfShipped());
 
 /// <summary>
 /// Digits variants on a manual clock: <c>tiny-queue</c> (2 queued requests per replica, 1 s batching delay) and

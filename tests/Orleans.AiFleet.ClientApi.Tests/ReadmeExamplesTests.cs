@@ -22,6 +22,7 @@ public sealed partial class ReadmeExamplesTests(ApiFixture fixture, Xunit.Abstra
             .Replace("curl -s", "curl --fail-with-body --max-time 120 -s", StringComparison.Ordinal);
         script = string.Join("\n", script.Split('\n').Where(line => !line.StartsWith("export KEY=", StringComparison.Ordinal)));
         var folder = Directory.CreateTempSubdirectory("aifleet-readme-").FullName;
+        File.CreateSymbolicLink(Path.Combine(folder, "models"), TestRepository.Shipped); // the examples run from a clone's root
         await File.WriteAllTextAsync(Path.Combine(folder, "examples.sh"), "set -euo pipefail\n" + script + "\n");
 
         var bash = new ProcessStartInfo("bash", ["-x", "examples.sh"])

@@ -8,6 +8,20 @@ internal static class TestRepository
     /// <summary>The shipped models/ folder of this clone.</summary>
     public static string Shipped { get; } = FindShipped();
 
+    /// <summary>A temp copy of the whole shipped repository, for hosts whose tests upload versions into their repository folder.</summary>
+    public static string CopyOfShipped()
+    {
+        var root = Directory.CreateTempSubdirectory("aifleet-shipped-").FullName;
+        foreach (var file in Directory.EnumerateFiles(Shipped, "*", SearchOption.AllDirectories))
+        {
+            var dest = Path.Combine(root, Path.GetRelativePath(Shipped, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(dest)!);
+            File.Copy(file, dest);
+        }
+
+        return root;
+    }
+
     /// <summary>
     /// A temp repository holding copies of a shipped model under new names, each with config.json overrides,
     /// so tests get small queues or long delays without a second set of model files in the repo.
