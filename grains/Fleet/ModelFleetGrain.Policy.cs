@@ -32,7 +32,8 @@ internal sealed partial class ModelFleetGrain
             }
         }
 
-        var next = policy with { Revision = current.Revision + 1 };
+        // Plain arrays: Redis storage writes state with Json.NET, which cannot rebuild the compiler's collection types.
+        var next = policy with { Revision = current.Revision + 1, Split = policy.Split.ToArray() };
         state.State.Policy = next;
         await RecordAsync(next.DefaultVersion, 0, 0, $"traffic policy: {Describe(next)}");
         return next;

@@ -19,7 +19,7 @@ internal sealed partial class ModelExperimentsGrain
 
         var fleet = GrainFactory.GetGrain<IModelFleetGrain>(_model);
         var policy = await fleet.GetPolicyAsync();
-        spec = spec with { Baseline = string.IsNullOrEmpty(spec.Baseline) ? policy.DefaultVersion : spec.Baseline };
+        spec = spec with { Baseline = string.IsNullOrEmpty(spec.Baseline) ? policy.DefaultVersion : spec.Baseline, Steps = spec.Steps.ToArray() }; // an array: see SetPolicyAsync
         var model = repository.Find(_model)!;
         foreach (var (field, version) in new[] { ("candidate", spec.Candidate), ("baseline", spec.Baseline) })
         {
