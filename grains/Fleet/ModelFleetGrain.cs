@@ -50,7 +50,14 @@ internal sealed partial class ModelFleetGrain(
         var name = this.GetPrimaryKeyString();
         if (repository.Find(name) is { IsRemote: false })
         {
-            await repository.RefreshAsync(name, cancellationToken: cancellationToken); // versions uploaded while this silo was away
+            try
+            {
+                await repository.RefreshAsync(name, cancellationToken: cancellationToken); // versions uploaded while this silo was away
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                LogStoreUnreachable(logger, name, e.Message); // serve what this silo has; the store is asked again on a miss
+            }
         }
 
         _model = repository.Find(name) ?? throw AiFleetException.ModelNotFound($"model '{name}' is not in the repository");
@@ -383,6 +390,9 @@ internal sealed partial class ModelFleetGrain(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Silent replica {Replica} did not answer yet: {Error}")]
     private static partial void LogReviveFailed(ILogger logger, string replica, string error);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Fleet {Model} could not read uploaded versions from the store: {Error}")]
+    private static partial void LogStoreUnreachable(ILogger logger, string model, string error);
 
     [LoggerMessage(Level = LogLevel.Error, Message = "Fleet {Model} version {Version} could not warm its replicas")]
     private static partial void LogWarmUpFailed(ILogger logger, Exception error, string model, string version);

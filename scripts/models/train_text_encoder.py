@@ -134,3 +134,5 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+    import profile_text_encoder
+    profile_text_encoder.main()  # the reference profile for drift, from the same training split
