@@ -117,6 +117,31 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
     }
 
     /// <summary>An admin client of client-api once it answers ready (it waits for the cluster's gateways).</summary>
+    [Fact]
+    public async Task ClientApiInClusterMode_UploadsAVersionIntoPostgres_AndTheSiloServesIt()
+    {
+        var clusterId = $"upload-{Guid.NewGuid():N}";
+        var model = $"up{Guid.NewGuid():N}"[..12]; // the store outlives test runs: a model of this run's own
+        var repository = TestRepository.Create("digits", (model, _ => { }));
+        using var silo = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, TestHosts.FreePort(), TestHosts.FreePort(), repository: repository);
+        var httpPort = TestHosts.FreePort();
+        await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
+        using var http = await ReadyClientAsync(httpPort);
+
+        using var form = new MultipartFormDataContent
+        {
+            { new ByteArrayContent(await File.ReadAllBytesAsync(Path.Combine(TestRepository.Shipped, "digits", "1", "model.onnx"))), "model", "model.onnx" },
+        };
+        using var uploaded = await http.PutAsync($"/v1/admin/models/{model}/versions/3", form);
+        Assert.Equal(HttpStatusCode.Created, uploaded.StatusCode);
+
+        using var answer = await http.PostJsonAsync($"/v2/models/{model}/versions/3/infer", KServe.DigitsBody(0));
+        Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
+        Assert.Equal("3", (await answer.JsonAsync()).GetProperty("model_version").GetString());
+        Assert.False(Directory.Exists(Path.Combine(repository, model, "3"))); // in PostgreSQL, not in a folder
+        Assert.Equal(HttpStatusCode.NoContent, (await http.DeleteAsync($"/v1/admin/models/{model}/versions/3")).StatusCode);
+    }
+
     private static async Task<HttpClient> ReadyClientAsync(int httpPort)
     {
         var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{httpPort}") }.WithKey(TestKeys.Admin);
