@@ -1,20 +1,17 @@
 using System.Security.Claims;
-using System.Text;
 using System.Text.Json;
 using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Inference;
-using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
 
 /// <summary>
 /// <c>POST /v1/chat/completions</c>, OpenAI-compatible, non-streaming or <c>stream: true</c> (server-sent events, the
-/// usage in a final chunk). The router admits the chat and holds its worst case on the user's budget; the text is
-/// streamed from the chosen replica as it is decoded; whatever happens (finished, failed, the client gone
-/// mid-stream) the tokens really used are settled. The prompt is the last user message: the shipped model continues
-/// text, it does not follow a chat template.
+/// usage in a final chunk). One call into the cluster either way: the router runs the chat (plan, cache, hold,
+/// replica, fallback, settle) and client-api only writes what it returns. The prompt is the last user message: the
+/// shipped model continues text, it does not follow a chat template.
 /// </summary>
 internal static class ChatApi
 {
@@ -72,121 +69,72 @@ internal static class ChatApi
             });
         }
 
-        ChatLease lease;
+        return await StreamAsync(http, grains.GetGrain<IChatStreamGrain>(id).StreamAsync(chat, http.RequestAborted), id, created, logger);
+    }
+
+    /// <summary>
+    /// Writes the router's chat stream as server-sent events. A failure before the first event is an ordinary error
+    /// response (the status line is not sent yet); one mid-stream ends the stream with an error event.
+    /// </summary>
+    private static async Task<IResult> StreamAsync(HttpContext http, IAsyncEnumerable<ChatEvent> stream, string id, long created, ILogger logger)
+    {
+        var aborted = http.RequestAborted;
+        await using var events = stream.GetAsyncEnumerator(aborted);
+        ChatEvent start;
         try
         {
-            lease = await calls.RunAsync(_ => catalog.Router.BeginChatAsync(chat));
+            if (!await events.MoveNextAsync())
+            {
+                return OpenAiErrors.FromException(AiFleetException.ModelUnavailable("the chat ended before it started"), logger);
+            }
+
+            start = events.Current;
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return TypedResults.Empty;
         }
         catch (Exception e)
         {
             return OpenAiErrors.FromException(e, logger);
         }
 
-        if (lease.Cached is { } cached)
+        SetRouteHeaders(http, start.Model, start.Version, start.RouteKind, start.Reason);
+        http.Response.Headers["x-aifleet-cache"] = start.Cache;
+        http.Response.ContentType = "text/event-stream";
+        http.Response.Headers.CacheControl = "no-cache";
+        try
         {
-            return await ServeCachedAsync(http, id, created, lease, cached);
-        }
-
-        http.Response.Headers["x-aifleet-cache"] = lease.CacheKey is null ? "bypass" : "miss";
-        var text = new StringBuilder();
-        GenerationChunk? last = null;
-        var outcome = "failed";
-        var started = false;
-        while (true)
-        {
-            var replica = grains.GetGrain<IModelReplicaGrain>(lease.Replica);
-            await using var renewal = HoldRenewal.Start(grains.GetGrain<IUserBudgetGrain>(chat.User), lease.Reservation); // held while it streams
-            var generation = new GenerationRequest(request.Prompt, request.MaxTokens, request.Temperature, request.Seed);
-            using var firstToken = CancellationTokenSource.CreateLinkedTokenSource(http.RequestAborted);
-            if (lease.TimeoutMs > 0)
+            await SendAsync(http, Chunk(id, created, start.Model, new { role = "assistant", content = "" }, null));
+            while (await events.MoveNextAsync())
             {
-                firstToken.CancelAfter(lease.TimeoutMs); // until the first token: past it, the next model is tried
-            }
-
-            try
-            {
-                await foreach (var chunk in replica.GenerateAsync(generation, firstToken.Token).WithCancellation(firstToken.Token))
+                var e = events.Current;
+                if (e.Kind == ChatEvent.Delta)
                 {
-                    last = chunk;
-                    text.Append(chunk.Text);
-                    if (!started)
-                    {
-                        started = true;
-                        firstToken.CancelAfter(Timeout.InfiniteTimeSpan);
-                        http.Response.ContentType = "text/event-stream";
-                        http.Response.Headers.CacheControl = "no-cache";
-                        SetRouteHeaders(http, lease.Model, lease.Version, lease.ReasonKind, lease.Reason);
-                        await SendAsync(http, Chunk(id, created, lease.Model, new { role = "assistant", content = "" }, null));
-                    }
-
-                    if (chunk.FinishReason is { } reason)
-                    {
-                        await SendAsync(http, Chunk(id, created, lease.Model, new { }, reason));
-                    }
-                    else
-                    {
-                        await SendAsync(http, Chunk(id, created, lease.Model, new { content = chunk.Text }, null));
-                    }
+                    await SendAsync(http, Chunk(id, created, start.Model, new { content = e.Text }, null));
+                    continue;
                 }
 
-                outcome = "ok";
+                await SendAsync(http, Chunk(id, created, start.Model, new { }, e.FinishReason));
+                var usage = new { prompt_tokens = e.PromptTokens, completion_tokens = e.CompletionTokens, total_tokens = e.PromptTokens + e.CompletionTokens };
+                await SendAsync(http, e.Stopped is null
+                    ? new { id, @object = "chat.completion.chunk", created, model = start.Model, choices = Array.Empty<object>(), usage }
+                    : (object)new { id, @object = "chat.completion.chunk", created, model = start.Model, choices = Array.Empty<object>(), usage, stopped = e.Stopped });
+                await http.Response.WriteAsync("data: [DONE]\n\n", aborted);
             }
-            catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)
-            {
-                outcome = "disconnected";
-            }
-            catch (Exception e) when (!started && lease.Fallbacks is { Count: > 0 } && FallsBack(e))
-            {
-                // Nothing sent yet: the router settles this model at nothing used and admits the next of the chain.
-                var error = e is OperationCanceledException ? $"no first token within {lease.TimeoutMs} ms" : $"{e.GetType().Name}: {e.Message}";
-                try
-                {
-                    var failed = lease;
-                    lease = await calls.RunAsync(_ => catalog.Router.FallbackChatAsync(chat, failed, error));
-                }
-                catch (Exception fallback)
-                {
-                    return OpenAiErrors.FromException(fallback, logger);
-                }
-
-                (last, text) = (null, new StringBuilder());
-                http.Response.Headers["x-aifleet-cache"] = lease.CacheKey is null ? "bypass" : "miss";
-                continue;
-            }
-            catch (Exception e) when (!started)
-            {
-                await SettleAsync(calls, catalog, lease, last, outcome, null, logger);
-                return OpenAiErrors.FromException(e is OperationCanceledException ? AiFleetException.Timeout($"model '{lease.Model}' gave no first token within {lease.TimeoutMs} ms") : e, logger);
-            }
-            catch (Exception e)
-            {
-                // Mid-stream: the status line is gone; end the stream with an error event.
-                await SendAsync(http, new { error = new { message = e.Message, type = "server_error", code = "stream_failed" } });
-            }
-
-            break;
         }
-
-        if (outcome != "failed" || started)
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {
-            await SettleAsync(calls, catalog, lease, last, outcome, text.ToString(), logger);
+            // The client went away: disposing the stream cancels the decoding, and the router settles what was sent.
         }
-
-        if (outcome == "ok")
+        catch (Exception e)
         {
-            var usage = new { prompt_tokens = last?.PromptTokens ?? 0, completion_tokens = last?.CompletionTokens ?? 0, total_tokens = (last?.PromptTokens ?? 0) + (last?.CompletionTokens ?? 0) };
-            await SendAsync(http, new { id, @object = "chat.completion.chunk", created, model = lease.Model, choices = Array.Empty<object>(), usage });
-            await http.Response.WriteAsync("data: [DONE]\n\n");
+            // Mid-stream: the status line is gone; end the stream with an error event.
+            await SendAsync(http, new { error = new { message = e.Message, type = "server_error", code = "stream_failed" } });
         }
 
         return TypedResults.Empty;
     }
-
-    /// <summary>
-    /// The failures after which the next model of an <c>auto</c> chain is tried: the model's, not the request's, and
-    /// no first token within the model's timeout.
-    /// </summary>
-    private static bool FallsBack(Exception e) => InferenceFaults.IsModelFault(e) || e is OperationCanceledException;
 
     /// <summary>Which model answered and why: <c>x-aifleet-model</c>, <c>x-aifleet-route</c> and <c>x-aifleet-route-reason</c>.</summary>
     private static void SetRouteHeaders(HttpContext http, string model, string version, string kind, string reason)
@@ -195,35 +143,6 @@ internal static class ChatApi
         http.Response.Headers["x-aifleet-route"] = kind;
         var printable = new string(reason.Select(c => c is >= ' ' and <= '~' ? c : '?').ToArray());
         http.Response.Headers["x-aifleet-route-reason"] = printable.Length > 400 ? printable[..400] : printable;
-    }
-
-    /// <summary>A deterministic chat answered before: no replica, no charge, the same text (streamed as one piece).</summary>
-    private static async Task<IResult> ServeCachedAsync(HttpContext http, string id, long created, ChatLease lease, CachedChat cached)
-    {
-        http.Response.Headers["x-aifleet-cache"] = "hit";
-        SetRouteHeaders(http, lease.Model, lease.Version, lease.ReasonKind, lease.Reason);
-        var usage = new { prompt_tokens = cached.PromptTokens, completion_tokens = cached.CompletionTokens, total_tokens = cached.PromptTokens + cached.CompletionTokens };
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        await SendAsync(http, Chunk(id, created, lease.Model, new { role = "assistant", content = "" }, null));
-        await SendAsync(http, Chunk(id, created, lease.Model, new { content = cached.Text }, null));
-        await SendAsync(http, Chunk(id, created, lease.Model, new { }, cached.FinishReason));
-        await SendAsync(http, new { id, @object = "chat.completion.chunk", created, model = lease.Model, choices = Array.Empty<object>(), usage });
-        await http.Response.WriteAsync("data: [DONE]\n\n");
-        return TypedResults.Empty;
-    }
-
-    private static async Task SettleAsync(ClusterCalls calls, ModelCatalog catalog, ChatLease lease, GenerationChunk? last, string outcome, string? text, ILogger logger)
-    {
-        try
-        {
-            await calls.RunAsync(_ => catalog.Router.EndChatAsync(lease, last?.PromptTokens ?? 0, last?.CompletionTokens ?? 0, outcome, text, last?.FinishReason));
-        }
-        catch (Exception e)
-        {
-            // The reservation expires on its own; the user is never charged more than it held.
-            logger.LogWarning(e, "Could not settle chat reservation {Reservation}", lease.Reservation);
-        }
     }
 
     private static object Chunk(string id, long created, string model, object delta, string? finish) =>

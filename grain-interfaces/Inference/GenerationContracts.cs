@@ -74,27 +74,6 @@ public sealed record ChatCompletion(
     [property: Id(8)] string Reason,
     [property: Id(9)] bool Cached = false);
 
-/// <summary>
-/// A chat admitted by the router: the replica to stream from and the budget reservation that holds its worst case
-/// until <c>EndChatAsync</c> settles what it used; or, for a deterministic request answered before, the cached answer.
-/// For <c>auto</c> it also says why the model was chosen, the models left to fall back to if this one fails before
-/// its first token, and how long to wait for that token.
-/// </summary>
-[GenerateSerializer, Immutable, Alias("aifleet.ChatLease")]
-public sealed record ChatLease(
-    [property: Id(0)] string Replica,
-    [property: Id(1)] string User,
-    [property: Id(2)] string Model,
-    [property: Id(3)] string Version,
-    [property: Id(4)] Guid Reservation,
-    [property: Id(5)] int MaxTokens,
-    [property: Id(6)] string? CacheKey = null,
-    [property: Id(7)] CachedChat? Cached = null,
-    [property: Id(8)] string ReasonKind = "requested",
-    [property: Id(9)] string Reason = "",
-    [property: Id(10)] IReadOnlyList<string>? Fallbacks = null,
-    [property: Id(11)] int TimeoutMs = 0);
-
 /// <summary>A whole chat answer from the response cache (temperature 0 is deterministic): served free, with no replica.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.CachedChat")]
 public sealed record CachedChat(
@@ -103,9 +82,28 @@ public sealed record CachedChat(
     [property: Id(2)] int PromptTokens,
     [property: Id(3)] int CompletionTokens);
 
-/// <summary>What a settled chat cost.</summary>
-[GenerateSerializer, Immutable, Alias("aifleet.ChatCost")]
-public sealed record ChatCost(
-    [property: Id(0)] int PromptTokens,
-    [property: Id(1)] int CompletionTokens,
-    [property: Id(2)] decimal Cost);
+/// <summary>
+/// One event of a chat streamed by the router: <c>start</c> once the answering model gave its first token (or the
+/// cache answered), with the model, version, why it was chosen and the cache's part; <c>delta</c> with text; <c>end</c>
+/// with the finish reason, the usage and what was charged (settled before it is sent), and when the stream was cut
+/// short by its hold, why.
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.ChatEvent")]
+public sealed record ChatEvent(
+    [property: Id(0)] string Kind,
+    [property: Id(1)] string Text = "",
+    [property: Id(2)] string Model = "",
+    [property: Id(3)] string Version = "",
+    [property: Id(4)] string RouteKind = "",
+    [property: Id(5)] string Reason = "",
+    [property: Id(6)] string Cache = "",
+    [property: Id(7)] int PromptTokens = 0,
+    [property: Id(8)] int CompletionTokens = 0,
+    [property: Id(9)] string? FinishReason = null,
+    [property: Id(10)] decimal Cost = 0m,
+    [property: Id(11)] string? Stopped = null)
+{
+    public const string Start = "start";
+    public const string Delta = "delta";
+    public const string End = "end";
+}

@@ -19,20 +19,6 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
     Task<EmbeddingResult> EmbedAsync(EmbeddingRequest request, CancellationToken cancellationToken = default);
 
     /// <summary>
-    /// Admits a chat: checks the model generates text, reserves the worst case (prompt plus the token limit) on the
-    /// user's budget and picks a replica. The caller streams from that replica and then calls <see cref="EndChatAsync"/>.
-    /// </summary>
-    [Alias("BeginChat")]
-    Task<ChatLease> BeginChatAsync(ChatRequest request);
-
-    /// <summary>
-    /// Settles a chat at what it used (whether it finished, failed or the client went away); a finished
-    /// deterministic chat's text is kept in the response cache.
-    /// </summary>
-    [Alias("EndChat")]
-    Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null);
-
-    /// <summary>
     /// A whole chat in one call: picks the model (the named one, or for <c>auto</c> the cheapest healthy model that
     /// meets the policy and the user's tier), and runs it through Polly.Core: a timeout and jittered retries per
     /// model, the replicas' circuit breakers, and a fallback chain to the next cheapest model; latency-critical
@@ -42,14 +28,25 @@ public interface IInferenceRouterGrain : IGrainWithIntegerKey
     [Alias("CompleteChat")]
     Task<ChatCompletion> CompleteChatAsync(ChatRequest request, CancellationToken cancellationToken = default);
 
-    /// <summary>
-    /// A streamed chat whose model failed before its first token: settles that lease at nothing used and admits the
-    /// next model of its fallback chain; a a model-unavailable <see cref="AiFleetException"/> when none is left.
-    /// </summary>
-    [Alias("FallbackChat")]
-    Task<ChatLease> FallbackChatAsync(ChatRequest request, ChatLease failed, string error);
-
     /// <summary>The most one such chat can cost: the dearest worst case among the models that may answer it.</summary>
     [Alias("EstimateChat")]
     Task<decimal> EstimateChatAsync(ChatRequest request);
+}
+
+/// <summary>
+/// One streamed chat, keyed by its completion id: the router's chat path as a stream across the grain boundary. A
+/// grain of its own per chat (placed on the caller's silo when it has one) because a stream's later pulls must reach
+/// the activation that holds it, which a stateless worker cannot promise; it deactivates when the chat ends.
+/// </summary>
+[Alias("aifleet.IChatStreamGrain")]
+public interface IChatStreamGrain : IGrainWithStringKey
+{
+    /// <summary>
+    /// Plan → cache → hold → replica (through its circuit breaker and the router's in-flight counts) → the next model of
+    /// the chain if one fails before its first token → settle in <c>finally</c> at what was delivered, whether the
+    /// stream finished, failed or was cancelled. Each chunk is checked against the hold: a stream that would pass it
+    /// ends early (finish reason <c>length</c>, and why).
+    /// </summary>
+    [Alias("Stream")]
+    IAsyncEnumerable<ChatEvent> StreamAsync(ChatRequest request, CancellationToken cancellationToken = default);
 }

@@ -67,7 +67,18 @@ internal sealed partial class UserBudgetGrain(
         var recovered = 0;
         foreach (var day in new[] { state.State.LastLedgerDay, today }.Distinct())
         {
-            foreach (var entry in (await ledger.ReadAsync(User, day)).Where(e => e.Sequence > state.State.Sequence).OrderBy(e => e.Sequence))
+            IReadOnlyList<LedgerEntry> entries;
+            try
+            {
+                entries = await ledger.ReadAsync(User, day);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                // Without the ledger the totals cannot be trusted: refuse (fail closed) and let the caller retry.
+                throw AiFleetException.StoreUnavailable($"the ledger of user '{User}' could not be read; nothing was reserved: {e.Message}");
+            }
+
+            foreach (var entry in entries.Where(e => e.Sequence > state.State.Sequence).OrderBy(e => e.Sequence))
             {
                 state.State.Open.Remove(entry.ReservationId, out var held);
                 _reserved -= held?.Cost ?? 0;

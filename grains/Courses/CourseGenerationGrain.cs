@@ -306,6 +306,7 @@ internal sealed partial class CourseGenerationGrain(
 
     private async Task SettleAsync()
     {
+        _cancel.Token.ThrowIfCancellationRequested(); // a cancel that landed during the last steps still wins
         var entry = await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, "ok"));
         S.Charged = entry?.Cost ?? S.Charged;
         S.State = SagaStates.Succeeded;

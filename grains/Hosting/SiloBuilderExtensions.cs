@@ -39,6 +39,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<TokenizerCache>();
         services.TryAddSingleton<RemoteChatClient>();
         services.TryAddSingleton<ChatRouter>();
+        services.TryAddSingleton<ChatStreamer>();
         services.TryAddSingleton<BudgetLeases>();
         services.TryAddSingleton<TrafficPolicyCache>();
         services.TryAddSingleton<LifecycleCollector>();

@@ -240,7 +240,7 @@ internal sealed class ChatRouter(
     }
 
     /// <summary>A deterministic request (temperature 0) answered before by the plan's first model: its key and answer.</summary>
-    private async Task<(string? Key, CachedChat? Answer)> LookUpAsync(ChatRequest request, Plan plan)
+    internal async Task<(string? Key, CachedChat? Answer)> LookUpAsync(ChatRequest request, Plan plan)
     {
         if (request.Temperature != 0)
         {
@@ -266,7 +266,7 @@ internal sealed class ChatRouter(
     }
 
     /// <summary>One hold per request and model tried: a re-sent request finds its hold again rather than take another.</summary>
-    private static string? HoldId(ChatRequest request, RepositoryModel model) =>
+    internal static string? HoldId(ChatRequest request, RepositoryModel model) =>
         request.RequestId is { } id ? $"{id}/{model.Name}" : null;
 
     public string CacheKey(RepositoryModel model, ChatRequest request) =>
@@ -417,111 +417,5 @@ internal sealed class ChatRouter(
                 FinishReason = chunk.FinishReason ?? FinishReason;
             }
         }
-    }
-
-    // ---- streaming: the router admits, client-api relays the replica's stream ----
-
-    public async Task<ChatLease> BeginAsync(ChatRequest request)
-    {
-        var plan = await PlanAsync(request);
-        var primary = plan.Candidates[0];
-        var (cacheKey, cached) = await LookUpAsync(request, plan);
-        if (cached is not null)
-        {
-            return new ChatLease("", request.User, primary.Model.Name, primary.Model.DefaultVersion, Guid.Empty, request.MaxTokens, cacheKey,
-                cached, plan.ReasonKind, plan.Reason);
-        }
-
-        return await AdmitAsync(request, plan.Candidates, plan.ReasonKind, plan.Reason, cacheKey);
-    }
-
-    public async Task<ChatLease> FallbackAsync(ChatRequest request, ChatLease failed, string error)
-    {
-        await SettleAsync(failed, 0, 0, "failed");
-        metrics.ChatRoute(failed.Model, failed.ReasonKind, "failed");
-        var rest = (failed.Fallbacks ?? [])
-            .Select(repository.Find)
-            .OfType<RepositoryModel>()
-            .Select(m =>
-            {
-                var prompt = tokenizers.PromptTokens(m, request.Prompt);
-                return new Candidate(m, prompt, m.Price(prompt + request.MaxTokens));
-            })
-            .ToArray();
-        if (rest.Length == 0)
-        {
-            throw AiFleetException.ModelUnavailable($"model '{failed.Model}' failed ({error}) and no model is left to fall back to");
-        }
-
-        var next = rest[0].Model;
-        var cacheKey = request.Temperature == 0 ? CacheKey(next, request) : null;
-        return await AdmitAsync(request, rest, "fallback", $"fallback to '{next.Name}' after '{failed.Model}' failed ({error})", cacheKey);
-    }
-
-    /// <summary>Holds the worst case and picks a replica of the first candidate that has one admitting calls.</summary>
-    private async Task<ChatLease> AdmitAsync(ChatRequest request, IReadOnlyList<Candidate> candidates, string reasonKind, string reason, string? cacheKey)
-    {
-        var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
-        var skipped = new List<string>();
-        for (var i = 0; i < candidates.Count; i++)
-        {
-            var candidate = candidates[i];
-            var model = candidate.Model;
-            var replicas = await tables.GetAsync(model.Name, model.DefaultVersion);
-            var pick = replicas.Count == 0 ? -1 : replicas.Pick();
-            if (pick < 0 && candidates.Count == 1 && replicas.Count > 0)
-            {
-                pick = Random.Shared.Next(replicas.Count); // panic mode for a model with no alternative
-            }
-
-            if (pick < 0)
-            {
-                skipped.Add(model.Name);
-                continue;
-            }
-
-            var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: HoldId(request, model)));
-            if (!hold.Granted)
-            {
-                throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
-            }
-
-            var why = skipped.Count == 0 ? reason : $"{reason}; passed over {string.Join(", ", skipped)} (no replica admitting calls)";
-            var kind = skipped.Count == 0 ? reasonKind : "fallback";
-            if (i > 0)
-            {
-                cacheKey = request.Temperature == 0 ? CacheKey(model, request) : null;
-            }
-
-            return new ChatLease(replicas[pick].GetPrimaryKeyString(), request.User, model.Name, model.DefaultVersion, hold.ReservationId,
-                request.MaxTokens, cacheKey, null, kind, why, candidates.Skip(i + 1).Select(c => c.Model.Name).ToArray(), model.Config.RequestTimeoutMs);
-        }
-
-        throw AiFleetException.ModelUnavailable($"no replica of {string.Join(", ", skipped)} is ready; retry");
-    }
-
-    public async Task<ChatCost> EndAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text, string? finishReason)
-    {
-        if (lease.Cached is not null)
-        {
-            return new ChatCost(promptTokens, completionTokens, 0m); // a cache hit reserved nothing and costs nothing
-        }
-
-        if (outcome == "ok" && lease.CacheKey is { } key && text is not null && finishReason is not null)
-        {
-            await cache.SetAsync(key, System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(new CachedChat(text, finishReason, promptTokens, completionTokens)));
-        }
-
-        metrics.ChatRoute(lease.Model, lease.ReasonKind, outcome);
-        var entry = await SettleAsync(lease, promptTokens, completionTokens, outcome);
-        return new ChatCost(promptTokens, completionTokens, entry?.Cost ?? 0m);
-    }
-
-    private async Task<LedgerEntry?> SettleAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome)
-    {
-        var model = repository.Find(lease.Model) ?? throw AiFleetException.ModelNotFound($"model '{lease.Model}' is not in the repository");
-        var tokens = Math.Max(0, promptTokens) + Math.Max(0, completionTokens);
-        var cost = tokens == 0 ? 0m : model.Price(tokens);
-        return await grains.GetGrain<IUserBudgetGrain>(lease.User).SettleAsync(new SettleRequest(lease.Reservation, cost, tokens, outcome));
     }
 }

@@ -271,12 +271,6 @@ internal sealed class InferenceRouterGrain(
         }
     }
 
-    public Task<ChatLease> BeginChatAsync(ChatRequest request) => chats.BeginAsync(request);
-
-    public Task<ChatLease> FallbackChatAsync(ChatRequest request, ChatLease failed, string error) => chats.FallbackAsync(request, failed, error);
-
-    public Task<ChatCost> EndChatAsync(ChatLease lease, int promptTokens, int completionTokens, string outcome, string? text = null, string? finishReason = null) =>
-        chats.EndAsync(lease, promptTokens, completionTokens, outcome, text, finishReason);
 
     public async Task<decimal> EstimateChatAsync(ChatRequest request) =>
         (await chats.PlanAsync(request)).Candidates.Max(c => c.WorstCase);

@@ -112,7 +112,7 @@ public sealed class CourseApiTests(ApiFixture fixture)
     {
         var http = await UserAsync("course-cancel");
         var before = await BudgetAsync(http);
-        var started = await StartAsync(http, new { subject = "The Flood", lessons = 30, lesson_tokens = 400 }, "course-cancel-1");
+        var started = await StartAsync(http, new { subject = "The Flood", lessons = 50, lesson_tokens = 400 }, "course-cancel-1");
         var id = (await started.Content.ReadFromJsonAsync<JsonObject>())!["id"]!.GetValue<string>();
         var giveUp = DateTime.UtcNow.AddSeconds(30);
         while ((await http.GetFromJsonAsync<JsonObject>($"/v1/courses/jobs/{id}"))!["lessonsDone"]!.GetValue<int>() < 1)

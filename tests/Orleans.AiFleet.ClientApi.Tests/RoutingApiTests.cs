@@ -65,8 +65,8 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
             decimal.Parse(Header("x-aifleet-cost") ?? "0", System.Globalization.CultureInfo.InvariantCulture), json);
     }
 
-    private static object Auto(double? quality = null, int? latency = null, string? tier = null, string prompt = "In the beginning", bool stream = false) =>
-        new { model = "auto", messages = new[] { new { role = "user", content = prompt } }, max_tokens = 8, min_quality = quality, max_latency_ms = latency, tier, stream };
+    private static object Auto(double? quality = null, int? latency = null, string? tier = null, string prompt = "In the beginning", bool stream = false, int maxTokens = 8) =>
+        new { model = "auto", messages = new[] { new { role = "user", content = prompt } }, max_tokens = maxTokens, min_quality = quality, max_latency_ms = latency, tier, stream };
 
     [Fact]
     public async Task Models_ListTheCatalogue_WithTiersPricesAndAuto()
@@ -228,7 +228,8 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
         try
         {
             using var http = fixture.Client(key);
-            using var response = await http.PostAsJsonAsync("/v1/chat/completions", Auto(quality: 0.86, stream: true));
+            // The fake sends max_tokens words, which are more tokens than that: ask for room for its whole reply.
+            using var response = await http.PostAsJsonAsync("/v1/chat/completions", Auto(quality: 0.86, stream: true, maxTokens: 64));
             var body = await response.Content.ReadAsStringAsync();
 
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -248,6 +249,36 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
         {
             fixture.Provider.Set(Budget, new FakeBehaviour());
         }
+    }
+
+    [Fact]
+    public async Task AStreamThatWouldPassItsHold_EndsEarly_SayingWhy_AndIsChargedWhatItDelivered()
+    {
+        using var http = fixture.Client(await fixture.KeyAsync("route-hold", "standard"));
+
+        // max_tokens 8: the hold covers 8 completion tokens, and the fake sends 8 words, which are more tokens than that.
+        using var response = await http.PostAsJsonAsync("/v1/chat/completions", new
+        {
+            model = "budget-chat", stream = true, max_tokens = 8, messages = new[] { new { role = "user", content = "Hold the line" } },
+        });
+        var body = await response.Content.ReadAsStringAsync();
+        var events = body.Split('\n')
+            .Where(l => l.StartsWith("data: {", StringComparison.Ordinal)).Select(l => JsonNode.Parse(l[6..])!).ToArray();
+
+        Assert.Equal("length", events.Select(e => e["choices"]?.AsArray().FirstOrDefault()?["finish_reason"]).Last(f => f is not null)!.GetValue<string>());
+        var last = events[^1];
+        Assert.True(last["stopped"] is not null, body);
+        Assert.Contains("reached what was held", last["stopped"]!.GetValue<string>());
+        var delivered = last["usage"]!["total_tokens"]!.GetValue<int>();
+        var giveUp = DateTime.UtcNow.AddSeconds(10);
+        System.Text.Json.JsonElement usage;
+        while ((usage = await http.GetFromJsonAsync<System.Text.Json.JsonElement>("/v1/usage")).GetProperty("totalRequests").GetInt64() == 0)
+        {
+            Assert.True(DateTime.UtcNow < giveUp, "the chat was not settled");
+            await Task.Delay(100);
+        }
+
+        Assert.Equal(delivered, usage.GetProperty("totalTokens").GetInt64()); // charged what was sent, not the provider's whole reply
     }
 
     [Fact]

@@ -1,0 +1,58 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+
+namespace Orleans.AiFleet.ClientApi.Tests;
+
+/// <summary>
+/// Streamed chats run inside the router; a client that hangs up mid-stream stops the decoding on the replica and the
+/// router settles what was sent, for 100 clients at once. A stream that would pass its hold ends early, saying why,
+/// and is charged what it delivered.
+/// </summary>
+[Collection(ApiCollection.Name)]
+public sealed class ChatCancellationTests(ApiFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public async Task AHundredStreamingClientsHangingUp_LeaveNoHold_AndNoWorkInFlight()
+    {
+        var user = $"hangup-{Guid.NewGuid():N}";
+        using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
+
+        await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = JsonContent.Create(new { model = "chat-lm", stream = true, max_tokens = 500, temperature = 0.8, seed = i, messages = new[] { new { role = "user", content = "And God said" } } }),
+            };
+            using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+            Assert.True(response.IsSuccessStatusCode, $"{(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+            var seen = new System.Text.StringBuilder();
+            for (var events = 0; events < 3;)
+            {
+                var line = await reader.ReadLineAsync();
+                Assert.True(line is not null, $"stream {i} ended after {events} events: {seen}"); // it was still going when the client left
+                seen.AppendLine(line);
+                events += line.StartsWith("data: {", StringComparison.Ordinal) ? 1 : 0;
+            }
+        })); // each client hangs up after a few tokens
+
+        var clock = Stopwatch.StartNew();
+        while (true)
+        {
+            var holds = (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("openReservations").GetInt32();
+            var fleet = await fixture.Http.GetFromJsonAsync<JsonElement>("/v1/fleet/chat-lm");
+            var inFlight = fleet.GetProperty("versions").EnumerateArray().SelectMany(v => v.GetProperty("loads").EnumerateArray()).Sum(l => l.GetProperty("inFlight").GetInt32());
+            if (holds == 0 && inFlight == 0)
+            {
+                break;
+            }
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{holds} holds and {inFlight} requests in flight 5 s after 100 clients hung up");
+            await Task.Delay(50);
+        }
+
+        output.WriteLine($"no hold and nothing in flight {clock.ElapsedMilliseconds} ms after the last client hung up (replicas report every 250 ms)");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(2), $"took {clock.ElapsedMilliseconds} ms");
+    }
+}
