@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Trace;
 using Orleans.AiFleet.Grains.Hosting;
 
 // The silo host. With AiFleet:Cluster:Postgres set (env AIFLEET__CLUSTER__POSTGRES) it joins the cluster through
@@ -35,4 +36,17 @@ builder.UseOrleans(silo =>
         silo.UseAiFleetInMemoryState();
     }
 });
+if (AiFleetTracing.IsEnabled(builder.Configuration))
+{
+    // Spans of grain calls, batches, ONNX runs, provider calls and saga steps, exported by OTLP (the OTEL_* variables).
+    builder.AddOpenTelemetry().WithTracing(tracing =>
+    {
+        tracing.AddSource(AiFleetTracing.Sources);
+        if (AiFleetTracing.ExportsOtlp(builder.Configuration))
+        {
+            tracing.AddOtlpExporter();
+        }
+    });
+}
+
 builder.Build().Run();

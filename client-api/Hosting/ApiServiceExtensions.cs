@@ -3,6 +3,8 @@ using Microsoft.AspNetCore.Authentication.Cookies;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
+using OpenTelemetry.Trace;
+using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.GrainInterfaces.Auth;
 using Orleans.AiFleet.ClientApi.Apis;
@@ -93,10 +95,23 @@ internal static class ApiServiceExtensions
         services.AddSingleton<ModelWarmupService>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());
         services.AddHealthChecks().AddCheck<ModelWarmupService>("models", tags: [HealthApi.ReadyTag]);
-        services.AddOpenTelemetry().WithMetrics(metrics => metrics
+        var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(AiFleetMeter, "Microsoft.Orleans", "System.Runtime")
             .AddAspNetCoreInstrumentation()
             .AddPrometheusExporter());
+        if (AiFleetTracing.IsEnabled(builder.Configuration))
+        {
+            // W3C trace context from the HTTP request through grain calls to the replica's batch; OTLP when an endpoint is set.
+            telemetry.WithTracing(tracing =>
+            {
+                tracing.AddSource(AiFleetTracing.Sources).AddAspNetCoreInstrumentation(o => o.Filter = http =>
+                    !http.Request.Path.StartsWithSegments("/metrics") && !http.Request.Path.StartsWithSegments("/health"));
+                if (AiFleetTracing.ExportsOtlp(builder.Configuration))
+                {
+                    tracing.AddOtlpExporter();
+                }
+            });
+        }
         return builder;
     }
 }

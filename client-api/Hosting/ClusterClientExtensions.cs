@@ -19,7 +19,11 @@ internal static partial class ClusterClientExtensions
         var calls = new ClusterCalls(throughGateways: true);
         builder.Services.AddSingleton(calls);
         builder.Services.AddSingleton<Grains.Models.IModelStore>(new Grains.Models.PostgresModelStore(cluster.Postgres!)); // uploads land where every silo loads them
-        builder.UseOrleansClient(client => client.UseAiFleetCluster(cluster).AddDashboard().AddGatewayCountChangedHandler(calls.OnGatewayCountChanged));
+        builder.UseOrleansClient(client =>
+        {
+            client.UseAiFleetCluster(cluster).AddDashboard().AddGatewayCountChangedHandler(calls.OnGatewayCountChanged);
+            client.AddActivityPropagation(); // the HTTP request's trace continues into the silos (spans only while traced)
+        });
         builder.Services.AddHostedService(sp => new ClusterModeNotice(sp.GetRequiredService<ILogger<ClusterModeNotice>>(), cluster.ClusterId));
         return builder;
     }

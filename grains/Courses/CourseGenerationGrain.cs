@@ -159,6 +159,8 @@ internal sealed partial class CourseGenerationGrain(
 
                 // The hold is kept open while a step runs, however long the steps take (and after a resume).
                 await using var renewal = S.Reservation == Guid.Empty ? null : HoldRenewal.Start(Budget, S.Reservation, RenewEvery, HoldFor, time);
+                using var span = Hosting.AiFleetTracing.Source.StartActivity($"saga.{S.Step}");
+                span?.SetTag("aifleet.saga", this.GetPrimaryKeyString());
                 switch (S.Step)
                 {
                     case SagaSteps.Validate: await ValidateAsync(); break;

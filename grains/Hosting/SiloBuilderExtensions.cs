@@ -55,6 +55,10 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddKeyedSingleton(AiFleetServiceKeys.Clock, TimeProvider.System);
         if (!services.Any(d => d.ServiceType == typeof(ReplicaPlacementDirector)))
         {
+            // Grain calls carry the caller's trace context. Spans are only made while something listens (a tracer
+            // provider when tracing is on), so this costs a check per call when it is off.
+            silo.AddActivityPropagation();
+
             silo.AddPlacementDirector<ReplicaPlacementStrategy, ReplicaPlacementDirector>();
 
             // The Orleans Dashboard's collectors on every silo; client-api serves its UI at /dashboard.

@@ -7,6 +7,8 @@ using Microsoft.ML.OnnxRuntime.Tensors;
 using Tensor = Orleans.AiFleet.GrainInterfaces.Inference.Tensor;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
+using Orleans.AiFleet.Grains.Hosting;
+
 namespace Orleans.AiFleet.Grains.Inference;
 
 /// <summary>
@@ -363,6 +365,26 @@ internal sealed class DynamicBatcher : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// One span per batch run: a child of its first request's trace, linked to every request it carries (a batch
+    /// serves many traces at once). Nothing is built when no one listens.
+    /// </summary>
+    private Activity? StartBatchSpan(List<Pending> group, int rows)
+    {
+        if (!AiFleetTracing.Source.HasListeners())
+        {
+            return null;
+        }
+
+        var links = group.Where(p => p.Trace != default).Select(p => new ActivityLink(p.Trace)).ToArray();
+        var span = AiFleetTracing.Source.StartActivity("replica.batch", ActivityKind.Internal, group[0].Trace, links: links);
+        span?.SetTag("aifleet.model", _session.Model);
+        span?.SetTag("aifleet.version", _session.Version);
+        span?.SetTag("aifleet.batch.requests", group.Count);
+        span?.SetTag("aifleet.batch.rows", rows);
+        return span;
+    }
+
     private static bool CanShareRun(PreparedRequest a, PreparedRequest b)
     {
         if (!a.Outputs.AsSpan().SequenceEqual(b.Outputs))
@@ -399,7 +421,9 @@ internal sealed class DynamicBatcher : IAsyncDisposable
                 values[i] = group.Count == 1 ? Wrap(first.Inputs[i]) : Stack(group, i, rows, rented);
             }
 
+            using var batchSpan = StartBatchSpan(group, rows);
             var sw = Stopwatch.StartNew();
+            using (AiFleetTracing.Source.StartActivity("onnx.run"))
             using (var outputs = _session.Run(values, first.Outputs))
             {
                 sw.Stop();
@@ -540,6 +564,9 @@ internal sealed class DynamicBatcher : IAsyncDisposable
 
         public PreparedRequest Request { get; } = request;
         public long EnqueuedAt { get; } = enqueuedAt;
+
+        /// <summary>The trace context of the call that queued it (the grain call's span), for the batch span's links.</summary>
+        public ActivityContext Trace { get; } = Activity.Current?.Context ?? default;
         // Completed inline from the batch loop: the waiting side is Orleans, which posts its continuation to the
         // activation's scheduler anyway, so an extra thread-pool hop per request would only add latency.
         public TaskCompletionSource<InferenceResponse> Completion { get; } = new();

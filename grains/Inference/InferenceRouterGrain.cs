@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Lifecycle;
+using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Lifecycle;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
@@ -64,6 +65,10 @@ internal sealed class InferenceRouterGrain(
         var version = string.IsNullOrEmpty(request.Version) ? policy.Choose(model.Name, request.User) : request.Version;
         model = await WithVersionAsync(model, version);
 
+        using var span = AiFleetTracing.Source.StartActivity("router.infer");
+        span?.SetTag("aifleet.model", model.Name);
+        span?.SetTag("aifleet.version", version);
+        span?.SetTag("aifleet.version.chosen_by", string.IsNullOrEmpty(request.Version) ? policy.Split.Count > 0 ? "split" : "default" : "request");
         var replicas = await tables.GetAsync(model.Name, version);
         if (replicas.Count == 0)
         {

@@ -11,12 +11,27 @@ namespace Orleans.AiFleet.Tests;
 /// <summary>Loopback ports and real cluster-mode silo hosts for the integration tests.</summary>
 internal static class TestHosts
 {
-    /// <summary>A loopback port free at the time of the call.</summary>
+    private static readonly HashSet<int> HandedOut = [];
+
+    /// <summary>
+    /// A loopback port free at the time of the call, and never one this process handed out before: the system may
+    /// offer a just-released port again, and a host given the same port for its silo and its gateway cannot start.
+    /// </summary>
     public static int FreePort()
     {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
+        while (true)
+        {
+            using var listener = new TcpListener(IPAddress.Loopback, 0);
+            listener.Start();
+            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            lock (HandedOut)
+            {
+                if (HandedOut.Add(port))
+                {
+                    return port;
+                }
+            }
+        }
     }
 
     /// <summary>

@@ -1,0 +1,62 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using Microsoft.AspNetCore.Hosting;
+
+namespace Orleans.AiFleet.ClientApi.Tests;
+
+/// <summary>An embedded host with tracing on (<c>AiFleet:Tracing:Enabled</c>; an OTLP endpoint would turn it on too).</summary>
+public sealed class TracingFixture() : ApiFixtureBase(TestRepository.Create("digits", ("traced", _ => { })))
+{
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        base.ConfigureWebHost(builder);
+        builder.UseSetting("AiFleet:Tracing:Enabled", "true");
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class TracingCollection : ICollectionFixture<TracingFixture>
+{
+    public const string Name = "tracing";
+}
+
+/// <summary>W3C trace context runs from the HTTP request through the grain calls to the replica's batch and its ONNX run.</summary>
+[Collection(TracingCollection.Name)]
+public sealed class TracingTests(TracingFixture fixture)
+{
+    [Fact]
+    public async Task OneTraceId_RunsFromTheHttpRequest_ToTheReplicasBatch_AndItsOnnxRun()
+    {
+        var spans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name == "Microsoft.AspNetCore" || Grains.Hosting.AiFleetTracing.Sources.Contains(source.Name),
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = spans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+        var trace = ActivityTraceId.CreateRandom();
+
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/traced/infer")
+        {
+            Content = new StringContent(KServe.DigitsBody(0).ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
+        using var response = await fixture.Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+
+        Activity? batch = null;
+        for (var giveUp = DateTime.UtcNow.AddSeconds(5); batch is null; await Task.Delay(50))
+        {
+            batch = spans.FirstOrDefault(s => s.OperationName == "replica.batch" && s.Links.Any(l => l.Context.TraceId == trace));
+            Assert.True(batch is not null || DateTime.UtcNow < giveUp, $"no batch span linked to trace {trace}; spans: " + string.Join("; ",
+                spans.Select(s => $"{s.Source.Name}/{s.OperationName} {s.TraceId} links {string.Join(",", s.Links.Select(l => l.Context.TraceId))}")));
+        }
+
+        Assert.Contains(spans, s => s.Source.Name == "Microsoft.AspNetCore" && s.TraceId == trace); // the HTTP request
+        Assert.Contains(spans, s => s.OperationName == "router.infer" && s.TraceId == trace && (string?)s.GetTagItem("aifleet.model") == "traced");
+        Assert.Contains(spans, s => s.Source.Name.StartsWith("Microsoft.Orleans", StringComparison.Ordinal) && s.TraceId == trace); // grain calls
+        Assert.Equal("traced", batch.GetTagItem("aifleet.model"));
+        Assert.Contains(spans, s => s.OperationName == "onnx.run" && s.ParentSpanId == batch.SpanId);
+    }
+}
