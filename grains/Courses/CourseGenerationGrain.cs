@@ -5,7 +5,7 @@ using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Courses;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Hosting;
-using Orleans.AiFleet.Grains.Inference;
+using Orleans.AiFleet.Grains.Routing;
 using Orleans.Concurrency;
 using Orleans.Placement;
 

@@ -1,6 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Orleans.AiFleet.Grains.Inference;
+using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Lifecycle;
 

@@ -1,7 +1,7 @@
 using System.Collections.Concurrent;
 using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Lifecycle;
-using Orleans.AiFleet.Grains.Inference;
+using Orleans.AiFleet.Grains.Routing;
 
 namespace Orleans.AiFleet.Grains.Lifecycle;
 

@@ -1,6 +1,6 @@
 using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Models;
-using Orleans.AiFleet.Grains.Inference;
+using Orleans.AiFleet.Grains.Replicas;
 using Orleans.Concurrency;
 
 namespace Orleans.AiFleet.Grains.Models;

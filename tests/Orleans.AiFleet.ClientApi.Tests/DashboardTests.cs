@@ -27,7 +27,7 @@ public sealed class DashboardTests(ApiFixture fixture)
             var grainTypes = counters.GetProperty("simpleGrainStats").EnumerateArray()
                 .Select(g => g.GetProperty("grainType").GetString()).ToHashSet();
             if (hosts.Length > 0
-                && grainTypes.Contains("Orleans.AiFleet.Grains.Inference.ModelReplicaGrain")
+                && grainTypes.Contains("Orleans.AiFleet.Grains.Replicas.ModelReplicaGrain")
                 && grainTypes.Contains("Orleans.AiFleet.Grains.Fleet.ModelFleetGrain"))
             {
                 Assert.Equal("Active", Assert.Single(hosts).GetProperty("status").GetString());

@@ -105,7 +105,7 @@ public sealed class CircuitBreakerTests(TwoRepositoryClusterFixture fixture) : I
             "the recovered replica took no traffic");
     }
 
-    private static readonly TimeSpan ReplicaCircuitsBreak = Inference.ReplicaCircuits.BreakDuration;
+    private static readonly TimeSpan ReplicaCircuitsBreak = Routing.ReplicaCircuits.BreakDuration;
 
     private static async Task InferAllAsync(IInferenceRouterGrain router, int count)
     {

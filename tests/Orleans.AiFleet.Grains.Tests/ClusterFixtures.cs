@@ -2,7 +2,7 @@ using System.Text.Json.Nodes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 using Orleans.AiFleet.Grains.Hosting;
-using Orleans.AiFleet.Grains.Inference;
+using Orleans.AiFleet.Grains.Replicas;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.TestingHost;
 

@@ -5,8 +5,9 @@ using Microsoft.Extensions.Caching.Memory;
 using Microsoft.Extensions.Options;
 using Orleans.Configuration;
 using StackExchange.Redis;
+using Orleans.AiFleet.Grains.Replicas;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// Answers to deterministic requests (embeddings; chat at temperature 0), by a SHA-256 of everything that decides

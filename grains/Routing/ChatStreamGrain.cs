@@ -3,7 +3,7 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.Concurrency;
 using Orleans.Placement;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// Runs one streamed chat through the silo's <see cref="ChatStreamer"/>. Reentrant so the caller's cancellation and

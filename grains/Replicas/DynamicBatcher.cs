@@ -9,7 +9,7 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 
 using Orleans.AiFleet.Grains.Hosting;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// A replica's queue and batch loop. Callers only enqueue; one loop on the .NET thread pool forms batches and runs

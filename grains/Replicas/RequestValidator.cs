@@ -1,7 +1,7 @@
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>A request checked against its model: inputs in the graph's order, outputs resolved, rows counted.</summary>
 internal sealed record PreparedRequest(InferenceRequest Request, Tensor[] Inputs, string[] Outputs, int Rows);

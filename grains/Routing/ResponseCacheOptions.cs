@@ -1,4 +1,5 @@
-namespace Orleans.AiFleet.Grains.Inference;
+
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>Response cache settings, bound from <c>AiFleet:Cache</c>.</summary>
 public sealed class ResponseCacheOptions

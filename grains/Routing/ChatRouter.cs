@@ -9,8 +9,9 @@ using Polly.CircuitBreaker;
 using Polly.Hedging;
 using Polly.Retry;
 using Polly.Timeout;
+using Orleans.AiFleet.Grains.Replicas;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// Chat routing on one silo, for the router grain: which models may answer a request, in which order, and running

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Microsoft.ML.Tokenizers;
 using Orleans.AiFleet.Grains.Models;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// Each model's own tokenizer, loaded once per silo: a WordPiece <c>vocab.txt</c> beside the model's config makes a

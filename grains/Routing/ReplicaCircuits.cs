@@ -6,8 +6,9 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Hosting;
 using Polly;
 using Polly.CircuitBreaker;
+using Orleans.AiFleet.Grains.Replicas;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// This silo's circuit breaker (Polly.Core) for each replica it routes to, kept by replica key so a breaker

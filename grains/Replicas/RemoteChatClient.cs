@@ -8,7 +8,7 @@ using System.Text.Json.Nodes;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// Calls a remote OpenAI-compatible provider's <c>/chat/completions</c>, always streaming (server-sent events, usage

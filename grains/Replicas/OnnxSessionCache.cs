@@ -1,7 +1,7 @@
 using Microsoft.Extensions.Logging;
 using Orleans.AiFleet.Grains.Models;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// The silo's sessions, one per model version, counted by the replicas that hold them: the first replica of a

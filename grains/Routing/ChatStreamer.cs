@@ -3,8 +3,9 @@ using System.Text;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
+using Orleans.AiFleet.Grains.Replicas;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// The router's one path for streamed chats: plan → cache → hold → a replica through its circuit breaker and this

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// A value a silo caches from a grain and refreshes in the background once it is a second old, while the old value

@@ -10,8 +10,9 @@ using Orleans.Concurrency;
 using Polly;
 using Polly.CircuitBreaker;
 using Polly.Retry;
+using Orleans.AiFleet.Grains.Replicas;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// Resolves the version and hands the request to the less loaded of two random replicas from the fleet's cached

@@ -12,7 +12,7 @@ using Orleans.AiFleet.Grains.Lifecycle;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// One concurrency lane of a model version on this silo: the shared session's lease, a bounded queue and a batch

@@ -1,6 +1,6 @@
 using Orleans.AiFleet.GrainInterfaces.Fleet;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// Applies a version's injected faults to one request before it is routed: the extra latency first, then, at the

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Orleans.AiFleet.GrainInterfaces.Fleet;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
 /// The silo's copy of each version's routing table, shared by all local router activations, with the count of

@@ -1,6 +1,6 @@
 using Microsoft.ML.OnnxRuntime;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// Builds session options on the best execution provider this process can use: CUDA when the model prefers a GPU,

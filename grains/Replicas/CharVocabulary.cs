@@ -1,7 +1,7 @@
 using System.Collections.Frozen;
 using System.Text.Json;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// A character-level vocabulary (a JSON list of strings): id 0 pads, 1 begins a text, 2 ends it, the rest are single

@@ -1,6 +1,6 @@
 using System.Diagnostics.Metrics;
 
-namespace Orleans.AiFleet.Grains.Inference;
+namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
 /// The inference path's instruments on the <c>Orleans.AiFleet</c> meter, tagged by model and version. Exported
