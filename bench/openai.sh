@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # OpenAI-compatible routes in the embedded default, side by side in one run: embeddings through the KServe path
 # (baseline: no tokenizer, budget or cache), as OpenAI embeddings that miss the cache (tokenize, reserve, encode,
-# settle) and that hit it; chat that is sampled (20 characters decoded) and that hits the cache. wrk, 1 and 64
+# settle) and that hit it; chat that is sampled (20 characters decoded), streamed, and that hits the cache. wrk, 1 and 64
 # connections. Usage: bash bench/openai.sh [seconds] > bench/out/openai.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,5 +31,6 @@ for c in 1 64; do
   run "embeddings, cache miss" embed-miss.lua /v1/embeddings "$c"
   run "embeddings, cache hit" embed-hit.lua /v1/embeddings "$c"
   run "chat, sampled, 20 characters" chat-miss.lua /v1/chat/completions "$c"
+  run "chat, streamed, 20 characters" chat-stream.lua /v1/chat/completions "$c"
   run "chat, cache hit" chat-hit.lua /v1/chat/completions "$c"
 done
