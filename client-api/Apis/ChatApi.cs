@@ -106,6 +106,11 @@ internal static class ChatApi
         try
         {
             await SendAsync(http, Chunk(id, created, start.Model, new { role = "assistant", content = "" }, null));
+            if (start.Text.Length > 0)
+            {
+                await SendAsync(http, Chunk(id, created, start.Model, new { content = start.Text }, null));
+            }
+
             while (await events.MoveNextAsync())
             {
                 var e = events.Current;

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
@@ -14,6 +15,9 @@ namespace Orleans.AiFleet.Grains.Routing;
 /// </summary>
 internal sealed class ChatStreamer(IGrainFactory grains, ChatRouter chats, RoutingTableCache tables, ResponseCache cache, InferenceMetrics metrics)
 {
+    /// <summary>Text decoded within this long of the last event is sent with the next one.</summary>
+    public static readonly TimeSpan CoalesceWindow = TimeSpan.FromMilliseconds(4);
+
     private ResponseCache Cache => cache;
 
     private InferenceMetrics Metrics => metrics;
@@ -37,8 +41,13 @@ internal sealed class ChatStreamer(IGrainFactory grains, ChatRouter chats, Routi
         decimal cost = 0;
         try
         {
-            yield return new ChatEvent(ChatEvent.Start, Model: stream.Model.Name, Version: stream.Model.DefaultVersion, RouteKind: stream.Kind,
+            // The start carries the first text. After it, text that arrives within CoalesceWindow of the last event
+            // goes out together: a fast local model decodes a token in a fraction of a millisecond, and one event per
+            // token would cost a grain hop each; a slow provider's tokens still go out one by one, at once.
+            var start = new ChatEvent(ChatEvent.Start, Model: stream.Model.Name, Version: stream.Model.DefaultVersion, RouteKind: stream.Kind,
                 Reason: stream.Reason, Cache: stream.CacheKey is null ? "bypass" : "miss");
+            var pending = new StringBuilder();
+            var sentAt = 0L;
             for (var chunk = stream.Current; chunk is not null; chunk = await stream.NextAsync())
             {
                 if (stream.WouldPassHold(chunk))
@@ -48,15 +57,35 @@ internal sealed class ChatStreamer(IGrainFactory grains, ChatRouter chats, Routi
                 }
 
                 stream.Deliver(chunk);
-                if (chunk.Text.Length > 0)
+                pending.Append(chunk.Text);
+                var done = chunk.FinishReason is not null;
+                if (start is not null)
                 {
-                    yield return new ChatEvent(ChatEvent.Delta, chunk.Text);
+                    yield return start with { Text = pending.ToString() };
+                    (start, sentAt) = (null, Stopwatch.GetTimestamp());
+                    pending.Clear();
+                }
+                else if (pending.Length > 0 && (done || Stopwatch.GetElapsedTime(sentAt) >= CoalesceWindow))
+                {
+                    yield return new ChatEvent(ChatEvent.Delta, pending.ToString());
+                    sentAt = Stopwatch.GetTimestamp();
+                    pending.Clear();
                 }
 
-                if (chunk.FinishReason is not null)
+                if (done)
                 {
                     break;
                 }
+            }
+
+            if (start is not null)
+            {
+                yield return start; // the first chunk would already have passed the hold: nothing to send but the end
+            }
+
+            if (pending.Length > 0)
+            {
+                yield return new ChatEvent(ChatEvent.Delta, pending.ToString());
             }
 
             outcome = "ok";

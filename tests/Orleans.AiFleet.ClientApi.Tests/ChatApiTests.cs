@@ -38,7 +38,7 @@ public sealed class ChatApiTests(ApiFixture fixture)
     }
 
     [Fact]
-    public async Task Streaming_SendsTheSameTextTokenByToken_AndUsageInTheLastChunk()
+    public async Task Streaming_SendsTheSameTextInPiecesAsItIsDecoded_AndUsageInTheLastChunk()
     {
         var options = new ChatCompletionOptions { MaxOutputTokenCount = 33, Temperature = 0 }; // a limit no other test uses: no cached answer
         var pieces = new List<string>();
@@ -52,7 +52,8 @@ public sealed class ChatApiTests(ApiFixture fixture)
 
         var (expected, promptTokens) = Greedy(Prompt, 33);
         Assert.Equal(expected, string.Concat(pieces));
-        Assert.True(pieces.Count(p => p.Length > 0) >= expected.Length / 2, "the text should arrive in many pieces");
+        // The first token goes out alone, at once; what is decoded within 4 ms of the last event goes out with the next.
+        Assert.True(pieces.Count(p => p.Length > 0) >= 2, "the text should arrive in pieces as it is decoded");
         Assert.NotNull(usage);
         Assert.Equal((promptTokens, expected.Length), (usage.InputTokenCount, usage.OutputTokenCount));
     }
