@@ -63,7 +63,7 @@ internal static class LifecycleBench
         for (var trial = 0; trial < trials; trial++)
         {
             await server.PutAsync("/v1/admin/models/digits/traffic", new { defaultVersion = "1" });
-            var id = await server.StartAsync(new { model = "digits", kind = "ab", candidate = "2", baseline = "1", steps = new[] { 50.0 }, confidence = 0.99, minLabels = 30 });
+            var id = await server.StartAsync(new { model = "digits", kind = "ab", candidate = "2", baseline = "1", steps = new[] { 50.0 }, confidence = 0.99, minLabels = 30, latencyTolerance = 5.0 });
             var order = Enumerable.Range(0, HeldOut.GetProperty("labels").GetArrayLength()).OrderBy(_ => Random.Shared.Next()).ToArray();
             var sent = 0;
             JsonElement view = default;

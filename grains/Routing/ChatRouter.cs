@@ -179,56 +179,24 @@ internal sealed class ChatRouter(
         }
         else
         {
-            var failures = new ConcurrentQueue<string>();
             // Latency-critical (a ceiling): hedge once the first model passes its p95; otherwise only after a failure.
             var delay = request.Policy?.MaxLatencyMs is { } ceiling
                 ? TimeSpan.FromMilliseconds(Math.Min(ceiling, primary.Model.Config.P95LatencyMs))
                 : Timeout.InfiniteTimeSpan;
-            var pipeline = new ResiliencePipelineBuilder<ChatCompletion>()
-                .AddHedging(new HedgingStrategyOptions<ChatCompletion>
-                {
-                    MaxHedgedAttempts = plan.Candidates.Count - 1,
-                    Delay = delay,
-                    ShouldHandle = args =>
-                    {
-                        if (args.Outcome.Exception is { } e && FallsBack(e))
-                        {
-                            failures.Enqueue($"{e.GetType().Name}: {e.Message}");
-                            return ValueTask.FromResult(true);
-                        }
-
-                        return ValueTask.FromResult(false);
-                    },
-                    ActionGenerator = args =>
-                    {
-                        if (args.AttemptNumber >= plan.Candidates.Count)
-                        {
-                            return null;
-                        }
-
-                        var next = plan.Candidates[args.AttemptNumber];
-                        var previous = plan.Candidates[args.AttemptNumber - 1].Model.Name;
-                        var (kind, why) = failures.Count >= args.AttemptNumber
-                            ? ("fallback", $"fallback to '{next.Model.Name}' after '{previous}' failed ({failures.Last()})")
-                            : ("hedge", $"hedge on '{next.Model.Name}': '{previous}' gave no answer within {delay.TotalMilliseconds:0} ms ({plan.Reason})");
-                        var token = args.ActionContext.CancellationToken;
-                        return async () =>
-                        {
-                            try
-                            {
-                                return Outcome.FromResult(await AttemptAsync(request, next, kind, why, alone: false, token));
-                            }
-                            catch (Exception e)
-                            {
-                                return Outcome.FromException<ChatCompletion>(e);
-                            }
-                        };
-                    },
-                })
-                .Build();
-            result = await pipeline.ExecuteAsync(
-                async ct => await AttemptAsync(request, primary, plan.ReasonKind, plan.Reason, alone: false, ct),
-                cancellationToken);
+            var state = new HedgeState(this, request, plan, delay);
+            var context = ResilienceContextPool.Shared.Get(cancellationToken);
+            context.Properties.Set(HedgeKey, state);
+            try
+            {
+                result = await Hedging.ExecuteAsync(
+                    static async (ctx, s) => await s.Router.AttemptAsync(s.Request, s.Plan.Candidates[0], s.Plan.ReasonKind, s.Plan.Reason, alone: false, ctx.CancellationToken),
+                    context,
+                    state);
+            }
+            finally
+            {
+                ResilienceContextPool.Shared.Return(context);
+            }
         }
 
         if (cacheKey is not null && result.Model == primary.Model.Name)
@@ -238,6 +206,75 @@ internal sealed class ChatRouter(
         }
 
         return result;
+    }
+
+    /// <summary>Fallbacks at most a plan may have.</summary>
+    private const int MaxHedgedAttempts = 10; // Polly allows 10 at most; the shipped catalogue has 5 chat models
+
+    private static readonly ResiliencePropertyKey<HedgeState> HedgeKey = new("aifleet.chat-hedge");
+
+    /// <summary>
+    /// The fallback chain and hedging of non-streamed chats, built once: each execution carries its plan, request and
+    /// delay in a <see cref="HedgeState"/> on the resilience context. A model that fails as a model (not as a request)
+    /// hands over to the next of the plan; a latency-critical request also starts the next once the first passes its p95.
+    /// </summary>
+    private static readonly ResiliencePipeline<ChatCompletion> Hedging = new ResiliencePipelineBuilder<ChatCompletion>()
+        .AddHedging(new HedgingStrategyOptions<ChatCompletion>
+        {
+            MaxHedgedAttempts = MaxHedgedAttempts,
+            DelayGenerator = static args => ValueTask.FromResult(args.Context.Properties.GetValue(HedgeKey, null!).Delay),
+            ShouldHandle = static args =>
+            {
+                if (args.Outcome.Exception is { } e && FallsBack(e))
+                {
+                    args.Context.Properties.GetValue(HedgeKey, null!).Failures.Enqueue($"{e.GetType().Name}: {e.Message}");
+                    return ValueTask.FromResult(true);
+                }
+
+                return ValueTask.FromResult(false);
+            },
+            ActionGenerator = static args =>
+            {
+                var state = args.PrimaryContext.Properties.GetValue(HedgeKey, null!);
+                var plan = state.Plan;
+                if (args.AttemptNumber >= plan.Candidates.Count)
+                {
+                    return null;
+                }
+
+                var next = plan.Candidates[args.AttemptNumber];
+                var previous = plan.Candidates[args.AttemptNumber - 1].Model.Name;
+                var (kind, why) = state.Failures.Count >= args.AttemptNumber
+                    ? ("fallback", $"fallback to '{next.Model.Name}' after '{previous}' failed ({state.Failures.Last()})")
+                    : ("hedge", $"hedge on '{next.Model.Name}': '{previous}' gave no answer within {state.Delay.TotalMilliseconds:0} ms ({plan.Reason})");
+                var token = args.ActionContext.CancellationToken;
+                return async () =>
+                {
+                    try
+                    {
+                        return Outcome.FromResult(await state.Router.AttemptAsync(state.Request, next, kind, why, alone: false, token));
+                    }
+                    catch (Exception e)
+                    {
+                        return Outcome.FromException<ChatCompletion>(e);
+                    }
+                };
+            },
+        })
+        .Build();
+
+    /// <summary>One non-streamed chat's hedging: its plan, request, hedging delay and the failures so far.</summary>
+    private sealed class HedgeState(ChatRouter router, ChatRequest request, Plan plan, TimeSpan delay)
+    {
+        public ChatRouter Router { get; } = router;
+
+        public ChatRequest Request { get; } = request;
+
+        public Plan Plan { get; } = plan;
+
+        public TimeSpan Delay { get; } = delay;
+
+        public ConcurrentQueue<string> Failures { get; } = new();
     }
 
     /// <summary>A deterministic request (temperature 0) answered before by the plan's first model: its key and answer.</summary>

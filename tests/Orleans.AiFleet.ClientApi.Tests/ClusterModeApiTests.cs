@@ -51,7 +51,7 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         var events = (await stream.Content.ReadAsStringAsync()).Split("\n\n", StringSplitOptions.RemoveEmptyEntries);
         Assert.Equal("data: [DONE]", events[^1].Trim());
         Assert.Contains("\"usage\"", events[^2]);
-        Assert.True(events.Length >= 12, $"expected a chunk per token, got {events.Length} events");
+        Assert.True(events.Length >= 6, $"expected the role, text in pieces, the finish, the usage and [DONE], got {events.Length} events");
         var spent = (await (await http.GetAsync("/v1/budget")).JsonAsync()).GetProperty("spentToday").GetDecimal();
         Assert.True(spent > 0, "the embedding and the chat were charged to the admin's budget on the remote silo");
 
