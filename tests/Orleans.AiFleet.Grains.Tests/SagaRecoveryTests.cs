@@ -34,6 +34,9 @@ public sealed class SagaClusterFixture : IAsyncLifetime
 /// <summary>A course saga whose silo dies mid-way resumes on another and finishes with one course, once paid.</summary>
 public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixture<SagaClusterFixture>
 {
+    /// <summary>Enough lessons that a fast machine cannot finish them between the second lesson and the kill.</summary>
+    private const int Lessons = 30;
+
     [Fact]
     public async Task SiloRunningASaga_Killed_TheSagaResumesElsewhere_OneCourse_NoDuplicateLessons_SpendEqualsLedger()
     {
@@ -63,7 +66,7 @@ public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixtur
         Assert.True(status.Resumes >= 1, "the saga should have been resumed");
         Assert.NotEqual(victim.SiloAddress.ToString(), status.Silo);
         var course = await grains.GetGrain<ICourseGrain>(status.CourseId!).GetAsync();
-        Assert.Equal(Enumerable.Range(0, 12), course!.Lessons.Select(l => l.Index)); // each lesson once, in order
+        Assert.Equal(Enumerable.Range(0, Lessons), course!.Lessons.Select(l => l.Index)); // each lesson once, in order
         Assert.Equal(1, (await grains.GetGrain<IUserCoursesGrain>(user).ListAsync(0, 10)).Total);
 
         var budget = grains.GetGrain<IUserBudgetGrain>(user);
@@ -104,14 +107,14 @@ public sealed class SagaRecoveryTests(SagaClusterFixture fixture) : IClassFixtur
     }
 
     /// <summary>
-    /// Starts a 12-lesson saga on a silo other than the entry silo (placement is random, so it starts sagas until one
+    /// Starts a <see cref="Lessons"/>-lesson saga on a silo other than the entry silo (placement is random, so it starts sagas until one
     /// lands elsewhere, cancelling the others), waits for two lessons, and kills that silo.
     /// </summary>
     private async Task<(ICourseGenerationGrain Saga, InProcessSiloHandle Victim)> StartThenKillItsSiloAsync(string user, string subject)
     {
         var entry = fixture.Cluster.Silos[0]; // never the victim
         var grains = entry.ServiceProvider.GetRequiredService<IGrainFactory>();
-        var request = new CourseRequest(subject, "beginner", 12, "English", "chat-lm", LessonTokens: 300);
+        var request = new CourseRequest(subject, "beginner", Lessons, "English", "chat-lm", LessonTokens: 300);
         ICourseGenerationGrain saga;
         SagaStatus started;
         var attempt = 0;
