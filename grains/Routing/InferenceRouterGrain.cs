@@ -23,7 +23,10 @@ namespace Orleans.AiFleet.Grains.Routing;
 /// replicas look unhealthy the fault is more likely shared and passing, and refusing would make it total. A stateless worker, so it runs on the silo the request arrived at; reentrant
 /// because it holds no state of its own and must keep many requests in flight while replicas batch them.
 /// </summary>
-[StatelessWorker]
+// One activation per silo: Orleans delivers a call's cancellation to "the" activation of the grain, and with several
+// local activations of a stateless worker it may reach one that is not running the call, so a client's hang-up
+// never reached the replica's queue. Reentrant, so one activation keeps many requests in flight.
+[StatelessWorker(1)]
 [Reentrant]
 internal sealed class InferenceRouterGrain(
     ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatRouter chats, Budgets.BudgetLeases leases,

@@ -39,7 +39,7 @@ public sealed class BackPressureApiTests(ManualClockApiFixture fixture) : IClass
         await WaitUntilQueuedAsync("tiny-timeout", 0);
     }
 
-    [Fact(Skip = "Issue 13, known gap: a hang-up does not reach the replica's queue through the router. Cancelling a call to a replica removes it; cancelling the same call through the router (a [StatelessWorker]) leaves it queued.")]
+    [Fact]
     public async Task Infer_ClientHangsUpWhileQueued_LeavesTheReplicasQueue()
     {
         await PrimeReplicasAsync("tiny-queue");
