@@ -7,25 +7,12 @@ Uses the shipped vocab.txt and the same training split as train_text_encoder.py,
 """
 import json
 import os
-import subprocess
 
+from bible import load_verses
 from wordpiece import WordPiece
 
 MODELS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "models"))
 MAX_LEN, HELD_OUT, BANDS = 48, 500, 10
-
-
-def load_verses() -> list:
-    text = subprocess.run(["bible", "-f", "gen1:1-rev22:21"], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, check=True).stdout
-    verses = []
-    for line in text.splitlines():
-        parts = line.split(" ", 1)
-        if len(parts) == 2 and ":" in parts[0]:
-            verses.append(parts[1].strip())
-        elif verses and line.strip():
-            verses[-1] += " " + line.strip()
-    return verses
 
 
 def main() -> None:

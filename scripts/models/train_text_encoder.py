@@ -8,30 +8,17 @@ words plus an in-batch contrastive loss that pulls adjacent verses together.  Th
 retrieval of a verse's successor among 500 held-out verses (recall@10 and mean rank).
 """
 import os
-import subprocess
 
 import numpy as np
 import torch
 from torch import nn
 
+from bible import load_verses
 from common import MODELS, seed_everything, write_json
 from wordpiece import MASK, PAD, SPECIALS, WordPiece, build_vocab
 
 SEED, DIM, HEADS, LAYERS, MAX_POS, MAX_LEN = 20261123, 64, 4, 2, 128, 48
 STEPS, BATCH = 3000, 64
-
-
-def load_verses() -> list:
-    text = subprocess.run(["bible", "-f", "gen1:1-rev22:21"], stdin=subprocess.DEVNULL, capture_output=True,
-                          text=True, check=True).stdout
-    verses = []
-    for line in text.splitlines():
-        parts = line.split(" ", 1)
-        if len(parts) == 2 and ":" in parts[0]:
-            verses.append(parts[1].strip())
-        elif verses and line.strip():
-            verses[-1] += " " + line.strip()
-    return verses
 
 
 class Encoder(nn.Module):
