@@ -34,3 +34,7 @@ for c in 1 64; do
   run "chat, streamed, 20 characters" chat-stream.lua /v1/chat/completions "$c"
   run "chat, cache hit" chat-hit.lua /v1/chat/completions "$c"
 done
+echo
+echo "Time to first token, chat-lm (20 characters, sampled), ${seconds} s per point after a 2 s warm-up:"
+echo
+dotnet run --project bench/Orleans.AiFleet.Bench -c Release -- ttft "http://127.0.0.1:$port" "$AIFLEET_KEY" "$seconds"

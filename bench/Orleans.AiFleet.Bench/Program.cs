@@ -12,6 +12,12 @@ if (args.Length >= 1 && args[0] == "naive-server")
     return 0;
 }
 
+if (args.Length >= 4 && args[0] == "ttft")
+{
+    Console.WriteLine(await FirstTokenBench.RunAsync(args));
+    return 0;
+}
+
 if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing" or "sagas" or "lifecycle")
 {
     var clusterReport = args[0] switch

@@ -96,7 +96,7 @@ internal static class ApiServiceExtensions
         services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());
         services.AddHealthChecks().AddCheck<ModelWarmupService>("models", tags: [HealthApi.ReadyTag]);
         var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(AiFleetMeter, "Microsoft.Orleans", "System.Runtime")
+            .AddMeter(AiFleetMeter, "Microsoft.Orleans", "System.Runtime", "Polly") // Polly: the routers' retries, hedges and breakers
             .AddAspNetCoreInstrumentation()
             .AddPrometheusExporter());
         if (AiFleetTracing.IsEnabled(builder.Configuration))

@@ -72,7 +72,8 @@ public sealed record ChatCompletion(
     [property: Id(6)] decimal Cost,
     [property: Id(7)] string ReasonKind,
     [property: Id(8)] string Reason,
-    [property: Id(9)] bool Cached = false);
+    [property: Id(9)] bool Cached = false,
+    [property: Id(10)] string? Stopped = null);
 
 /// <summary>A whole chat answer from the response cache (temperature 0 is deterministic): served free, with no replica.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.CachedChat")]

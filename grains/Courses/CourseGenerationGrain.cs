@@ -5,7 +5,6 @@ using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Courses;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Hosting;
-using Orleans.AiFleet.Grains.Routing;
 using Orleans.Concurrency;
 using Orleans.Placement;
 
@@ -275,7 +274,7 @@ internal sealed partial class CourseGenerationGrain(
             {
                 return await Router.CompleteChatAsync(Chat(prompt, maxTokens, seed), _cancel.Token);
             }
-            catch (Exception e) when (attempt < 3 && ChatRouter.FallsBack(e))
+            catch (Exception e) when (attempt < 3 && Routing.Faults.FallsBack(e))
             {
                 await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), _cancel.Token);
             }

@@ -39,8 +39,9 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<ReplicaCircuits>();
         services.TryAddSingleton<TokenizerCache>();
         services.TryAddSingleton<RemoteChatClient>();
-        services.TryAddSingleton<ChatRouter>();
-        services.TryAddSingleton<ChatStreamer>();
+        services.TryAddSingleton<ChatPlanner>();
+        services.TryAddSingleton<ChatExecutor>();
+        services.AddRoutingPipelines();
         services.TryAddSingleton<BudgetLeases>();
         services.TryAddSingleton<TrafficPolicyCache>();
         services.TryAddSingleton<LifecycleCollector>();

@@ -46,6 +46,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     private int _lastBatchRows = 1;
     private long _completed;
     private long _batches;
+    private long _terminatedRuns;
     private long _residence;
 
     public DynamicBatcher(ModelSession session, InferenceMetrics metrics, TimeProvider time)
@@ -78,6 +79,9 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     public long Residence => Interlocked.Read(ref _residence);
 
     public long Batches => Interlocked.Read(ref _batches);
+
+    /// <summary>Runs stopped part-way because no request in them still waited.</summary>
+    public long TerminatedRuns => Interlocked.Read(ref _terminatedRuns);
 
     /// <summary>Queues the request; refuses at once when the queue is full or the replica is unloading.</summary>
     public Task<InferenceResponse> InferAsync(PreparedRequest request, CancellationToken cancellationToken)
@@ -189,6 +193,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
                 $"model '{_session.Model}' version {_session.Version} did not answer within {_timeout.TotalMilliseconds:0} ms (requestTimeoutMs)")))
             {
                 _metrics.Request(_session.Model, _session.Version, "timeout");
+                oldest.Run?.Withdraw(oldest);
             }
         }
     }
@@ -200,6 +205,12 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
             Interlocked.Decrement(ref _waiting);
             _metrics.Request(_session.Model, _session.Version, "cancelled");
             pending.Completion.TrySetCanceled(token);
+        }
+        else if (pending.Run is { } run && pending.Completion.TrySetCanceled(token))
+        {
+            // Already running: its caller is answered now, and when no one in the run still waits, the run stops.
+            _metrics.Request(_session.Model, _session.Version, "cancelled");
+            run.Withdraw(pending);
         }
     }
 
@@ -394,6 +405,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
 
         var values = new OrtValue[first.Inputs.Length];
         var rented = new List<Action>(first.Inputs.Length);
+        using var run = new BatchRun(group);
         try
         {
             for (var i = 0; i < values.Length; i++)
@@ -404,13 +416,18 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
             using var batchSpan = StartBatchSpan(group, rows);
             var sw = Stopwatch.StartNew();
             using (AiFleetTracing.Source.StartActivity("onnx.run"))
-            using (var outputs = _session.Run(values, first.Outputs))
+            using (var outputs = _session.Run(values, first.Outputs, run.Options))
             {
                 sw.Stop();
                 Interlocked.Increment(ref _batches);
                 _metrics.Batch(_session.Model, _session.Version, rows, sw.Elapsed.TotalMilliseconds);
                 Split(group, first.Outputs, outputs);
             }
+        }
+        catch (OnnxRuntimeException) when (run.Terminated)
+        {
+            Interlocked.Increment(ref _terminatedRuns);
+            _metrics.TerminatedRun(_session.Model, _session.Version); // every caller already had its answer: cancelled or timed out
         }
         catch (Exception) when (isolateFailures)
         {
@@ -460,6 +477,9 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         public PreparedRequest Request { get; } = request;
         public long EnqueuedAt { get; } = enqueuedAt;
 
+        /// <summary>The run carrying it, once its batch has started; null before.</summary>
+        public BatchRun? Run { get; set; }
+
         /// <summary>The trace context of the call that queued it (the grain call's span), for the batch span's links.</summary>
         public ActivityContext Trace { get; } = Activity.Current?.Context ?? default;
         // Completed inline from the batch loop: the waiting side is Orleans, which posts its continuation to the
@@ -469,6 +489,73 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         public bool TryStart() => Interlocked.CompareExchange(ref _state, Running, Queued) == Queued;
         public bool TryAbandon() => Interlocked.CompareExchange(ref _state, Abandoned, Queued) == Queued;
 
+        /// <summary>True the first time only: its run stops counting on it.</summary>
+        public bool TryWithdraw() => Interlocked.Exchange(ref _withdrawn, 1) == 0;
+
+        private int _withdrawn;
+
         public void Cancel(CancellationToken token) => owner.Cancel(this, token);
+    }
+
+    /// <summary>
+    /// One ONNX Runtime run and the requests still waiting for it. When the last of them is cancelled or times out,
+    /// the run is told to stop (<see cref="RunOptions.Terminate"/>, checked by the runtime between nodes), so a long
+    /// run no one waits for does not hold the replica to its end.
+    /// </summary>
+    private sealed class BatchRun : IDisposable
+    {
+        private readonly Lock _lock = new();
+        private int _waiting;
+        private bool _done;
+
+        public BatchRun(List<Pending> group)
+        {
+            _waiting = group.Count;
+            foreach (var p in group)
+            {
+                p.Run = this;
+            }
+
+            // A request cancelled between its start and this point was answered, but not counted off here.
+            foreach (var p in group)
+            {
+                if (p.Completion.Task.IsCompleted)
+                {
+                    Withdraw(p);
+                }
+            }
+        }
+
+        public RunOptions Options { get; } = new();
+
+        public bool Terminated { get; private set; }
+
+        /// <summary>Counts <paramref name="pending"/> off (once, however many paths report it).</summary>
+        public void Withdraw(Pending pending)
+        {
+            if (!pending.TryWithdraw())
+            {
+                return;
+            }
+
+            lock (_lock)
+            {
+                if (--_waiting == 0 && !_done)
+                {
+                    Options.Terminate = true;
+                    Terminated = true;
+                }
+            }
+        }
+
+        public void Dispose()
+        {
+            lock (_lock)
+            {
+                _done = true;
+            }
+
+            Options.Dispose();
+        }
     }
 }

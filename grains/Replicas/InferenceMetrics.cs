@@ -22,6 +22,7 @@ internal sealed class InferenceMetrics
     private readonly Counter<long> _circuitTransitions;
     private readonly Counter<long> _chatRoutes;
     private readonly Histogram<double> _remoteTime;
+    private readonly Counter<long> _terminatedRuns;
     private readonly Counter<long> _served;
     private readonly Histogram<double> _serveTime;
 
@@ -48,6 +49,8 @@ internal sealed class InferenceMetrics
             "aifleet.router.circuit_transitions", "{transition}", "Replica circuit breakers entering a state, by model, version and state");
         _chatRoutes = meter.CreateCounter<long>(
             "aifleet.router.chat_routes", "{attempt}", "Chat attempts by the model chosen, why it was chosen (requested, cheapest, fallback, hedge) and outcome");
+        _terminatedRuns = meter.CreateCounter<long>(
+            "aifleet.inference.terminated_runs", "{run}", "ONNX Runtime runs stopped part-way because every request in them was cancelled or timed out");
         _remoteTime = meter.CreateHistogram(
             "aifleet.remote.request_time", "ms", "Time of one call to a remote provider, first byte to last, by model and outcome",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
@@ -72,6 +75,9 @@ internal sealed class InferenceMetrics
 
     public void Request(string model, string version, string outcome) =>
         _requests.Add(1, new("model", model), new("version", version), new("outcome", outcome));
+
+    public void TerminatedRun(string model, string version) =>
+        _terminatedRuns.Add(1, new("model", model), new("version", version));
 
     public void QueueTime(string model, string version, double ms) =>
         _queueTime.Record(ms, new("model", model), new("version", version));

@@ -299,7 +299,8 @@ internal sealed partial class ModelReplicaGrain(
         _batcher?.CompletedRequests ?? _remoteCompleted,
         _batcher?.Batches ?? 0,
         _model.IsRemote ? "remote:" + _model.Config.Remote!.Provider : _lease?.Session.ExecutionProvider ?? "",
-        silo.SiloAddress.ToString()));
+        silo.SiloAddress.ToString(),
+        _batcher?.TerminatedRuns ?? 0));
 
     public Task UnloadAsync()
     {

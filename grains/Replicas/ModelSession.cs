@@ -55,10 +55,16 @@ internal sealed class ModelSession : IDisposable
 
     public bool IsDisposed => Volatile.Read(ref _disposed) == 1;
 
-    public IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames)
+    /// <summary>One run; setting <see cref="RunOptions.Terminate"/> on <paramref name="options"/> from another thread stops it between nodes.</summary>
+    public IDisposableReadOnlyCollection<OrtValue> Run(IReadOnlyCollection<OrtValue> inputs, IReadOnlyCollection<string> outputNames, RunOptions? options = null)
     {
         ObjectDisposedException.ThrowIf(IsDisposed, this);
         Interlocked.Increment(ref _runs);
+        if (options is not null)
+        {
+            return _session.Run(options, _inputNames, inputs, outputNames);
+        }
+
         using var runOptions = new RunOptions();
         return _session.Run(runOptions, _inputNames, inputs, outputNames);
     }

@@ -26,9 +26,14 @@ internal sealed class RemoteChatClient(TokenizerCache tokenizers, InferenceMetri
         PooledConnectionLifetime = TimeSpan.FromMinutes(2),
         MaxConnectionsPerServer = 256,
         ConnectTimeout = TimeSpan.FromSeconds(5),
+
+        // A stream left before its end (the caller hung up, or its hold ran out) closes its connection. By default the
+        // handler would drain the rest of the response to reuse the connection, and the provider would go on
+        // generating, and billing, an answer no one reads.
+        MaxResponseDrainSize = 0,
     })
     {
-        Timeout = Timeout.InfiniteTimeSpan, // the router's Polly timeout bounds each call
+        Timeout = Timeout.InfiniteTimeSpan, // the router bounds the wait for the first token; after it, only the caller stops a call
     };
 
     public void Dispose() => _http.Dispose();

@@ -6,12 +6,12 @@ using Orleans.Placement;
 namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
-/// Runs one streamed chat through the silo's <see cref="ChatStreamer"/>. Reentrant so the caller's cancellation and
+/// Runs one streamed chat through the silo's <see cref="ChatExecutor"/>. Reentrant so the caller's cancellation and
 /// the enumerator's disposal reach it while it waits on the replica; gone once the chat has ended.
 /// </summary>
 [Reentrant]
 [PreferLocalPlacement]
-internal sealed class ChatStreamGrain(ChatStreamer streamer) : Grain, IChatStreamGrain
+internal sealed class ChatStreamGrain(ChatExecutor streamer) : Grain, IChatStreamGrain
 {
     public async IAsyncEnumerable<ChatEvent> StreamAsync(ChatRequest request, [EnumeratorCancellation] CancellationToken cancellationToken = default)
     {

@@ -8,7 +8,7 @@ using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
 using Polly;
 using Polly.CircuitBreaker;
-using Polly.Retry;
+using Polly.Registry;
 using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Routing;
@@ -28,25 +28,12 @@ namespace Orleans.AiFleet.Grains.Routing;
 [StatelessWorker(1)]
 [Reentrant]
 internal sealed partial class InferenceRouterGrain(
-    ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatRouter chats, Budgets.BudgetLeases leases,
-    TrafficPolicyCache policies, LifecycleCollector lifecycle, InferenceMetrics metrics)
+    ModelRepository repository, RoutingTableCache tables, TokenizerCache tokenizers, ResponseCache cache, ChatPlanner planner, ChatExecutor chats, Budgets.BudgetLeases leases,
+    TrafficPolicyCache policies, LifecycleCollector lifecycle, InferenceMetrics metrics, ResiliencePipelineProvider<string> pipelines)
     : Grain, IInferenceRouterGrain
 {
-    /// <summary>Transport failures and unloading replicas: the request never ran, or ran without effect.</summary>
-    private static readonly ResiliencePipeline Retry = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
-        {
-            ShouldHandle = new PredicateBuilder()
-                .Handle<OrleansMessageRejectionException>()
-                .Handle<SiloUnavailableException>()
-                .Handle<AiFleetException>(e => e.Code == FailureCodes.ModelUnavailable)
-                .Handle<BrokenCircuitException>(),
-            MaxRetryAttempts = 4,
-            BackoffType = DelayBackoffType.Exponential,
-            Delay = TimeSpan.FromMilliseconds(20),
-            UseJitter = true,
-        })
-        .Build();
+    /// <summary>Retries on another replica after a replica fault (<see cref="RoutingPipelines.InferRetry"/>).</summary>
+    private readonly ResiliencePipeline _retry = pipelines.GetPipeline(RoutingPipelines.InferRetry);
 
     public async Task<InferenceResponse> InferAsync(InferenceRequest request, CancellationToken cancellationToken = default)
     {
@@ -116,7 +103,7 @@ internal sealed partial class InferenceRouterGrain(
         {
             response = await RunAsync(replicas, request, cancellationToken);
         }
-        catch (Exception e) when (IsVersionFault(e, cancellationToken))
+        catch (Exception e) when (Faults.CountsAgainstVersion(e, cancellationToken))
         {
             Served(request.Model, replicas.Version, failed: true, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             throw;
@@ -158,14 +145,6 @@ internal sealed partial class InferenceRouterGrain(
         }
     }
 
-    /// <summary>A failure that is the version's doing (unavailable, timed out, broken), not the caller's (bad input, limits, cancel).</summary>
-    private static bool IsVersionFault(Exception e, CancellationToken cancellationToken) => e switch
-    {
-        OperationCanceledException when cancellationToken.IsCancellationRequested => false,
-        AiFleetException { Kind: FailureKind.InvalidArgument or FailureKind.NotFound or FailureKind.Forbidden or FailureKind.RateLimited or FailureKind.PayloadTooLarge } => false,
-        _ => true,
-    };
-
     /// <summary>The model, once this silo knows <paramref name="version"/> (one uploaded elsewhere is looked up in the store).</summary>
     private async ValueTask<RepositoryModel> WithVersionAsync(RepositoryModel model, string version)
     {
@@ -183,14 +162,14 @@ internal sealed partial class InferenceRouterGrain(
 
     private static string NewRequestId() => Guid.NewGuid().ToString("N");
 
-    private static async Task<InferenceResponse> RunAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken)
+    private async Task<InferenceResponse> RunAsync(RoutingTableCache.ReplicaSet replicas, InferenceRequest request, CancellationToken cancellationToken)
     {
         if (replicas.Faults is { } faults)
         {
             await FaultInjection.ApplyAsync(faults, request.Model, replicas.Version, cancellationToken);
         }
 
-        return await Retry.ExecuteAsync(
+        return await _retry.ExecuteAsync(
             static (attempt, ct) => new ValueTask<InferenceResponse>(CallOneAsync(attempt, ct)),
             new Attempt(replicas, request),
             cancellationToken);
@@ -203,7 +182,7 @@ internal sealed partial class InferenceRouterGrain(
             : 1;
 
     public async Task<decimal> EstimateChatAsync(ChatRequest request) =>
-        (await chats.PlanAsync(request)).Candidates.Max(c => c.WorstCase);
+        (await planner.PlanAsync(request)).Candidates.Max(c => c.WorstCase);
 
     public Task<ChatCompletion> CompleteChatAsync(ChatRequest request, CancellationToken cancellationToken = default) =>
         chats.CompleteAsync(request, cancellationToken);
@@ -215,14 +194,7 @@ internal sealed partial class InferenceRouterGrain(
     private static async Task<InferenceResponse> CallOneAsync(Attempt attempt, CancellationToken cancellationToken)
     {
         var replicas = attempt.Replicas;
-        var pick = replicas.Pick(exclude: attempt.Failed);
-        var panic = pick < 0;
-        if (panic)
-        {
-            // Every circuit is open. Failing would turn a partial outage (during a failover even healthy replicas can
-            // fail lookups for a few seconds) into a full one, so a replica is tried anyway, past its breaker.
-            pick = replicas.Count == 1 || attempt.Failed < 0 ? Random.Shared.Next(replicas.Count) : (attempt.Failed + 1) % replicas.Count;
-        }
+        var pick = ReplicaChoice.Pick(replicas, attempt.Failed, panicAllowed: true, out var panic);
 
         replicas.Begin(pick);
         try
@@ -234,7 +206,7 @@ internal sealed partial class InferenceRouterGrain(
                     (Replica: replicas[pick], attempt.Request),
                     cancellationToken);
         }
-        catch (Exception e) when (ReplicaCircuits.IsReplicaFault(e) || e is BrokenCircuitException)
+        catch (Exception e) when (Faults.IsReplicaFault(e) || e is BrokenCircuitException)
         {
             attempt.Failed = pick;
             throw;

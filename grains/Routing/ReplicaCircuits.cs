@@ -6,15 +6,17 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Hosting;
 using Polly;
 using Polly.CircuitBreaker;
+using Polly.Registry;
+using Microsoft.Extensions.Options;
 using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
-/// This silo's circuit breaker (Polly.Core) for each replica it routes to, kept by replica key so a breaker
+/// This silo's circuit breaker (Polly.Core, in the Polly.Extensions registry) for each replica it routes to, kept by replica key so a breaker
 /// outlives routing-table refreshes. A replica whose calls fail in transport or that cannot serve (its silo died,
 /// it is unloading, its model failed to load) opens when such failures are half of its calls in the last two seconds (at least four calls); routers
-/// then pass it over for <see cref="BreakDuration"/>, after which one trial call decides between closing and
+/// then pass it over for <see cref="ResilienceOptions.BreakerBreakMs"/>, after which one trial call decides between closing and
 /// opening again. Every transition is logged, counted and reported to the model's fleet, which shows it.
 /// Client errors (bad input), back-pressure (a full queue) and request timeouts say nothing about the replica's
 /// health and do not count.
@@ -24,16 +26,13 @@ internal sealed partial class ReplicaCircuits(
     InferenceMetrics metrics,
     ILocalSiloDetails silo,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
+    ResiliencePipelineRegistry<string> registry,
+    IOptions<ResilienceOptions> options,
     ILogger<ReplicaCircuits> logger)
 {
     public static readonly TimeSpan BreakDuration = TimeSpan.FromSeconds(5);
 
     private readonly ConcurrentDictionary<string, Circuit> _circuits = new(StringComparer.Ordinal);
-
-    /// <summary>The failures that say a replica cannot serve, as opposed to a request it could not serve.</summary>
-    public static bool IsReplicaFault(Exception e) =>
-        e is OrleansMessageRejectionException or SiloUnavailableException or TimeoutException
-            or AiFleetException { Code: FailureCodes.ModelUnavailable };
 
     public Circuit Get(string replica) => _circuits.GetOrAdd(replica, Create);
 
@@ -41,14 +40,21 @@ internal sealed partial class ReplicaCircuits(
     {
         ReplicaKey.TryParse(replica, out var model, out var version, out _);
         var circuit = new Circuit(time);
-        circuit.Pipeline = new ResiliencePipelineBuilder { TimeProvider = time }
-            .AddCircuitBreaker(new CircuitBreakerStrategyOptions
+        circuit.Pipeline = registry.GetOrAddPipeline(RoutingPipelines.ReplicaPrefix + replica, builder => Configure(builder, circuit, model, version, replica));
+        return circuit;
+    }
+
+    private void Configure(ResiliencePipelineBuilder builder, Circuit circuit, string model, string version, string replica)
+    {
+        var o = options.Value;
+        builder.TimeProvider = time;
+        builder.AddCircuitBreaker(new CircuitBreakerStrategyOptions
             {
-                ShouldHandle = new PredicateBuilder().Handle<Exception>(IsReplicaFault),
-                FailureRatio = 0.5,
-                MinimumThroughput = 4,
-                SamplingDuration = TimeSpan.FromSeconds(2),
-                BreakDuration = BreakDuration,
+                ShouldHandle = new PredicateBuilder().Handle<Exception>(Faults.IsReplicaFault),
+                FailureRatio = o.BreakerFailureRatio,
+                MinimumThroughput = o.BreakerMinimumThroughput,
+                SamplingDuration = TimeSpan.FromMilliseconds(o.BreakerSamplingMs),
+                BreakDuration = TimeSpan.FromMilliseconds(o.BreakerBreakMs),
                 StateProvider = circuit.State,
                 OnOpened = args =>
                 {
@@ -57,9 +63,7 @@ internal sealed partial class ReplicaCircuits(
                 },
                 OnHalfOpened = _ => Transition(model, version, replica, "half-open", null),
                 OnClosed = _ => Transition(model, version, replica, "closed", null),
-            })
-            .Build();
-        return circuit;
+            });
     }
 
     private ValueTask Transition(string model, string version, string replica, string state, string? cause)

@@ -77,6 +77,18 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
 
     public void ResetCounts() => _calls.Clear();
 
+    /// <summary>Requests for a model id whose caller hung up while they were being answered.</summary>
+    public int Aborted(string model) => _aborted.GetValueOrDefault(model);
+
+    /// <summary>Requests for a model id answered to the end.</summary>
+    public int Completed(string model) => _completed.GetValueOrDefault(model);
+
+    public string Describe() => string.Join(", ", _aborted.Select(kv => $"aborted {kv.Key}: {kv.Value}").Concat(_completed.Select(kv => $"completed {kv.Key}: {kv.Value}")));
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _aborted = new();
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, int> _completed = new();
+
     private async Task CompleteAsync(HttpContext http)
     {
         if (http.Request.Headers.Authorization != $"Bearer {Key}")
@@ -115,6 +127,24 @@ public sealed class FakeOpenAiProvider : IAsyncDisposable
         var promptTokens = prompt.Split(' ', StringSplitOptions.RemoveEmptyEntries).Length + 7;
 
         http.Response.ContentType = "text/event-stream";
+        try
+        {
+            await StreamAsync(http, model, behaviour, tokens, finish, promptTokens);
+            _completed.AddOrUpdate(model, 1, (_, n) => n + 1);
+        }
+        catch (Exception) when (http.RequestAborted.IsCancellationRequested)
+        {
+            _aborted.AddOrUpdate(model, 1, (_, n) => n + 1);
+        }
+        catch (Exception e)
+        {
+            _aborted.AddOrUpdate("<other>:" + e.GetType().Name, 1, (_, n) => n + 1);
+            throw;
+        }
+    }
+
+    private static async Task StreamAsync(HttpContext http, string model, FakeBehaviour behaviour, string[] tokens, string finish, int promptTokens)
+    {
         await Task.Delay(behaviour.FirstTokenDelayMs, http.RequestAborted);
         var id = "chatcmpl-fake" + Guid.NewGuid().ToString("N");
         for (var i = 0; i < tokens.Length; i++)

@@ -36,6 +36,13 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
         return key is null ? http : http.WithKey(key);
     }
 
+    /// <summary>
+    /// A client whose disposed responses close their connection: by default .NET drains what is left of a response
+    /// (up to 1 MB, for 2 s) to reuse the connection, so a test that stops reading would not be hanging up at all.
+    /// </summary>
+    public HttpClient HangingUpClient(string key) =>
+        new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = BaseAddress }.WithKey(key);
+
     public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
 
     /// <summary>Issues a user key for <paramref name="user"/> with the admin key and returns its secret.</summary>

@@ -16,7 +16,7 @@ public sealed class ChatCancellationTests(ApiFixture fixture, Xunit.Abstractions
     public async Task AHundredStreamingClientsHangingUp_LeaveNoHold_AndNoWorkInFlight()
     {
         var user = $"hangup-{Guid.NewGuid():N}";
-        using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
+        using var http = fixture.HangingUpClient(await fixture.NewUserKeyAsync(user));
 
         await Task.WhenAll(Enumerable.Range(0, 100).Select(async i =>
         {

@@ -94,6 +94,8 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         await using var api = new ClusterModeApi(postgres.ConnectionString, clusterId, httpPort);
         using var http = await ReadyClientAsync(httpPort);
 
+        const string reply = "and the earth was without form and void"; // plain words: one token each, within the hold
+        provider.Set("gpt-4.1-nano", new FakeBehaviour(Reply: reply));
         object Auto(bool stream) => new { model = "auto", min_quality = 0.86, stream, max_tokens = 6, messages = new[] { new { role = "user", content = "In the beginning" } } };
 
         var answer = await http.PostAsJsonAsync("/v1/chat/completions", Auto(stream: false));
@@ -107,7 +109,7 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         Assert.Equal(("remote:openai", silo.Services.GetRequiredService<ILocalSiloDetails>().SiloAddress.ToString()), (replica.ExecutionProvider, replica.Silo));
 
         // A streamed auto chat whose first model fails before its first token falls back, across the client boundary.
-        provider.Set("gpt-4.1-nano", new FakeBehaviour(FailStatus: 503, Failures: 1));
+        provider.Set("gpt-4.1-nano", new FakeBehaviour(FailStatus: 503, Failures: 3, Reply: reply)); // the try and both retries
         var stream = await http.PostAsJsonAsync("/v1/chat/completions", Auto(stream: true));
         Assert.Equal("long-context-chat/1", stream.Headers.GetValues("x-aifleet-model").Single());
         Assert.EndsWith("data: [DONE]\n\n", await stream.Content.ReadAsStringAsync());

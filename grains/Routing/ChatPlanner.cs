@@ -1,24 +1,20 @@
-using System.Collections.Concurrent;
 using System.Globalization;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
-using Polly;
-using Polly.CircuitBreaker;
-using Polly.Timeout;
 using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Routing;
 
 /// <summary>
-/// Chat routing on one silo, for the router grain: which models may answer a request, in which order, and running
-/// them through Polly.Core. A named model is checked against the caller's user tier and limits. <c>auto</c> takes
+/// Chat planning on one silo: which models may answer a request, and in which order (<see cref="ChatExecutor"/> runs
+/// the plan). A named model is checked against the caller's user tier and limits. <c>auto</c> takes
 /// every chat model of the catalogue that the user's tier allows and that meets the request's quality floor,
 /// latency ceiling, model tier, token limit and context, and orders them healthy first, then by the price of the
 /// request's worst case, then expected latency, then quality: the first is the cheapest healthy model that
 /// satisfies the request, the rest its fallback chain.
 /// </summary>
-internal sealed partial class ChatRouter(
+internal sealed class ChatPlanner(
     IGrainFactory grains,
     ModelRepository repository,
     RoutingTableCache tables,
@@ -31,10 +27,6 @@ internal sealed partial class ChatRouter(
 
     /// <summary>The models to try in order, and why the first was chosen.</summary>
     internal sealed record Plan(IReadOnlyList<Candidate> Candidates, string ReasonKind, string Reason);
-
-    private RoutingTableCache Tables => tables;
-
-    private readonly ConcurrentDictionary<string, ResiliencePipeline> _pipelines = new(StringComparer.Ordinal);
 
     public async Task<Plan> PlanAsync(ChatRequest request)
     {
@@ -146,15 +138,11 @@ internal sealed partial class ChatRouter(
             var replicas = await tables.GetAsync(model.Name, model.DefaultVersion);
             return replicas.Count > 0 && replicas.Pick() >= 0;
         }
-        catch (Exception e) when (ReplicaCircuits.IsReplicaFault(e))
+        catch (Exception e) when (Faults.IsReplicaFault(e))
         {
             return false;
         }
     }
-
-    /// <summary>The failures after which another model is worth trying: the model, not the request, is at fault.</summary>
-    public static bool FallsBack(Exception e) =>
-        InferenceFaults.IsModelFault(e) || e is BrokenCircuitException or TimeoutRejectedException;
 
     /// <summary>A deterministic request (temperature 0) answered before by the plan's first model: its key and answer.</summary>
     internal async Task<(string? Key, CachedChat? Answer)> LookUpAsync(ChatRequest request, Plan plan)

@@ -1,0 +1,145 @@
+using System.Diagnostics;
+using System.Net.Http.Json;
+using System.Text.Json;
+using System.Text.RegularExpressions;
+
+namespace Orleans.AiFleet.ClientApi.Tests;
+
+/// <summary>
+/// A client that hangs up stops its work on every path: the remote provider's HTTP call is cancelled (streamed and
+/// not), embeddings leave the replicas' queues and stop their runs, and each is settled at what was used: no hold,
+/// and nothing in flight, within a second.
+/// </summary>
+public sealed class RemoteHangUpTests(CatalogueApiFixture fixture) : IClassFixture<CatalogueApiFixture>
+{
+    private const string Budget = "gpt-4.1-nano";
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task AClientHangingUpOnARemoteChat_CancelsTheProvidersCall_AndSettlesWhatWasUsed(bool stream)
+    {
+        var user = $"remote-hangup-{stream}-{Guid.NewGuid():N}";
+        using var http = fixture.HangingUpClient(await fixture.KeyAsync(user, "standard"));
+        fixture.Provider.Set(Budget, new FakeBehaviour(TokenDelayMs: 100)); // 16 tokens: 1.5 s
+        try
+        {
+            var aborted = fixture.Provider.Aborted(Budget);
+            using var hangUp = new CancellationTokenSource();
+            using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
+            {
+                Content = JsonContent.Create(new { model = "budget-chat", stream, max_tokens = 16, messages = new[] { new { role = "user", content = "Tell me a story" } } }),
+            };
+            var call = http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, hangUp.Token);
+            if (stream)
+            {
+                using var response = await call;
+                using var reader = new StreamReader(await response.Content.ReadAsStreamAsync());
+                Assert.StartsWith("data: {", await reader.ReadLineAsync()); // the first token has arrived: hang up mid-stream
+            }
+            else
+            {
+                await Task.Delay(400);
+                Assert.False(call.IsCompleted, "the answer came before the client hung up");
+                await hangUp.CancelAsync();
+                await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+            }
+
+            var clock = Stopwatch.StartNew();
+            while (fixture.Provider.Aborted(Budget) == aborted || await OpenHoldsAsync(http) > 0)
+            {
+                Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5),
+                    $"5 s after the client hung up: provider calls aborted {fixture.Provider.Aborted(Budget) - aborted}, holds {await OpenHoldsAsync(http)}; {fixture.Provider.Describe()}");
+                await Task.Delay(20);
+            }
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.ElapsedMilliseconds} ms");
+            var spent = (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("spentToday").GetDecimal();
+            var whole = 0.001m * (4 + 7 + 16) / 1000m; // the whole answer: the fake's usage at the model's price
+            Assert.True(spent > 0 && spent < whole, $"charged {spent}; the part used is more than nothing and less than {whole}");
+        }
+        finally
+        {
+            fixture.Provider.Set(Budget, new FakeBehaviour());
+        }
+    }
+
+    private static async Task<int> OpenHoldsAsync(HttpClient http) =>
+        (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("openReservations").GetInt32();
+}
+
+/// <summary>Embeddings and KServe: a hang-up takes the request's queued parts off the replicas and stops its running ONNX run.</summary>
+[Collection(ApiCollection.Name)]
+public sealed partial class LocalHangUpTests(ApiFixture fixture, Xunit.Abstractions.ITestOutputHelper output)
+{
+    [Fact]
+    public async Task AClientHangingUpOnALongEmbeddingsRequest_LeavesNoHold_NoQueue_AndStopsItsRuns()
+    {
+        var user = $"embed-hangup-{Guid.NewGuid():N}";
+        using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
+        var words = "in the beginning god created the heaven and the earth and the earth was without form and void".Split(' ');
+        string[] Inputs(int salt) => Enumerable.Range(0, 1024)
+            .Select(i => string.Join(' ', Enumerable.Range(0, 220).Select(j => words[(i * 7 + j * 3) % words.Length])) + $" {salt} {i}").ToArray();
+
+        var spentBefore = (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("spentToday").GetDecimal();
+        var cancelledBefore = await CountAsync("aifleet_inference_requests_total", "text-encoder", "outcome=\"cancelled\"");
+        using var hangUp = new CancellationTokenSource();
+        var call = http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = Inputs(2) }, hangUp.Token);
+        var clock = Stopwatch.StartNew();
+        while ((await LoadAsync()).Queued == 0) // hang up once its parts are on the replicas
+        {
+            Assert.False(call.IsCompleted, "the request ended before its parts reached the replicas");
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "the request's parts never reached the replicas");
+            await Task.Delay(5);
+        }
+
+        await hangUp.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => call);
+
+        clock.Restart();
+        while (true)
+        {
+            var holds = (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("openReservations").GetInt32();
+            var (inFlight, queued) = await LoadAsync();
+            if (holds == 0 && inFlight == 0 && queued == 0)
+            {
+                break;
+            }
+
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"{holds} holds, {inFlight} in flight and {queued} queued 5 s after the client hung up");
+            await Task.Delay(50);
+        }
+
+        output.WriteLine($"no hold, queue or work in flight {clock.ElapsedMilliseconds} ms after the hang-up");
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.ElapsedMilliseconds} ms");
+        var cancelled = 0.0;
+        for (var waited = Stopwatch.StartNew(); cancelled == 0 && waited.Elapsed < TimeSpan.FromSeconds(5); await Task.Delay(100)) // scrapes are cached briefly
+        {
+            cancelled = await CountAsync("aifleet_inference_requests_total", "text-encoder", "outcome=\"cancelled\"") - cancelledBefore;
+        }
+
+        output.WriteLine($"{cancelled} of the request's parts left the replicas' queues or runs cancelled");
+        Assert.True(cancelled > 0, "the request's parts were still queued or running when it was cancelled");
+        Assert.Equal(spentBefore, (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("spentToday").GetDecimal()); // nothing was delivered
+    }
+
+    /// <summary>Requests the routers have in flight on text-encoder's replicas, and requests queued in them.</summary>
+    private async Task<(int InFlight, int Queued)> LoadAsync()
+    {
+        var fleet = await fixture.Http.GetFromJsonAsync<JsonElement>("/v1/fleet/text-encoder");
+        var loads = fleet.GetProperty("versions").EnumerateArray().SelectMany(v => v.GetProperty("loads").EnumerateArray()).ToArray();
+        return (loads.Sum(l => l.GetProperty("inFlight").GetInt32()), loads.Sum(l => l.GetProperty("queueLength").GetInt32()));
+    }
+
+    /// <summary>The sum of a counter's series for a model whose labels contain <paramref name="label"/>.</summary>
+    private async Task<double> CountAsync(string name, string model, string label)
+    {
+        var text = await fixture.Http.GetStringAsync("/metrics");
+        return Series().Matches(text)
+            .Where(m => m.Groups["name"].Value == name && m.Groups["labels"].Value.Contains($"model=\"{model}\"") && m.Groups["labels"].Value.Contains(label))
+            .Sum(m => double.Parse(m.Groups["value"].Value, System.Globalization.CultureInfo.InvariantCulture));
+    }
+
+    [GeneratedRegex(@"^(?<name>[a-z_]+)\{(?<labels>[^}]*)\} (?<value>[0-9.e+]+)", RegexOptions.Multiline)]
+    private static partial Regex Series();
+}
