@@ -28,7 +28,7 @@ internal static class FirstTokenBench
                 await MeasureAsync(http, stream, clients, TimeSpan.FromSeconds(2)); // warm-up
                 var (rate, first, whole) = await MeasureAsync(http, stream, clients, TimeSpan.FromSeconds(seconds));
                 report.AppendLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"| {(stream ? "streamed" : "not streamed")} | {clients} | {rate:0} | {Stats.Percentile(first, 50):0.00} | {Stats.Percentile(first, 99):0.00} | {Stats.Percentile(whole, 50):0.00} | {Stats.Percentile(whole, 99):0.00} |"));
+                    $"| {(stream ? "streamed" : "not streamed")} | {clients} | {rate:0} | {Stats.Percentile(first, 0.5):0.00} | {Stats.Percentile(first, 0.99):0.00} | {Stats.Percentile(whole, 0.5):0.00} | {Stats.Percentile(whole, 0.99):0.00} |"));
             }
         }
 

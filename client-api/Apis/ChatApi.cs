@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Json;
 using Orleans.AiFleet.ClientApi.Auth;
@@ -73,72 +74,90 @@ internal static class ChatApi
     }
 
     /// <summary>
-    /// Writes the router's chat stream as server-sent events. A failure before the first event is an ordinary error
+    /// The router's chat stream as server-sent events (<c>TypedResults.ServerSentEvents</c>, OpenAI's framing: one
+    /// <c>data:</c> line per chunk, then <c>data: [DONE]</c>). A failure before the first event is an ordinary error
     /// response (the status line is not sent yet); one mid-stream ends the stream with an error event.
     /// </summary>
     private static async Task<IResult> StreamAsync(HttpContext http, IAsyncEnumerable<ChatEvent> stream, string id, long created, ILogger logger)
     {
         var aborted = http.RequestAborted;
-        await using var events = stream.GetAsyncEnumerator(aborted);
+        var events = stream.GetAsyncEnumerator(aborted);
         ChatEvent start;
         try
         {
             if (!await events.MoveNextAsync())
             {
+                await events.DisposeAsync();
                 return OpenAiErrors.FromException(AiFleetException.ModelUnavailable("the chat ended before it started"), logger);
             }
 
             start = events.Current;
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
-        {
-            return TypedResults.Empty;
-        }
         catch (Exception e)
         {
-            return OpenAiErrors.FromException(e, logger);
+            await events.DisposeAsync();
+            return aborted.IsCancellationRequested && e is OperationCanceledException ? TypedResults.Empty : OpenAiErrors.FromException(e, logger);
         }
 
         SetRouteHeaders(http, start.Model, start.Version, start.RouteKind, start.Reason);
         http.Response.Headers["x-aifleet-cache"] = start.Cache;
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
+        return TypedResults.ServerSentEvents(Chunks(events, start, id, created, aborted));
+    }
+
+    /// <summary>The OpenAI chunks of a chat whose first event was <paramref name="start"/>; owns and disposes <paramref name="events"/>.</summary>
+    private static async IAsyncEnumerable<string> Chunks(
+        IAsyncEnumerator<ChatEvent> events, ChatEvent start, string id, long created, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
         try
         {
-            await SendAsync(http, Chunk(id, created, start.Model, new { role = "assistant", content = "" }, null));
+            yield return Json(Chunk(id, created, start.Model, new { role = "assistant", content = "" }, null));
             if (start.Text.Length > 0)
             {
-                await SendAsync(http, Chunk(id, created, start.Model, new { content = start.Text }, null));
+                yield return Json(Chunk(id, created, start.Model, new { content = start.Text }, null));
             }
 
-            while (await events.MoveNextAsync())
+            while (true)
             {
-                var e = events.Current;
+                ChatEvent? e;
+                string? failure = null;
+                try
+                {
+                    e = await events.MoveNextAsync() ? events.Current : null;
+                }
+                catch (Exception ex) when (!cancellationToken.IsCancellationRequested)
+                {
+                    // Mid-stream: the status line is gone; end the stream with an error event.
+                    (e, failure) = (null, Json(new { error = new { message = ex.Message, type = "server_error", code = "stream_failed" } }));
+                }
+
+                if (e is null)
+                {
+                    if (failure is not null)
+                    {
+                        yield return failure;
+                    }
+
+                    yield break;
+                }
+
                 if (e.Kind == ChatEvent.Delta)
                 {
-                    await SendAsync(http, Chunk(id, created, start.Model, new { content = e.Text }, null));
+                    yield return Json(Chunk(id, created, start.Model, new { content = e.Text }, null));
                     continue;
                 }
 
-                await SendAsync(http, Chunk(id, created, start.Model, new { }, e.FinishReason));
+                yield return Json(Chunk(id, created, start.Model, new { }, e.FinishReason));
                 var usage = new { prompt_tokens = e.PromptTokens, completion_tokens = e.CompletionTokens, total_tokens = e.PromptTokens + e.CompletionTokens };
-                await SendAsync(http, e.Stopped is null
+                yield return Json(e.Stopped is null
                     ? new { id, @object = "chat.completion.chunk", created, model = start.Model, choices = Array.Empty<object>(), usage }
                     : (object)new { id, @object = "chat.completion.chunk", created, model = start.Model, choices = Array.Empty<object>(), usage, stopped = e.Stopped });
-                await http.Response.WriteAsync("data: [DONE]\n\n", aborted);
+                yield return "[DONE]";
             }
         }
-        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        finally
         {
-            // The client went away: disposing the stream cancels the decoding, and the router settles what was sent.
+            await events.DisposeAsync(); // a client that went away: this cancels the decoding, and the router settles what was sent
         }
-        catch (Exception e)
-        {
-            // Mid-stream: the status line is gone; end the stream with an error event.
-            await SendAsync(http, new { error = new { message = e.Message, type = "server_error", code = "stream_failed" } });
-        }
-
-        return TypedResults.Empty;
     }
 
     /// <summary>Which model answered and why: <c>x-aifleet-model</c>, <c>x-aifleet-route</c> and <c>x-aifleet-route-reason</c>.</summary>
@@ -153,9 +172,5 @@ internal static class ChatApi
     private static object Chunk(string id, long created, string model, object delta, string? finish) =>
         new { id, @object = "chat.completion.chunk", created, model, choices = new[] { new { index = 0, delta, finish_reason = finish } } };
 
-    private static async Task SendAsync(HttpContext http, object value)
-    {
-        await http.Response.WriteAsync("data: " + JsonSerializer.Serialize(value) + "\n\n");
-        await http.Response.Body.FlushAsync();
-    }
+    private static string Json(object value) => JsonSerializer.Serialize(value);
 }

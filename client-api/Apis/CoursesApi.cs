@@ -1,3 +1,5 @@
+using System.Net.ServerSentEvents;
+using System.Runtime.CompilerServices;
 using System.Globalization;
 using System.Security.Claims;
 using System.Security.Cryptography;
@@ -82,7 +84,7 @@ internal static class CoursesApi
 
     /// <summary>
     /// Server-sent events: every event the saga has recorded (from <c>Last-Event-ID</c> on, when a client reconnects),
-    /// then each new one as it happens, until the saga ends; the last is <c>event: end</c> with the final status.
+    /// then each new one as the saga pushes it, until the saga ends; the last is <c>event: end</c> with the final status.
     /// </summary>
     private static async Task<IResult> EventsAsync(string id, HttpContext http, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
@@ -91,49 +93,69 @@ internal static class CoursesApi
             return NotFound(id);
         }
 
-        var saga = grains.GetGrain<ICourseGenerationGrain>(id);
         long.TryParse(http.Request.Headers["Last-Event-ID"].FirstOrDefault(), NumberStyles.None, CultureInfo.InvariantCulture, out var after);
-        http.Response.ContentType = "text/event-stream";
-        http.Response.Headers.CacheControl = "no-cache";
-        var abort = http.RequestAborted;
-        async Task<long> SendEventsAsync(long from)
-        {
-            foreach (var e in await calls.RunAsync(_ => saga.GetEventsAsync(from)))
-            {
-                from = e.Seq;
-                await http.Response.WriteAsync($"id: {e.Seq}\nevent: {e.Kind}\ndata: {JsonSerializer.Serialize(e, Json)}\n\n", abort);
-            }
-
-            return from;
-        }
-
-        try
-        {
-            while (!abort.IsCancellationRequested)
-            {
-                after = await SendEventsAsync(after);
-
-                await http.Response.Body.FlushAsync(abort);
-                var status = await calls.RunAsync(_ => saga.GetStatusAsync());
-                if (status is null || SagaStates.IsTerminal(status.State))
-                {
-                    // Events recorded between the read and the status are sent before the end.
-                    await SendEventsAsync(after);
-
-                    await http.Response.WriteAsync($"event: end\ndata: {JsonSerializer.Serialize(status, Json)}\n\n", abort);
-                    break;
-                }
-
-                await Task.Delay(200, abort);
-            }
-        }
-        catch (OperationCanceledException) when (abort.IsCancellationRequested)
-        {
-            // The client went away; the saga goes on.
-        }
-
-        return TypedResults.Empty;
+        return TypedResults.ServerSentEvents(ProgressAsync(grains.GetGrain<ICourseGenerationGrain>(id), after, http.RequestAborted));
     }
+
+    /// <summary>
+    /// The saga's pushed progress as events. When the saga's stream breaks (its silo died and it resumes elsewhere,
+    /// or the gateway changed) it is watched again from the last event sent, for up to <see cref="WatchRetries"/> tries.
+    /// </summary>
+    private static async IAsyncEnumerable<SseItem<string>> ProgressAsync(
+        ICourseGenerationGrain saga, long after, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        for (var tries = 0; tries < WatchRetries; tries++)
+        {
+            var progress = saga.WatchAsync(after, cancellationToken).GetAsyncEnumerator(cancellationToken);
+            try
+            {
+                while (true)
+                {
+                    SagaProgress? next;
+                    try
+                    {
+                        next = await progress.MoveNextAsync() ? progress.Current : null;
+                    }
+                    catch (Exception) when (!cancellationToken.IsCancellationRequested)
+                    {
+                        break; // watched again below
+                    }
+
+                    if (next is null)
+                    {
+                        yield break;
+                    }
+
+                    if (next.Event is { } e)
+                    {
+                        (after, tries) = (e.Seq, 0);
+                        yield return new SseItem<string>(JsonSerializer.Serialize(e, Json), e.Kind) { EventId = e.Seq.ToString(CultureInfo.InvariantCulture) };
+                        continue;
+                    }
+
+                    yield return new SseItem<string>(JsonSerializer.Serialize(next.End, Json), "end");
+                    yield break;
+                }
+            }
+            finally
+            {
+                try
+                {
+                    await progress.DisposeAsync();
+                }
+                catch (Exception)
+                {
+                    // A broken stream may fail to dispose; its grain side expires by itself.
+                }
+            }
+
+            await Task.Delay(WatchRetryDelay, cancellationToken);
+        }
+    }
+
+    private const int WatchRetries = 50;
+
+    private static readonly TimeSpan WatchRetryDelay = TimeSpan.FromMilliseconds(200);
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web);
 

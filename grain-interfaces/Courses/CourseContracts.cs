@@ -91,6 +91,12 @@ public static class SagaSteps
     public const string Done = "done";
 }
 
+/// <summary>One item of a saga's pushed progress: an event as it is recorded, or, last, the saga's final status.</summary>
+[GenerateSerializer, Immutable, Alias("aifleet.SagaProgress")]
+public sealed record SagaProgress(
+    [property: Id(0)] SagaEvent? Event,
+    [property: Id(1)] SagaStatus? End);
+
 /// <summary>Something that happened in a saga, numbered from 1: what the progress stream sends.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.SagaEvent")]
 public sealed record SagaEvent(

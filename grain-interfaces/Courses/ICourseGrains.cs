@@ -22,6 +22,13 @@ public interface ICourseGenerationGrain : IGrainWithStringKey
     [Alias("GetEvents")]
     Task<IReadOnlyList<SagaEvent>> GetEventsAsync(long after);
 
+    /// <summary>
+    /// The saga's events after <paramref name="after"/>, then each one as the saga records it (pushed, not polled),
+    /// ending with the final status once the saga has ended (or a null status when it was never started).
+    /// </summary>
+    [Alias("Watch")]
+    IAsyncEnumerable<SagaProgress> WatchAsync(long after, CancellationToken cancellationToken = default);
+
     /// <summary>Asks the saga to stop: compensation deletes what it created and releases its reservation.</summary>
     [Alias("Cancel")]
     Task<SagaStatus?> CancelAsync();

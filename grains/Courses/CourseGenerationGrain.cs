@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
@@ -91,6 +92,32 @@ internal sealed partial class CourseGenerationGrain(
 
     public Task<IReadOnlyList<SagaEvent>> GetEventsAsync(long after) =>
         Task.FromResult<IReadOnlyList<SagaEvent>>(S.Events.Where(e => e.Seq > after).ToArray());
+
+    public async IAsyncEnumerable<SagaProgress> WatchAsync(long after, [EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            var changed = _changed.Task; // taken before reading, so nothing recorded in between is missed
+            foreach (var e in S.Events.Where(e => e.Seq > after).ToArray())
+            {
+                after = e.Seq;
+                yield return new SagaProgress(e, null);
+            }
+
+            if (S.Request is null || SagaStates.IsTerminal(S.State))
+            {
+                yield return new SagaProgress(null, S.Request is null ? null : Status());
+                yield break;
+            }
+
+            await changed.WaitAsync(cancellationToken);
+        }
+    }
+
+    /// <summary>Wakes the watchers: something was recorded or saved.</summary>
+    private void Changed() => Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
+
+    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public async Task<SagaStatus?> CancelAsync()
     {
@@ -325,6 +352,7 @@ internal sealed partial class CourseGenerationGrain(
     {
         S.UpdatedAt = time.GetUtcNow();
         S.Events.Add(new SagaEvent(S.Events.Count + 1, S.UpdatedAt, step, kind, message, S.Lessons.Count, S.Spend, S.State));
+        Changed();
     }
 
     /// <summary>Writes one at a time: lessons finish concurrently and each is saved as it lands.</summary>
@@ -338,6 +366,7 @@ internal sealed partial class CourseGenerationGrain(
         finally
         {
             _writes.Release();
+            Changed(); // a state change (an end, say) is saved, if not always recorded as an event
         }
     }
 

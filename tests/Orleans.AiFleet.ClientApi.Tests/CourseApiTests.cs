@@ -105,6 +105,12 @@ public sealed class CourseApiTests(ApiFixture fixture)
         var kinds = stream.Split('\n').Where(l => l.StartsWith("event: ", StringComparison.Ordinal)).Select(l => l[7..]).ToList();
         Assert.Equal(["started", "validated", "reserved", "outline", "lesson", "lesson", "lesson", "lessons", "course_created", "succeeded", "end"], kinds);
         Assert.Contains("\"state\":\"succeeded\"", stream.Split("event: end")[1]);
+        Assert.Contains("id: 10\n", stream); // each event carries its number, for a client that reconnects
+
+        // A client that reconnects after event 8 gets the rest and the end.
+        using var again = new HttpRequestMessage(HttpMethod.Get, $"/v1/courses/jobs/{id}/events") { Headers = { { "Last-Event-ID", "8" } } };
+        var rest = await (await http.SendAsync(again)).Content.ReadAsStringAsync();
+        Assert.Equal(["course_created", "succeeded", "end"], rest.Split('\n').Where(l => l.StartsWith("event: ", StringComparison.Ordinal)).Select(l => l[7..]));
     }
 
     [Fact]

@@ -2,6 +2,8 @@ using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using System.Text.RegularExpressions;
+using Orleans.AiFleet.GrainInterfaces.Fleet;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Tests;
 
@@ -86,7 +88,7 @@ public sealed partial class LocalHangUpTests(ApiFixture fixture, Xunit.Abstracti
         using var hangUp = new CancellationTokenSource();
         var call = http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = Inputs(2) }, hangUp.Token);
         var clock = Stopwatch.StartNew();
-        while ((await LoadAsync()).Queued == 0) // hang up once its parts are on the replicas
+        while (await QueuedNowAsync() < 64) // hang up once its parts wait in the replicas' queues
         {
             Assert.False(call.IsCompleted, "the request ended before its parts reached the replicas");
             Assert.True(clock.Elapsed < TimeSpan.FromSeconds(20), "the request's parts never reached the replicas");
@@ -123,7 +125,15 @@ public sealed partial class LocalHangUpTests(ApiFixture fixture, Xunit.Abstracti
         Assert.Equal(spentBefore, (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("spentToday").GetDecimal()); // nothing was delivered
     }
 
-    /// <summary>Requests the routers have in flight on text-encoder's replicas, and requests queued in them.</summary>
+    /// <summary>Requests waiting in text-encoder's replicas' queues now, asked of each replica.</summary>
+    private async Task<int> QueuedNowAsync()
+    {
+        var table = await fixture.Grains.GetGrain<IModelFleetGrain>("text-encoder").GetRoutingTableAsync("1");
+        var statuses = await Task.WhenAll(table.Replicas.Select(r => fixture.Grains.GetGrain<IModelReplicaGrain>(r).GetStatusAsync()));
+        return statuses.Sum(s => s.QueueLength);
+    }
+
+    /// <summary>Requests the routers have in flight on text-encoder's replicas, and requests queued in them, as last reported.</summary>
     private async Task<(int InFlight, int Queued)> LoadAsync()
     {
         var fleet = await fixture.Http.GetFromJsonAsync<JsonElement>("/v1/fleet/text-encoder");
