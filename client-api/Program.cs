@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using Orleans.Dashboard;
 using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.ClientApi.Auth;

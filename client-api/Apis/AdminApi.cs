@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using System.Security.Claims;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.AiFleet.ClientApi.Auth;

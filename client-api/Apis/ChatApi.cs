@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using System.Runtime.CompilerServices;
 using System.Security.Claims;
 using System.Text.Json;

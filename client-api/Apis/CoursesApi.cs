@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using System.Net.ServerSentEvents;
 using System.Runtime.CompilerServices;
 using System.Globalization;
@@ -8,7 +9,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.AiFleet.ClientApi.Auth;
-using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Courses;
 
 namespace Orleans.AiFleet.ClientApi.Apis;

@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Fleet;

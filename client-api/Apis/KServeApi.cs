@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using System.IO.Pipelines;
 using System.Security.Claims;
 using Orleans.AiFleet.ClientApi.Auth;

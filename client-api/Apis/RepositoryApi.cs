@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using Microsoft.AspNetCore.Mvc;
 using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Failures;

@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.AspNetCore.WebUtilities;

@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using System.Collections.Concurrent;
 using System.Security.Claims;
 using System.Security.Cryptography;

@@ -1,3 +1,4 @@
+using Orleans.AiFleet.ClientApi.Cluster;
 using System.Collections.Concurrent;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;

@@ -271,48 +271,6 @@ internal sealed partial class UserBudgetGrain(
         return entry;
     }
 
-    public async Task SetLimitsAsync(BudgetLimits limits)
-    {
-        if (limits.PerRequest < 0 || limits.Daily < 0 || limits.Monthly < 0 || limits.RequestsPerMinute < 1 || limits.TokensPerMinute < 1 || limits.MaxParallel < 1)
-        {
-            throw AiFleetException.Invalid("caps must be zero or more, and per-minute and parallel limits at least 1 (or unset)");
-        }
-
-        state.State.Limits = limits;
-        RebuildRateLimiters();
-        await WriteAsync();
-    }
-
-    public Task<BudgetStatus> GetStatusAsync()
-    {
-        var now = time.GetUtcNow();
-        ExpireDue(now);
-        var today = DateOnly.FromDateTime(now.UtcDateTime);
-        return Task.FromResult(new BudgetStatus(User, Limits, _dayTotals.GetValueOrDefault(today), MonthTotal(today), _reserved, state.State.Open.Count));
-    }
-
-    public Task<IReadOnlyList<UsageRow>> GetUsageAsync(DateOnly from, DateOnly to) =>
-        Task.FromResult<IReadOnlyList<UsageRow>>(_usage.Values
-            .Where(r => r.Day >= from && r.Day <= to)
-            .OrderBy(r => r.Day).ThenBy(r => r.Model, StringComparer.Ordinal)
-            .ToArray());
-
-    public async Task<IReadOnlyList<LedgerEntry>> GetLedgerAsync(DateOnly from, DateOnly to)
-    {
-        if (to < from || to.DayNumber - from.DayNumber > 366)
-        {
-            throw AiFleetException.Invalid("a ledger range is at most 367 days, from before to");
-        }
-
-        var entries = new List<LedgerEntry>();
-        for (var day = from; day <= to; day = day.AddDays(1))
-        {
-            entries.AddRange(await ledger.ReadAsync(User, day));
-        }
-
-        return entries;
-    }
-
     /// <summary>Reservations past their time stop holding budget; they can still be settled late for a while.</summary>
     private void ExpireDue(DateTimeOffset now)
     {

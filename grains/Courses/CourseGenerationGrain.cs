@@ -1,10 +1,7 @@
-using System.Globalization;
-using System.Runtime.CompilerServices;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Courses;
-using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.Concurrency;
 using Orleans.Placement;
@@ -87,37 +84,6 @@ internal sealed partial class CourseGenerationGrain(
         EnsureRunning();
         return Status();
     }
-
-    public Task<SagaStatus?> GetStatusAsync() => Task.FromResult(S.Request is null ? null : Status());
-
-    public Task<IReadOnlyList<SagaEvent>> GetEventsAsync(long after) =>
-        Task.FromResult<IReadOnlyList<SagaEvent>>(S.Events.Where(e => e.Seq > after).ToArray());
-
-    public async IAsyncEnumerable<SagaProgress> WatchAsync(long after, [EnumeratorCancellation] CancellationToken cancellationToken = default)
-    {
-        while (true)
-        {
-            var changed = _changed.Task; // taken before reading, so nothing recorded in between is missed
-            foreach (var e in S.Events.Where(e => e.Seq > after).ToArray())
-            {
-                after = e.Seq;
-                yield return new SagaProgress(e, null);
-            }
-
-            if (S.Request is null || SagaStates.IsTerminal(S.State))
-            {
-                yield return new SagaProgress(null, S.Request is null ? null : Status());
-                yield break;
-            }
-
-            await changed.WaitAsync(cancellationToken);
-        }
-    }
-
-    /// <summary>Wakes the watchers: something was recorded or saved.</summary>
-    private void Changed() => Interlocked.Exchange(ref _changed, new(TaskCreationOptions.RunContinuationsAsynchronously)).TrySetResult();
-
-    private TaskCompletionSource _changed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public async Task<SagaStatus?> CancelAsync()
     {
@@ -223,122 +189,6 @@ internal sealed partial class CourseGenerationGrain(
             var keep = options.Value.KeepEndedFor;
             await this.RegisterOrUpdateReminder(ExpireReminder, keep, keep < MinimumReminderPeriod ? MinimumReminderPeriod : keep);
         }
-    }
-
-    private IInferenceRouterGrain Router => GrainFactory.GetGrain<IInferenceRouterGrain>(0);
-
-    private IUserBudgetGrain Budget => GrainFactory.GetGrain<IUserBudgetGrain>(S.User!);
-
-    private async Task ValidateAsync()
-    {
-        var r = S.Request!;
-        var longest = Enumerable.Range(0, r.Lessons).Select(LessonPrompt).Append(OutlinePrompt()).MaxBy(p => p.Length)!;
-        var perCall = await Router.EstimateChatAsync(Chat(longest, r.LessonTokens, 0));
-        var estimate = Money.Ceiling(perCall * (r.Lessons + 1));
-        if (r.BudgetCeiling is { } ceiling && estimate > ceiling)
-        {
-            throw AiFleetException.Invalid(string.Create(CultureInfo.InvariantCulture,
-                $"the course may cost up to ${estimate} ({r.Lessons + 1} model calls at ${perCall} each), more than its budget ceiling ${ceiling}"));
-        }
-
-        S.Reserved = estimate;
-        await AdvanceAsync(SagaSteps.Reserve, "validated", string.Create(CultureInfo.InvariantCulture, $"request valid; the course may cost up to ${estimate}"));
-    }
-
-    private async Task ReserveAsync()
-    {
-        var r = S.Request!;
-        var hold = await Budget.ReserveAsync(new ReserveRequest("course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor));
-        if (!hold.Granted)
-        {
-            throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
-        }
-
-        S.Reservation = hold.ReservationId;
-        await AdvanceAsync(SagaSteps.Outline, "reserved", string.Create(CultureInfo.InvariantCulture, $"${S.Reserved} held on the budget of '{S.User}'"));
-    }
-
-    private async Task OutlineAsync()
-    {
-        var answer = await CallAsync(OutlinePrompt(), S.Request!.LessonTokens, 0);
-        S.Outline = answer.Text;
-        Charge(answer);
-        await AdvanceAsync(SagaSteps.Lessons, "outline", $"outline written by {answer.Model}");
-    }
-
-    private async Task LessonsAsync()
-    {
-        var r = S.Request!;
-        using var slots = new SemaphoreSlim(LessonParallelism);
-        var pending = Enumerable.Range(0, r.Lessons).Where(i => !S.Lessons.ContainsKey(i)).ToArray();
-        await Task.WhenAll(pending.Select(async index =>
-        {
-            await slots.WaitAsync(_cancel.Token);
-            try
-            {
-                var answer = await CallAsync(LessonPrompt(index), r.LessonTokens, index + 1);
-                S.Lessons[index] = new Lesson(index, Title(r, index), answer.Text, answer.Model, answer.PromptTokens + answer.CompletionTokens, answer.Cost);
-                Charge(answer);
-                Record(SagaSteps.Lessons, "lesson", $"lesson {index + 1} of {r.Lessons} written by {answer.Model}");
-                await SaveAsync();
-            }
-            finally
-            {
-                slots.Release();
-            }
-        }));
-
-        await AdvanceAsync(SagaSteps.CreateCourse, "lessons", $"all {r.Lessons} lessons written");
-    }
-
-    /// <summary>One model call; transient failures left after the router's own retries and fallbacks are tried again.</summary>
-    private async Task<ChatCompletion> CallAsync(string prompt, int maxTokens, int seed)
-    {
-        for (var attempt = 1; ; attempt++)
-        {
-            _cancel.Token.ThrowIfCancellationRequested();
-            try
-            {
-                return await Router.CompleteChatAsync(Chat(prompt, maxTokens, seed), _cancel.Token);
-            }
-            catch (Exception e) when (attempt < 3 && Routing.Faults.FallsBack(e))
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(250 * attempt), _cancel.Token);
-            }
-        }
-    }
-
-    private void Charge(ChatCompletion answer)
-    {
-        S.Spend += answer.Cost;
-        S.Tokens += answer.PromptTokens + answer.CompletionTokens;
-    }
-
-    private async Task CreateCourseAsync()
-    {
-        var r = S.Request!;
-        if (S.CourseId is null)
-        {
-            // Known before anything is created, so compensation can always find what to delete.
-            S.CourseId = "course_" + this.GetPrimaryKeyString().Replace("saga_", "", StringComparison.Ordinal);
-            await SaveAsync();
-        }
-
-        var now = time.GetUtcNow();
-        var lessons = S.Lessons.Values.OrderBy(l => l.Index).ToArray();
-        await GrainFactory.GetGrain<ICourseGrain>(S.CourseId).CreateAsync(
-            new Course(S.CourseId, S.User!, r.Subject, r.Level, r.Language, S.Outline ?? "", lessons, this.GetPrimaryKeyString(), now, S.Spend));
-        await GrainFactory.GetGrain<IUserCoursesGrain>(S.User!).AddAsync(new CourseSummary(S.CourseId, r.Subject, r.Level, lessons.Length, now));
-        await AdvanceAsync(SagaSteps.Settle, "course_created", $"course {S.CourseId} stored with {lessons.Length} lessons");
-    }
-
-    private async Task SettleAsync()
-    {
-        _cancel.Token.ThrowIfCancellationRequested(); // a cancel that landed during the last steps still wins
-        var entry = await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, "ok"));
-        S.Charged = entry?.Cost ?? S.Charged;
-        S.State = SagaStates.Succeeded;
-        await AdvanceAsync(SagaSteps.Done, "succeeded", string.Create(CultureInfo.InvariantCulture, $"settled at ${S.Spend}; the rest of the hold released"));
     }
 
     private async Task AdvanceAsync(string next, string kind, string message)

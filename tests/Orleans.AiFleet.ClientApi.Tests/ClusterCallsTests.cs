@@ -1,4 +1,4 @@
-using Orleans.AiFleet.ClientApi.Inference;
+using Orleans.AiFleet.ClientApi.Cluster;
 
 namespace Orleans.AiFleet.ClientApi.Tests;
 

@@ -1,9 +1,8 @@
 using System.Net;
 using Microsoft.Extensions.Options;
-using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.Configuration;
 
-namespace Orleans.AiFleet.ClientApi.Hosting;
+namespace Orleans.AiFleet.ClientApi.Cluster;
 
 /// <summary>The embedded default: one silo in this process on localhost clustering and in-memory state.</summary>
 internal static partial class EmbeddedSiloExtensions

@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Options;
 
-namespace Orleans.AiFleet.ClientApi.Hosting;
+namespace Orleans.AiFleet.ClientApi.Cluster;
 
 /// <summary>The in-process silo of the embedded default. Bound from <c>AiFleet:Embedded</c>.</summary>
 public sealed class EmbeddedSiloOptions

@@ -2,7 +2,7 @@ using Orleans.Runtime.Messaging;
 using Polly;
 using Polly.Retry;
 
-namespace Orleans.AiFleet.ClientApi.Inference;
+namespace Orleans.AiFleet.ClientApi.Cluster;
 
 /// <summary>
 /// client-api's calls into the cluster. <see cref="RunAsync{T}"/> is for calls that may be sent twice: reads,

@@ -1,8 +1,7 @@
 using Orleans.Dashboard;
-using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.Grains.Hosting;
 
-namespace Orleans.AiFleet.ClientApi.Hosting;
+namespace Orleans.AiFleet.ClientApi.Cluster;
 
 /// <summary>Cluster mode for client-api: an external Orleans client of the silos found through PostgreSQL.</summary>
 internal static partial class ClusterClientExtensions
