@@ -5,35 +5,18 @@ using Orleans.AiFleet.Grains.Hosting;
 
 // The silo host. With AiFleet:Cluster:Postgres set (env AIFLEET__CLUSTER__POSTGRES) it joins the cluster through
 // PostgreSQL membership, with grain state and reminders in Redis when AiFleet:Cluster:Redis is set; without it, it
-// runs one localhost silo with in-memory state.
+// runs one localhost silo with in-memory state. Either way it warms every model version once it is active.
 var builder = Host.CreateApplicationBuilder(args);
 var cluster = builder.Configuration.GetSection(AiFleetClusterOptions.SectionName).Get<AiFleetClusterOptions>() ?? new();
 builder.UseOrleans(silo =>
 {
-    if (cluster.IsConfigured)
-    {
-        silo.UseAiFleetCluster(cluster);
+    silo.AddAiFleet(cluster);
 
-        // In a Kubernetes pod (k8s/silo.yaml): the silo is named after its pod and advertises the pod IP from the
-        // downward API, and silos whose pods are gone are declared dead. Outside a cluster it cannot start, so only here.
-        if (!string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST")))
-        {
-            silo.UseKubernetesHosting();
-        }
-    }
-    else
+    // In a Kubernetes pod (k8s/silo.yaml): the silo is named after its pod and advertises the pod IP from the
+    // downward API, and silos whose pods are gone are declared dead. Outside a cluster it cannot start, so only there.
+    if (cluster.IsConfigured && !string.IsNullOrEmpty(Environment.GetEnvironmentVariable("KUBERNETES_SERVICE_HOST")))
     {
-        silo.UseLocalhostClustering();
-    }
-
-    silo.AddAiFleet();
-    if (cluster.IsConfigured && !string.IsNullOrWhiteSpace(cluster.Redis))
-    {
-        silo.UseAiFleetRedisState(cluster.Redis, cluster.StoreTimeout);
-    }
-    else
-    {
-        silo.UseAiFleetInMemoryState();
+        silo.UseKubernetesHosting();
     }
 });
 if (AiFleetTracing.IsEnabled(builder.Configuration))

@@ -36,7 +36,7 @@ internal static class KServeApi
         TypedResults.Ok(new { name = ServerName, version = ServerVersion, extensions = Array.Empty<string>() });
 
     // KServe: 200 means ready, a 4xx means not ready.
-    private static IResult ServerReady(ModelWarmupService warmup) => warmup.IsReady
+    private static IResult ServerReady(ModelReadinessService readiness) => readiness.IsReady
         ? TypedResults.Ok(new { ready = true })
         : KServeErrors.Error(StatusCodes.Status400BadRequest, "the server is not ready: models are still warming up");
 

@@ -1,5 +1,6 @@
 using System.Net;
 using Microsoft.Extensions.Options;
+using Orleans.AiFleet.Grains.Hosting;
 using Orleans.Configuration;
 
 namespace Orleans.AiFleet.ClientApi.Cluster;
@@ -13,7 +14,7 @@ internal static partial class EmbeddedSiloExtensions
         builder.Services.AddSingleton<IValidateOptions<EmbeddedSiloOptions>, EmbeddedSiloOptionsValidator>();
         builder.UseOrleans(silo =>
         {
-            silo.UseLocalhostClustering().AddAiFleet().UseAiFleetInMemoryState();
+            silo.AddAiFleet(new AiFleetClusterOptions()); // no cluster named: localhost clustering, in-memory state, warm-up at start
 
             // Ports come from options, resolved when the silo starts, so any configuration source (tests' too) applies.
             silo.Services.AddOptions<EndpointOptions>().Configure<IOptions<EmbeddedSiloOptions>>((endpoints, embedded) =>

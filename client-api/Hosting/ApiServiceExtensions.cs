@@ -92,9 +92,9 @@ internal static class ApiServiceExtensions
         // Binding failures throw, so the failure handler names the field in the route's protocol (not an empty 400).
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         services.ConfigureHttpJsonOptions(o => o.SerializerOptions.TypeInfoResolverChain.Insert(0, ApiJsonContext.Default));
-        services.AddSingleton<ModelWarmupService>();
-        services.AddHostedService(sp => sp.GetRequiredService<ModelWarmupService>());
-        services.AddHealthChecks().AddCheck<ModelWarmupService>("models", tags: [HealthApi.ReadyTag]);
+        services.AddSingleton<ModelReadinessService>();
+        services.AddHostedService(sp => sp.GetRequiredService<ModelReadinessService>());
+        services.AddHealthChecks().AddCheck<ModelReadinessService>("models", tags: [HealthApi.ReadyTag]);
         var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(AiFleetMeter, "Microsoft.Orleans", "System.Runtime", "Polly") // Polly: the routers' retries, hedges and breakers
             .AddAspNetCoreInstrumentation()

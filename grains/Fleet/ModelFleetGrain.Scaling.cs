@@ -8,6 +8,7 @@ internal sealed partial class ModelFleetGrain
 {
     private async Task EvaluateAsync(CancellationToken cancellationToken)
     {
+        await RebalanceOnJoinAsync();
         var policy = _model.Config.Replicas;
         foreach (var fleet in _versions.Values.Where(f => f.InRotation > 0))
         {

@@ -28,6 +28,7 @@ internal sealed partial class ModelFleetGrain(
     ModelRepository repository,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
     ILocalSiloDetails silo,
+    IClusterMembershipService membership,
     Microsoft.Extensions.Options.IOptions<FleetOptions> options,
     ILogger<ModelFleetGrain> logger) : Grain, IModelFleetGrain
 {

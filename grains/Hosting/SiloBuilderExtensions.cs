@@ -23,7 +23,10 @@ namespace Orleans.Hosting;
 /// </summary>
 public static class AiFleetSiloBuilderExtensions
 {
-    /// <summary>Registers the grains' services and options. Safe to call more than once.</summary>
+    /// <summary>
+    /// Registers the grains' services and options, nothing about clustering or state, and no warm-up: the test
+    /// clusters' building block. Safe to call more than once.
+    /// </summary>
     public static ISiloBuilder AddAiFleet(this ISiloBuilder silo)
     {
         var services = silo.Services;
@@ -67,6 +70,37 @@ public static class AiFleetSiloBuilderExtensions
             silo.AddDashboard(o => o.CounterUpdateIntervalMs = 1000);
         }
 
+        return silo;
+    }
+
+    /// <summary>
+    /// The whole silo from one options object, as silo/ and the embedded default run it: cluster mode on PostgreSQL
+    /// membership when <paramref name="options"/> names a database (else one silo on localhost clustering), grain state
+    /// in Redis when it names one (else in memory), the grains' services, and model warm-up as the silo's own start-up
+    /// task (<see cref="SiloModelWarmup"/>).
+    /// </summary>
+    public static ISiloBuilder AddAiFleet(this ISiloBuilder silo, AiFleetClusterOptions options)
+    {
+        if (options.IsConfigured)
+        {
+            silo.UseAiFleetCluster(options);
+        }
+        else
+        {
+            silo.UseLocalhostClustering();
+        }
+
+        silo.AddAiFleet();
+        if (options.IsConfigured && !string.IsNullOrWhiteSpace(options.Redis))
+        {
+            silo.UseAiFleetRedisState(options.Redis, options.StoreTimeout);
+        }
+        else
+        {
+            silo.UseAiFleetInMemoryState();
+        }
+
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, SiloModelWarmup>();
         return silo;
     }
 

@@ -52,22 +52,15 @@ internal static class TestHosts
                 silo.Services.AddKeyedSingleton(AiFleetServiceKeys.Clock, clock);
             }
 
-            silo.UseAiFleetCluster(new AiFleetClusterOptions
+            silo.AddAiFleet(new AiFleetClusterOptions
             {
                 Postgres = postgres,
                 ClusterId = clusterId,
                 ServiceId = clusterId,
                 SiloPort = siloPort,
                 GatewayPort = gatewayPort,
-            }).AddAiFleet();
-            if (redis is null)
-            {
-                silo.UseAiFleetInMemoryState();
-            }
-            else
-            {
-                silo.UseAiFleetRedisState(redis);
-            }
+                Redis = redis,
+            });
 
             silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = repository ?? TestRepository.Shipped);
         });
