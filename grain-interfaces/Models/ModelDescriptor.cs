@@ -65,4 +65,5 @@ public sealed record ReplicaStatus(
     [property: Id(5)] long Batches,
     [property: Id(6)] string ExecutionProvider,
     [property: Id(7)] string Silo,
-    [property: Id(8)] long TerminatedRuns = 0);
+    [property: Id(8)] long TerminatedRuns = 0,
+    [property: Id(9)] int Running = 0);

@@ -70,6 +70,9 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     /// <summary>Accepted requests not yet answered: queued plus the batch running now.</summary>
     public int InFlight => Volatile.Read(ref _waiting) + Volatile.Read(ref _running);
 
+    /// <summary>Requests in the batch that is running now.</summary>
+    public int Running => Volatile.Read(ref _running);
+
     public long CompletedRequests => Interlocked.Read(ref _completed);
 
     /// <summary>

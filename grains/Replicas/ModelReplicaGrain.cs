@@ -188,7 +188,8 @@ internal sealed partial class ModelReplicaGrain(
         _batcher?.Batches ?? 0,
         _model.IsRemote ? "remote:" + _model.Config.Remote!.Provider : _lease?.Session.ExecutionProvider ?? "",
         silo.SiloAddress.ToString(),
-        _batcher?.TerminatedRuns ?? 0));
+        _batcher?.TerminatedRuns ?? 0,
+        _batcher?.Running ?? 0));
 
     public Task UnloadAsync()
     {
