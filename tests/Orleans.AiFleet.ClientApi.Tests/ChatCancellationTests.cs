@@ -55,4 +55,41 @@ public sealed class ChatCancellationTests(ApiFixture fixture, Xunit.Abstractions
         output.WriteLine($"no hold and nothing in flight {clock.ElapsedMilliseconds} ms after the last client hung up (replicas report every 250 ms)");
         Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), $"took {clock.ElapsedMilliseconds} ms");
     }
+
+    [Fact]
+    public async Task NonStreamedChatClientsHangingUp_StopTheDecoding_AndLeaveNoHold()
+    {
+        var user = $"hangup-whole-{Guid.NewGuid():N}";
+        using var http = fixture.HangingUpClient(await fixture.NewUserKeyAsync(user));
+        var cancelledBefore = await CancelledChatsAsync();
+
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(async i =>
+        {
+            using var hangUp = new CancellationTokenSource(TimeSpan.FromMilliseconds(30));
+            var body = new { model = "chat-lm", max_tokens = 500, temperature = 0.8, seed = i, messages = new[] { new { role = "user", content = "And God said" } } };
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => http.PostAsJsonAsync("/v1/chat/completions", body, hangUp.Token));
+        }));
+
+        var clock = Stopwatch.StartNew();
+        while ((await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("openReservations").GetInt32() > 0)
+        {
+            Assert.True(clock.Elapsed < TimeSpan.FromSeconds(1), "holds outlived their hung-up clients by 1 s");
+            await Task.Delay(20);
+        }
+
+        var cancelled = 0.0;
+        for (var waited = Stopwatch.StartNew(); cancelled == 0 && waited.Elapsed < TimeSpan.FromSeconds(5); await Task.Delay(100)) // scrapes are cached briefly
+        {
+            cancelled = await CancelledChatsAsync() - cancelledBefore;
+        }
+
+        output.WriteLine($"no hold {clock.ElapsedMilliseconds} ms after 20 clients hung up; {cancelled} chats settled as cancelled");
+        Assert.True(cancelled > 0, "every chat ran to its end although its client had gone");
+    }
+
+    /// <summary>Chats on chat-lm the router settled as cancelled (aifleet_router_chat_routes_total).</summary>
+    private async Task<double> CancelledChatsAsync() =>
+        (await fixture.Http.GetStringAsync("/metrics")).Split('\n')
+            .Where(l => l.StartsWith("aifleet_router_chat_routes_total{", StringComparison.Ordinal) && l.Contains("model=\"chat-lm\"") && l.Contains("outcome=\"cancelled\""))
+            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 }
