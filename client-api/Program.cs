@@ -4,10 +4,12 @@ using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Hosting;
+using Orleans.AiFleet.ClientApi.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
 builder.AddAiFleetCluster();
 builder.AddAiFleetApi();
+builder.AddAiFleetGrpc();
 
 var app = builder.Build();
 app.UseExceptionHandler();
@@ -27,6 +29,7 @@ app.MapVersionsApi();
 app.MapOpenAiApi();
 app.MapChatApi();
 app.MapCoursesApi();
+app.MapAiFleetGrpc();
 app.MapSignInApi();
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiServiceExtensions.DashboardPolicy);

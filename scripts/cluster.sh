@@ -6,13 +6,14 @@
 #   scripts/cluster.sh kill I      → kill -9 of silo I (fault injection; the rest of the cluster carries on)
 #   scripts/cluster.sh status
 # Settings (environment): AIFLEET_CLUSTER_DIR (logs and process ids, default .artifacts/cluster),
-# AIFLEET_CLUSTER_HTTP (client-api's URL), AIFLEET_CLUSTER_SILO_PORT / AIFLEET_CLUSTER_GATEWAY_PORT (first silo's
+# AIFLEET_CLUSTER_HTTP (client-api's URL), AIFLEET_CLUSTER_GRPC (its KServe gRPC port), AIFLEET_CLUSTER_SILO_PORT / AIFLEET_CLUSTER_GATEWAY_PORT (first silo's
 # ports), AIFLEET_CLUSTER_NO_BUILD=1 (use the Release build as it is). AIFLEET__CLUSTER__* reach every process,
 # e.g. AIFLEET__CLUSTER__CLUSTERID and AIFLEET__CLUSTER__SERVICEID to run beside another cluster.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${AIFLEET_CLUSTER_DIR:-$root/.artifacts/cluster}"
 http="${AIFLEET_CLUSTER_HTTP:-http://127.0.0.1:5080}"
+grpc="${AIFLEET_CLUSTER_GRPC:-5081}"
 silo_port="${AIFLEET_CLUSTER_SILO_PORT:-11111}"
 gateway_port="${AIFLEET_CLUSTER_GATEWAY_PORT:-30000}"
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -55,7 +56,7 @@ start() {
     sleep 0.5
   done
   [ "$active" -ge "$n" ] || { echo "only $active of $n silos turned Active within 60 s; see $dir/logs" >&2; exit 1; }
-  nohup env Urls="$http" ASPNETCORE_CONTENTROOT="$(dirname "$api")" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
+  nohup env Urls="$http" AIFLEET__GRPC__PORT="$grpc" ASPNETCORE_CONTENTROOT="$(dirname "$api")" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
   echo "client-api $!" >>"$dir/pids"
   for _ in $(seq 1 120); do
     curl -sf "$http/health/ready" >/dev/null 2>&1 && { echo "cluster ready: $n silos, client-api at $http, logs in $dir/logs, admin key in $dir/admin-key"; return 0; }

@@ -147,6 +147,7 @@ internal static class ClusterBench
         var server = Processes.Start("dotnet", $"\"{clientApi}\"", new()
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
+            ["AiFleet__Grpc__Port"] = "0", // gRPC off: benchmarks run beside other servers
             ["AiFleet__Models__Path"] = temp,
             ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(Inv),
             ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(Inv),

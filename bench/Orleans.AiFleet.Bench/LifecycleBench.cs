@@ -267,6 +267,7 @@ internal static class LifecycleBench
             var process = Processes.Start("dotnet", $"\"{clientApi}\"", new()
             {
                 ["Urls"] = baseUri.ToString(),
+                ["AiFleet__Grpc__Port"] = "0", // gRPC off: benchmarks run beside other servers
                 ["AiFleet__Models__Path"] = repo,
                 ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
                 ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),

@@ -78,6 +78,7 @@ Task<Dictionary<(string, int), LoadGenerator.Result>> MeasureFleetAsync(string n
         Processes.Start("dotnet", $"\"{clientApi}\"", new()
         {
             ["Urls"] = $"http://127.0.0.1:{port}",
+            ["AiFleet__Grpc__Port"] = "0", // gRPC off: benchmarks run beside other servers
             ["AiFleet__Models__Path"] = repo,
             ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
             ["AiFleet__Embedded__GatewayPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),

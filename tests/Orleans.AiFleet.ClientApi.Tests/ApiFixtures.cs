@@ -18,10 +18,15 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
     private readonly string _repository;
     private readonly int _httpPort = TestHosts.FreePort();
 
+    /// <summary>client-api's KServe gRPC port (plaintext HTTP/2).</summary>
+    public int GrpcPort { get; } = TestHosts.FreePort();
+
     protected ApiFixtureBase(string repository)
     {
         _repository = repository;
-        UseKestrel(_httpPort);
+
+        // Real Kestrel, listening where the app's own set-up says: the "urls" and AiFleet:Grpc:Port settings below.
+        UseKestrel();
     }
 
     /// <summary>A client presenting the bootstrap admin key.</summary>
@@ -74,6 +79,7 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("urls", $"http://127.0.0.1:{_httpPort}");
+        builder.UseSetting("AiFleet:Grpc:Port", GrpcPort.ToString());
         builder.UseSetting("AiFleet:Models:Path", _repository);
         builder.UseSetting("AiFleet:Auth:AdminKey", TestKeys.Admin);
         builder.UseSetting("AiFleet:Auth:CacheSeconds", "0"); // revocation takes effect at once

@@ -173,6 +173,7 @@ public sealed class ClusterModeApiTests(PostgresFixture postgres) : IClassFixtur
         protected override void ConfigureWebHost(IWebHostBuilder builder)
         {
             builder.UseSetting("urls", $"http://127.0.0.1:{_port}");
+            builder.UseSetting("AiFleet:Grpc:Port", TestHosts.FreePort().ToString());
             builder.UseSetting("AiFleet:Cluster:Postgres", _postgres);
             builder.UseSetting("AiFleet:Cluster:ClusterId", _clusterId);
             builder.UseSetting("AiFleet:Auth:AdminKey", TestKeys.Admin);

@@ -30,6 +30,7 @@ public sealed class ProcessClusterFixture : IAsyncLifetime
         {
             ["AIFLEET_CLUSTER_DIR"] = LogFolder,
             ["AIFLEET_CLUSTER_HTTP"] = $"http://127.0.0.1:{httpPort}",
+            ["AIFLEET_CLUSTER_GRPC"] = TestHosts.FreePort().ToString(),
             ["AIFLEET_CLUSTER_SILO_PORT"] = FirstSiloPort.ToString(),
             ["AIFLEET_CLUSTER_GATEWAY_PORT"] = ConsecutiveFreePorts(2).ToString(),
             ["AIFLEET_CLUSTER_NO_BUILD"] = "1", // scripts/test.sh built the solution

@@ -1,0 +1,132 @@
+using Grpc.Core;
+using GrpcMetadata = Grpc.Core.Metadata;
+using Microsoft.AspNetCore.Authorization;
+using Orleans.AiFleet.ClientApi.Apis;
+using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.ClientApi.Cluster;
+using Orleans.AiFleet.ClientApi.Hosting;
+using Orleans.AiFleet.ClientApi.Inference;
+using Orleans.AiFleet.GrainInterfaces.Inference;
+using Orleans.AiFleet.Grpc.Inference;
+
+namespace Orleans.AiFleet.ClientApi.Grpc;
+
+/// <summary>
+/// KServe v2 over gRPC (<c>GRPCInferenceService</c>, Protos/open_inference_grpc.proto), on its own plaintext HTTP/2
+/// port: the same keys (bearer in metadata), the same one call into the cluster per request, the same budgets and
+/// errors as the HTTP routes, failures as gRPC status codes (<see cref="GrpcFailures"/>).
+/// </summary>
+[Authorize]
+internal sealed class KServeGrpcService(ModelCatalog catalog, ClusterCalls calls, ModelReadinessService readiness) : GRPCInferenceService.GRPCInferenceServiceBase
+{
+    [AllowAnonymous]
+    public override Task<ServerLiveResponse> ServerLive(ServerLiveRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerLiveResponse { Live = true });
+
+    [AllowAnonymous]
+    public override Task<ServerReadyResponse> ServerReady(ServerReadyRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerReadyResponse { Ready = readiness.IsReady });
+
+    public override Task<ServerMetadataResponse> ServerMetadata(ServerMetadataRequest request, ServerCallContext context) =>
+        Task.FromResult(new ServerMetadataResponse { Name = KServeApi.ServerName, Version = KServeApi.ServerVersion, Extensions = { "model_repository" } });
+
+    public override async Task<ModelMetadataResponse> ModelMetadata(ModelMetadataRequest request, ServerCallContext context)
+    {
+        var (model, version) = await FindAsync(request.Name, request.Version);
+        var reply = new ModelMetadataResponse { Name = model.Name, Platform = model.Platform };
+        reply.Versions.AddRange(version is null ? model.Versions : [version]);
+        reply.Inputs.AddRange(model.Inputs.Select(Spec));
+        reply.Outputs.AddRange(model.Outputs.Select(Spec));
+        return reply;
+    }
+
+    public override async Task<ModelReadyResponse> ModelReady(ModelReadyRequest request, ServerCallContext context)
+    {
+        var (model, version) = await FindAsync(request.Name, request.Version);
+        var wanted = version ?? model.DefaultVersion;
+        var state = (await catalog.ReadinessAsync()).FirstOrDefault(r => r.Model == model.Name && r.Version == wanted);
+        return new ModelReadyResponse { Ready = state?.Ready == true };
+    }
+
+    public override async Task<ModelInferResponse> ModelInfer(ModelInferRequest request, ServerCallContext context)
+    {
+        var (model, version) = await FindAsync(request.ModelName, request.ModelVersion);
+        if (!GrpcTensors.TryRead(request, out var inputs, out var error))
+        {
+            throw AiFleetException.Invalid(error!, "inputs");
+        }
+
+        var caller = context.GetHttpContext().User;
+        var outputs = request.Outputs.Count == 0 ? null : request.Outputs.Select(o => o.Name).ToArray();
+        var id = string.IsNullOrEmpty(request.Id) ? null : request.Id;
+        var call = new InferenceRequest(model.Name, version, inputs, outputs, id, caller.UserId(), caller.UserTier());
+        var response = await calls.RunAsync(token => catalog.Router.InferAsync(call, token), context.CancellationToken);
+        await context.WriteResponseHeadersAsync(new GrpcMetadata { { KServeApi.ModelHeader, $"{response.Model}/{response.Version}" }, { KServeApi.RequestIdHeader, response.Id ?? "" } });
+        return GrpcTensors.Write(response, id, raw: request.RawInputContents.Count > 0);
+    }
+
+    [Authorize(Policy = ApiKeyAuthenticationHandler.AdminPolicy)]
+    public override async Task<RepositoryIndexResponse> RepositoryIndex(RepositoryIndexRequest request, ServerCallContext context)
+    {
+        var reply = new RepositoryIndexResponse();
+        foreach (var r in await calls.RunAsync(_ => catalog.Registry.IndexAsync()))
+        {
+            if (!request.Ready || r.Ready)
+            {
+                reply.Models.Add(new RepositoryIndexResponse.Types.ModelIndex
+                {
+                    Name = r.Model,
+                    Version = r.Version,
+                    State = r.Ready ? "READY" : "UNAVAILABLE",
+                    Reason = r.Ready ? "" : r.Error ?? $"{r.ReadyReplicas} of {r.Replicas} replicas ready",
+                });
+            }
+        }
+
+        return reply;
+    }
+
+    [Authorize(Policy = ApiKeyAuthenticationHandler.AdminPolicy)]
+    public override async Task<RepositoryModelLoadResponse> RepositoryModelLoad(RepositoryModelLoadRequest request, ServerCallContext context)
+    {
+        var (model, _) = await FindAsync(request.ModelName, "");
+        await calls.RunAsync(_ => catalog.Registry.LoadModelAsync(model.Name));
+        return new RepositoryModelLoadResponse();
+    }
+
+    [Authorize(Policy = ApiKeyAuthenticationHandler.AdminPolicy)]
+    public override async Task<RepositoryModelUnloadResponse> RepositoryModelUnload(RepositoryModelUnloadRequest request, ServerCallContext context)
+    {
+        var (model, _) = await FindAsync(request.ModelName, "");
+        await calls.RunAsync(async _ =>
+        {
+            await catalog.Registry.UnloadModelAsync(model.Name);
+            return true;
+        });
+        return new RepositoryModelUnloadResponse();
+    }
+
+    /// <summary>The model and the version asked for (null: not named), or NOT_FOUND / INVALID_ARGUMENT naming what is wrong.</summary>
+    private async Task<(GrainInterfaces.Models.ModelDescriptor Model, string? Version)> FindAsync(string name, string version)
+    {
+        if (!InputBounds.IsModelName(name) || (version.Length > 0 && !InputBounds.IsModelName(version)))
+        {
+            throw AiFleetException.Invalid($"model and version names are at most {InputBounds.MaxNameLength} letters, digits, '.', '_' or '-'", "model_name");
+        }
+
+        var model = await catalog.FindAsync(name) ?? throw AiFleetException.ModelNotFound($"model '{name}' is not in the repository");
+        if (version.Length > 0 && !model.Versions.Contains(version))
+        {
+            throw AiFleetException.NotFound($"model '{name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
+        }
+
+        return (model, version.Length > 0 ? version : null);
+    }
+
+    private static ModelMetadataResponse.Types.TensorMetadata Spec(GrainInterfaces.Models.TensorSpec t)
+    {
+        var spec = new ModelMetadataResponse.Types.TensorMetadata { Name = t.Name, Datatype = t.DataType.ToProtocolName() };
+        spec.Shape.AddRange(t.Shape);
+        return spec;
+    }
+}
