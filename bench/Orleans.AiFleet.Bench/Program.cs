@@ -12,6 +12,12 @@ if (args.Length >= 1 && args[0] == "naive-server")
     return 0;
 }
 
+if (args.Length >= 4 && args[0] == "protocol-bodies")
+{
+    Console.WriteLine(await ProtocolBodies.RunAsync(args));
+    return 0;
+}
+
 if (args.Length >= 4 && args[0] == "ttft")
 {
     Console.WriteLine(await FirstTokenBench.RunAsync(args));
