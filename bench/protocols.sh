@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# KServe v2 on the shipped text encoder, the same requests over HTTP+JSON (wrk) and over gRPC with raw tensors
+# KServe v2 on the shipped text encoder, the same requests over HTTP+JSON and HTTP with binary tensors (wrk) and over
+# gRPC with raw tensors
 # (h2load, nghttp2's C load generator, so neither client is .NET), side by side against one embedded server, 1 and 64
 # clients. Each gRPC body is checked once with a client generated from client-api/Protos/open_inference_grpc.proto.
 # Usage: bash bench/protocols.sh [seconds] > bench/out/protocols.md
@@ -23,12 +24,15 @@ echo "Machine: $(nproc) cores, $(date -u '+%Y-%m-%d %H:%M') UTC; ${seconds} s pe
 echo
 echo "| workload | protocol | clients | req/s | mean ms | p50 ms | p99 ms | failed |"
 echo "|---|---|---:|---:|---:|---:|---:|---:|"
-json() { # workload clients
-  AIFLEET_BODY="$bodies/$1.json" wrk -t1 -c"$2" -d3s -s bench/lua/body-file.lua "http://127.0.0.1:$port/v2/models/text-encoder/infer" >/dev/null
-  AIFLEET_BODY="$bodies/$1.json" wrk -t1 -c"$2" -d"${seconds}s" --latency -s bench/lua/body-file.lua "http://127.0.0.1:$port/v2/models/text-encoder/infer" | awk -v name="$1" -v c="$2" '
+json() { # workload clients [binary]
+  local script=bench/lua/body-file.lua file="$bodies/$1.json" label="HTTP+JSON"
+  if [ "${3:-}" = binary ]; then script=bench/lua/binary-file.lua file="$bodies/$1.bin" label="HTTP, binary tensors"; fi
+  export AIFLEET_HEADER_LENGTH="$(cat "$bodies/$1.bin.len")"
+  AIFLEET_BODY="$file" wrk -t1 -c"$2" -d3s -s "$script" "http://127.0.0.1:$port/v2/models/text-encoder/infer" >/dev/null
+  AIFLEET_BODY="$file" wrk -t1 -c"$2" -d"${seconds}s" --latency -s "$script" "http://127.0.0.1:$port/v2/models/text-encoder/infer" | awk -v name="$1" -v c="$2" -v label="$label" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
     /^    Latency/ { mean = ms($2) } / 50%/ { p50 = ms($2) } / 99%/ { p99 = ms($2) } /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $5 }
-    END { printf "| %s | HTTP+JSON | %d | %.0f | %.2f | %.2f | %.2f | %d |\n", name, c, rps, mean, p50, p99, bad + 0 }'
+    END { printf "| %s | %s | %d | %.0f | %.2f | %.2f | %.2f | %d |\n", name, label, c, rps, mean, p50, p99, bad + 0 }'
 }
 grpc() { # workload clients
   h2load -t1 -c"$2" -m1 --warm-up-time=3 -D"$seconds" -d "$bodies/$1.grpc" \
@@ -41,6 +45,7 @@ grpc() { # workload clients
 for w in $workloads; do
   for c in 1 64; do
     json "$w" "$c"
+    json "$w" "$c" binary
     grpc "$w" "$c"
   done
 done

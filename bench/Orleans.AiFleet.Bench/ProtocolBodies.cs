@@ -9,8 +9,8 @@ using Orleans.AiFleet.Grpc.Inference;
 namespace Orleans.AiFleet.Bench;
 
 /// <summary>
-/// The same KServe requests as JSON bodies (for wrk) and as length-prefixed gRPC messages with raw tensors (for
-/// h2load), each checked once against the running server with a client generated from the shipped proto.
+/// The same KServe requests as JSON bodies and binary-extension bodies (for wrk) and as length-prefixed gRPC messages
+/// with raw tensors (for h2load), each checked once against the running server with a client generated from the shipped proto.
 /// Usage: <c>protocol-bodies &lt;folder&gt; &lt;grpc url&gt; &lt;key&gt;</c>; bench/protocols.sh runs it.
 /// </summary>
 internal static class ProtocolBodies
@@ -44,6 +44,20 @@ internal static class ProtocolBodies
                 },
                 outputs = new[] { new { name = "sentence_embedding" } },
             }));
+
+            // The binary extension over HTTP: a JSON header (its length in a file beside it), then the raw tensors.
+            var binaryHeader = System.Text.Encoding.UTF8.GetBytes(JsonSerializer.Serialize(new
+            {
+                parameters = new { binary_data_output = true },
+                inputs = new object[]
+                {
+                    new { name = "input_ids", shape, datatype = "INT64", parameters = new { binary_data_size = ids.Length * 8 } },
+                    new { name = "attention_mask", shape, datatype = "INT64", parameters = new { binary_data_size = mask.Length * 8 } },
+                },
+                outputs = new[] { new { name = "sentence_embedding" } },
+            }));
+            await File.WriteAllBytesAsync(Path.Combine(folder, name + ".bin"), [.. binaryHeader, .. MemoryMarshal.AsBytes(ids.AsSpan()), .. MemoryMarshal.AsBytes(mask.AsSpan())]);
+            await File.WriteAllTextAsync(Path.Combine(folder, name + ".bin.len"), binaryHeader.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
             var request = new ModelInferRequest { ModelName = "text-encoder", Outputs = { new ModelInferRequest.Types.InferRequestedOutputTensor { Name = "sentence_embedding" } } };
             foreach (var (input, values) in new[] { ("input_ids", ids), ("attention_mask", mask) })

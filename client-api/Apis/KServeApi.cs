@@ -115,10 +115,32 @@ internal static class KServeApi
         }
 
         InferenceRequest? request;
+        KServeJson.BinaryOutputs? binary = null;
         string? error;
         try
         {
-            KServeJson.TryReadInferRequest(read.Buffer, model, version, out request, out error);
+            // The binary extension: the header says how much of the body is JSON; the rest is raw tensor bytes.
+            var json = read.Buffer;
+            var rest = System.Buffers.ReadOnlySequence<byte>.Empty;
+            error = null;
+            if (http.Request.Headers[KServeJson.HeaderLengthHeader] is { Count: > 0 } header)
+            {
+                if (!long.TryParse(header.ToString(), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var length)
+                    || length < 1 || length > json.Length)
+                {
+                    error = $"'{KServeJson.HeaderLengthHeader}' must be the length of the body's JSON part: 1 to {json.Length} (was '{header}')";
+                }
+                else
+                {
+                    (json, rest) = (json.Slice(0, length), json.Slice(length));
+                }
+            }
+
+            request = null;
+            if (error is null)
+            {
+                KServeJson.TryReadInferRequest(json, rest, model, version, out request, out binary, out error);
+            }
         }
         finally
         {
@@ -153,7 +175,7 @@ internal static class KServeApi
             response = response with { Id = null }; // the body's id is the client's (the protocol's rule); ours is in the header
         }
 
-        await KServeJsonWriter.WriteInferResponseAsync(http.Response, response, ct);
+        await KServeJsonWriter.WriteInferResponseAsync(http.Response, response, ct, binary);
         return TypedResults.Empty;
     }
 }

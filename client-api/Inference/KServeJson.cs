@@ -11,7 +11,7 @@ namespace Orleans.AiFleet.ClientApi.Inference;
 /// written by <see cref="KServeJsonWriter"/>).
 /// Only the JSON's own form is checked here; whether the tensors fit the model is the replica's one check.
 /// </summary>
-internal static class KServeJson
+internal static partial class KServeJson
 {
     /// <summary>Largest tensor accepted over JSON, in elements.</summary>
     public const int MaxElements = 16 * 1024 * 1024;
@@ -25,9 +25,20 @@ internal static class KServeJson
     /// </summary>
     public static bool TryReadInferRequest(
         in ReadOnlySequence<byte> body, string model, string? version,
-        [NotNullWhen(true)] out InferenceRequest? request, [NotNullWhen(false)] out string? error)
+        [NotNullWhen(true)] out InferenceRequest? request, [NotNullWhen(false)] out string? error) =>
+        TryReadInferRequest(body, ReadOnlySequence<byte>.Empty, model, version, out request, out _, out error);
+
+    /// <summary>
+    /// The same, for the binary tensor extension: <paramref name="body"/> is the JSON header and
+    /// <paramref name="binary"/> the bytes after it, holding in order the inputs whose <c>binary_data_size</c>
+    /// parameter says so. <paramref name="binaryOutputs"/>: the outputs to answer in binary (null: none).
+    /// </summary>
+    public static bool TryReadInferRequest(
+        in ReadOnlySequence<byte> body, in ReadOnlySequence<byte> binary, string model, string? version,
+        [NotNullWhen(true)] out InferenceRequest? request, out BinaryOutputs? binaryOutputs, [NotNullWhen(false)] out string? error)
     {
         request = null;
+        binaryOutputs = null;
         if (body.IsEmpty)
         {
             error = "the request body is empty; send a JSON object with 'inputs'";
@@ -36,7 +47,7 @@ internal static class KServeJson
 
         try
         {
-            return TryRead(body, model, version, out request, out error);
+            return TryRead(body, binary, model, version, out request, out binaryOutputs, out error);
         }
         catch (JsonException e)
         {
@@ -46,10 +57,12 @@ internal static class KServeJson
     }
 
     private static bool TryRead(
-        in ReadOnlySequence<byte> body, string model, string? version,
-        [NotNullWhen(true)] out InferenceRequest? request, [NotNullWhen(false)] out string? error)
+        in ReadOnlySequence<byte> body, in ReadOnlySequence<byte> binary, string model, string? version,
+        [NotNullWhen(true)] out InferenceRequest? request, out BinaryOutputs? binaryOutputs, [NotNullWhen(false)] out string? error)
     {
         request = null;
+        binaryOutputs = null;
+        var allBinary = false;
         var reader = new Utf8JsonReader(body);
         reader.Read();
         if (reader.TokenType != JsonTokenType.StartObject)
@@ -102,10 +115,15 @@ internal static class KServeJson
             else if (reader.ValueTextEquals("outputs"u8))
             {
                 reader.Read();
-                if (!TryReadOutputs(ref reader, out outputs, out error))
+                if (!TryReadOutputs(ref reader, out outputs, ref binaryOutputs, out error))
                 {
                     return false;
                 }
+            }
+            else if (reader.ValueTextEquals("parameters"u8))
+            {
+                reader.Read();
+                allBinary = ReadFlag(ref reader, "binary_data_output"u8);
             }
             else
             {
@@ -126,12 +144,26 @@ internal static class KServeJson
         }
 
         var tensors = new Tensor[inputs.Count];
+        long offset = 0;
         for (var i = 0; i < tensors.Length; i++)
         {
-            if (!TryDecode(body, inputs[i], out tensors[i]!, out error))
+            if (!(inputs[i].BinarySize >= 0
+                    ? TryDecodeBinary(binary, ref offset, inputs[i], out tensors[i]!, out error)
+                    : TryDecode(body, inputs[i], out tensors[i]!, out error)))
             {
                 return false;
             }
+        }
+
+        if (offset != binary.Length)
+        {
+            error = $"the binary part of the body has {binary.Length} bytes; the inputs' 'binary_data_size' parameters add up to {offset}";
+            return false;
+        }
+
+        if (allBinary)
+        {
+            binaryOutputs = BinaryOutputs.All;
         }
 
         request = new InferenceRequest(model, version, tensors, outputs, id);
@@ -151,6 +183,9 @@ internal static class KServeJson
         public int BadDimensionIndex { get; set; }
         public long DataStart { get; set; } = -1;
         public long DataEnd { get; set; }
+
+        /// <summary>The <c>binary_data_size</c> parameter: its bytes are in the binary part of the body; -1 when absent.</summary>
+        public long BinarySize { get; set; } = -1;
     }
 
     private static bool TryReadRawInput(ref Utf8JsonReader reader, int index, out RawInput raw, [NotNullWhen(false)] out string? error)
@@ -181,6 +216,11 @@ internal static class KServeJson
             {
                 reader.Read();
                 ReadShape(ref reader, raw);
+            }
+            else if (reader.ValueTextEquals("parameters"u8))
+            {
+                reader.Read();
+                raw.BinarySize = ReadSize(ref reader, "binary_data_size"u8);
             }
             else if (reader.ValueTextEquals("data"u8))
             {
@@ -234,7 +274,7 @@ internal static class KServeJson
         }
     }
 
-    private static bool TryReadOutputs(ref Utf8JsonReader reader, out List<string>? outputs, [NotNullWhen(false)] out string? error)
+    private static bool TryReadOutputs(ref Utf8JsonReader reader, out List<string>? outputs, ref BinaryOutputs? binary, [NotNullWhen(false)] out string? error)
     {
         outputs = null;
         if (reader.TokenType != JsonTokenType.StartArray)
@@ -249,16 +289,28 @@ internal static class KServeJson
             string? name = null;
             if (reader.TokenType == JsonTokenType.StartObject)
             {
+                var inBinary = false;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     var isName = reader.ValueTextEquals("name"u8);
+                    var isParameters = reader.ValueTextEquals("parameters"u8);
                     reader.Read();
                     if (isName && reader.TokenType == JsonTokenType.String)
                     {
                         name = reader.GetString();
                     }
+                    else if (isParameters)
+                    {
+                        inBinary = ReadFlag(ref reader, "binary_data"u8);
+                        continue;
+                    }
 
                     reader.Skip();
+                }
+
+                if (inBinary && !string.IsNullOrEmpty(name))
+                {
+                    (binary ??= new BinaryOutputs()).Names.Add(name);
                 }
             }
             else

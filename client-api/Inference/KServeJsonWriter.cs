@@ -13,16 +13,34 @@ internal static class KServeJsonWriter
     /// status line with half a body behind it. Non-finite FP32 values (a model's NaN or overflow) are written as the
     /// JSON strings <c>"NaN"</c>, <c>"Infinity"</c> and <c>"-Infinity"</c>, as System.Text.Json's named literals do.
     /// </summary>
-    public static async Task WriteInferResponseAsync(HttpResponse http, InferenceResponse response, CancellationToken cancellationToken)
+    public static async Task WriteInferResponseAsync(HttpResponse http, InferenceResponse response, CancellationToken cancellationToken, KServeJson.BinaryOutputs? binary = null)
     {
         var buffer = t_buffer ??= new ArrayBufferWriter<byte>(16 * 1024);
         buffer.ResetWrittenCount();
         using (var w = new Utf8JsonWriter(buffer))
         {
-            WriteInferResponse(w, response);
+            WriteInferResponse(w, response, binary);
         }
 
-        http.ContentType = "application/json";
+        if (binary is not null && response.Outputs.Any(o => binary.Includes(o.Name)))
+        {
+            // The binary extension: the JSON header, then each binary output's little-endian bytes in output order.
+            var header = buffer.WrittenCount;
+            foreach (var t in response.Outputs.Where(o => binary.Includes(o.Name)))
+            {
+                buffer.Write(t.DataType == TensorDataType.Fp32
+                    ? System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Fp32!.AsSpan())
+                    : System.Runtime.InteropServices.MemoryMarshal.AsBytes(t.Int64!.AsSpan()));
+            }
+
+            http.ContentType = "application/octet-stream";
+            http.Headers[KServeJson.HeaderLengthHeader] = header.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        }
+        else
+        {
+            http.ContentType = "application/json";
+        }
+
         http.ContentLength = buffer.WrittenCount;
         await http.Body.WriteAsync(buffer.WrittenMemory, cancellationToken);
         if (buffer.Capacity > MaxKeptBuffer)
@@ -36,7 +54,7 @@ internal static class KServeJsonWriter
     [ThreadStatic]
     private static ArrayBufferWriter<byte>? t_buffer;
 
-    internal static void WriteInferResponse(Utf8JsonWriter w, InferenceResponse response)
+    internal static void WriteInferResponse(Utf8JsonWriter w, InferenceResponse response, KServeJson.BinaryOutputs? binary = null)
     {
         w.WriteStartObject();
         w.WriteString("model_name", response.Model);
@@ -59,6 +77,15 @@ internal static class KServeJsonWriter
             }
 
             w.WriteEndArray();
+            if (binary?.Includes(t.Name) == true)
+            {
+                w.WriteStartObject("parameters");
+                w.WriteNumber("binary_data_size", (long)t.Length * (t.DataType == TensorDataType.Fp32 ? 4 : 8));
+                w.WriteEndObject();
+                w.WriteEndObject();
+                continue;
+            }
+
             w.WriteStartArray("data");
             if (t.DataType == TensorDataType.Fp32)
             {
