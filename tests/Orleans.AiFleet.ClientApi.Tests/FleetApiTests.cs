@@ -34,13 +34,13 @@ public sealed class FleetApiTests(ApiFixture fixture)
         {
             var fleet = await (await fixture.Http.GetAsync("/v1/fleet/text-encoder")).JsonAsync();
             var loads = fleet.GetProperty("versions")[0].GetProperty("loads").EnumerateArray().ToArray();
-            if (loads.Length == 2 && loads.Sum(l => l.GetProperty("completedRequests").GetInt64()) >= 1)
+            if (loads.Length >= 2 && loads.Sum(l => l.GetProperty("completedRequests").GetInt64()) >= 1) // at least minReplicas: other tests in the collection may have scaled it up
             {
                 Assert.All(loads, l => Assert.StartsWith("text-encoder/1/", l.GetProperty("replicaId").GetString()));
                 return;
             }
 
-            Assert.True(DateTime.UtcNow < giveUp, "no load reports from both replicas within 20 s");
+            Assert.True(DateTime.UtcNow < giveUp, "no load reports from at least two replicas within 20 s");
             await Task.Delay(100);
         }
     }
