@@ -68,9 +68,9 @@ public sealed class ChatCancellationTests(ApiFixture fixture, Xunit.Abstractions
         var calls = Enumerable.Range(0, 20).Select(i => http.PostAsJsonAsync("/v1/chat/completions",
             new { model = "chat-lm", max_tokens = 500, temperature = 0.8, seed = i, messages = new[] { new { role = "user", content = "And God said" } } },
             hangUp.Token)).ToArray();
-        for (var waited = Stopwatch.StartNew(); (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("openReservations").GetInt32() == 0; await Task.Delay(2))
+        for (var waited = Stopwatch.StartNew(); (await http.GetFromJsonAsync<JsonElement>("/v1/budget")).GetProperty("openReservations").GetInt32() < 5; await Task.Delay(2))
         {
-            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(10), "no chat started within 10 s");
+            Assert.True(waited.Elapsed < TimeSpan.FromSeconds(20), "five chats were never decoding at once within 20 s");
         }
 
         await hangUp.CancelAsync();
