@@ -22,12 +22,15 @@ internal sealed partial class ModelFleetGrain
     private long _rebalanceSince;
     private long _rebalancedAt;
 
+    /// <summary>The silos active now; at activation, the set the replicas are about to be placed over.</summary>
+    private HashSet<SiloAddress> ActiveSilos() => membership.CurrentSnapshot.Members.Values
+        .Where(m => m.Status == SiloStatus.Active)
+        .Select(m => m.SiloAddress)
+        .ToHashSet();
+
     private async Task RebalanceOnJoinAsync()
     {
-        var active = membership.CurrentSnapshot.Members.Values
-            .Where(m => m.Status == SiloStatus.Active)
-            .Select(m => m.SiloAddress)
-            .ToHashSet();
+        var active = ActiveSilos();
         var joined = _silos is not null && active.Except(_silos).Any();
         _silos = active;
         if (joined)

@@ -61,7 +61,6 @@ public sealed class ChatCancellationTests(ApiFixture fixture, Xunit.Abstractions
     {
         var user = $"hangup-whole-{Guid.NewGuid():N}";
         using var http = fixture.HangingUpClient(await fixture.NewUserKeyAsync(user));
-        var cancelledBefore = await CancelledChatsAsync();
 
         // Hang up once chats are decoding: their holds are open.
         using var hangUp = new CancellationTokenSource();
@@ -92,19 +91,18 @@ public sealed class ChatCancellationTests(ApiFixture fixture, Xunit.Abstractions
             await Task.Delay(20);
         }
 
-        var cancelled = 0.0;
-        for (var waited = Stopwatch.StartNew(); cancelled == 0 && waited.Elapsed < TimeSpan.FromSeconds(5); await Task.Delay(100)) // scrapes are cached briefly
+        // The ledger says how each chat was settled (it is written a moment after the settlement).
+        var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var budget = fixture.Grains.GetGrain<Orleans.AiFleet.GrainInterfaces.Budgets.IUserBudgetGrain>(user);
+        IReadOnlyList<Orleans.AiFleet.GrainInterfaces.Budgets.LedgerEntry> ledger = [];
+        var cancelled = 0;
+        for (var waited = Stopwatch.StartNew(); cancelled == 0 && waited.Elapsed < TimeSpan.FromSeconds(5); await Task.Delay(100))
         {
-            cancelled = await CancelledChatsAsync() - cancelledBefore;
+            ledger = await budget.GetLedgerAsync(today.AddDays(-1), today.AddDays(1));
+            cancelled = ledger.Count(e => e.Outcome == "cancelled");
         }
 
-        output.WriteLine($"no hold {clock.ElapsedMilliseconds} ms after 20 clients hung up; {cancelled} chats settled as cancelled");
+        output.WriteLine($"no hold {clock.ElapsedMilliseconds} ms after 20 clients hung up; settled: {string.Join(", ", ledger.GroupBy(e => e.Outcome).Select(g => $"{g.Count()} {g.Key}"))}");
         Assert.True(cancelled > 0, "every chat ran to its end although its client had gone");
     }
-
-    /// <summary>Chats on chat-lm the router settled as cancelled (aifleet_router_chat_routes_total).</summary>
-    private async Task<double> CancelledChatsAsync() =>
-        (await fixture.Http.GetStringAsync("/metrics")).Split('\n')
-            .Where(l => l.StartsWith("aifleet_router_chat_routes_total{", StringComparison.Ordinal) && l.Contains("model=\"chat-lm\"") && l.Contains("outcome=\"cancelled\""))
-            .Sum(l => double.Parse(l[(l.LastIndexOf(' ') + 1)..], System.Globalization.CultureInfo.InvariantCulture));
 }
