@@ -1,68 +1,92 @@
+using Microsoft.Extensions.DependencyInjection;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.Core.Internal;
+using Orleans.Runtime.MembershipService.SiloMetadata;
 
 namespace Orleans.AiFleet.Grains.Fleet;
 
 /// <summary>
-/// Spreading replicas again when a silo joins. Placement puts replica i of a version on silo (h + i) mod n of the
-/// silos active when it activates, so the replicas warmed while the first silo was alone all sit on it. When the set
-/// of active silos gains a member, every replica in rotation is asked to migrate once idle: Orleans runs placement
-/// again and leaves a replica that is already where placement wants it; they are asked again every 2 s for 30 s, as a
-/// silo's placement may see the new silo later than membership does. A silo leaving moves nothing (the replicas
-/// it held are revived elsewhere by the fleet), so a failover does not also reshuffle the survivors.
+/// Spreading replicas again when they sit unevenly. Placement puts replica i of a version on silo (h + i) mod n of the
+/// silos it sees when the replica activates, so replicas warmed while the first silo was alone (or before a silo's
+/// arrival reached placement) all sit on it. Every 2 s the fleet counts each version's replicas per candidate silo
+/// (every active silo, or the GPU silos for a model that prefers one) from their load reports; when one silo holds at
+/// least two more than another, the replicas on the fullest are asked to migrate once idle, and Orleans runs
+/// placement again (a replica already where placement wants it stays). A silo leaving leaves nothing uneven among
+/// the survivors that placement would change, so a failover does not reshuffle them.
 /// </summary>
 internal sealed partial class ModelFleetGrain
 {
-    /// <summary>How long after a join replicas are asked again: placement on a replica's silo may not see the new silo at once.</summary>
-    private static readonly TimeSpan RebalanceFor = TimeSpan.FromSeconds(30);
-
     private static readonly TimeSpan RebalanceEvery = TimeSpan.FromSeconds(2);
 
-    private HashSet<SiloAddress>? _silos;
-    private long _rebalanceSince;
     private long _rebalancedAt;
+    private long _rebalanceRecordedAt = long.MinValue / 2;
 
-    /// <summary>The silos active now; at activation, the set the replicas are about to be placed over.</summary>
-    private HashSet<SiloAddress> ActiveSilos() => membership.CurrentSnapshot.Members.Values
-        .Where(m => m.Status == SiloStatus.Active)
-        .Select(m => m.SiloAddress)
-        .ToHashSet();
-
-    private async Task RebalanceOnJoinAsync()
+    private async Task RebalanceIfUnevenAsync()
     {
-        var active = ActiveSilos();
-        var joined = _silos is not null && active.Except(_silos).Any();
-        _silos = active;
-        if (joined)
+        var now = Environment.TickCount64; // wall time: placement catches up in real time, whatever clock the fleet decides by
+        if (now - _rebalancedAt < RebalanceEvery.TotalMilliseconds)
         {
-            _rebalanceSince = _rebalancedAt = Environment.TickCount64; // wall time: placement catches up in real time, whatever clock the fleet decides by
-            foreach (var fleet in _versions.Values.Where(f => f.InRotation > 0))
-            {
-                AskToMigrate(fleet);
-                await RecordAsync(fleet.Version, fleet.InRotation, fleet.InRotation, $"a silo joined ({active.Count} active): replicas rebalanced by placement once idle");
-            }
-
             return;
         }
 
-        var now = Environment.TickCount64;
-        if (_rebalanceSince != 0 && now - _rebalanceSince < RebalanceFor.TotalMilliseconds && now - _rebalancedAt >= RebalanceEvery.TotalMilliseconds)
+        _rebalancedAt = now;
+        var candidates = Candidates();
+        if (candidates.Count < 2)
         {
-            _rebalancedAt = now;
-            foreach (var fleet in _versions.Values.Where(f => f.InRotation > 0))
+            return;
+        }
+
+        foreach (var fleet in _versions.Values.Where(f => f.InRotation > 1))
+        {
+            var where = new Dictionary<string, List<int>>(StringComparer.Ordinal);
+            foreach (var silo in candidates)
             {
-                AskToMigrate(fleet);
+                where[silo] = [];
+            }
+
+            for (var i = 0; i < fleet.InRotation; i++)
+            {
+                if (fleet.Loads.TryGetValue(ReplicaKey.Format(_model.Name, fleet.Version, i), out var report)
+                    && time.GetElapsedTime(report.At) < ReportsStaleAfter
+                    && where.TryGetValue(report.Load.Silo, out var on))
+                {
+                    on.Add(i);
+                }
+            }
+
+            var fullest = where.MaxBy(kv => kv.Value.Count);
+            var emptiest = where.MinBy(kv => kv.Value.Count);
+            if (fullest.Value.Count - emptiest.Value.Count < 2)
+            {
+                continue;
+            }
+
+            foreach (var i in fullest.Value)
+            {
+                _ = MigrateAsync(GrainFactory.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(_model.Name, fleet.Version, i)));
+            }
+
+            if (now - _rebalanceRecordedAt >= 30_000)
+            {
+                _rebalanceRecordedAt = now;
+                await RecordAsync(fleet.Version, fleet.InRotation, fleet.InRotation,
+                    $"replicas uneven: {fullest.Value.Count} on {fullest.Key}, {emptiest.Value.Count} on {emptiest.Key}; asked to move by placement once idle");
             }
         }
     }
 
-    /// <summary>Each replica in rotation re-runs placement once idle; one already where placement wants it stays.</summary>
-    private void AskToMigrate(VersionFleet fleet)
+    /// <summary>The silos placement may choose for this model: the active ones, only those with a GPU when it prefers one and one has.</summary>
+    private List<string> Candidates()
     {
-        for (var i = 0; i < fleet.InRotation; i++)
+        var active = membership.CurrentSnapshot.Members.Values.Where(m => m.Status == SiloStatus.Active).Select(m => m.SiloAddress).ToList();
+        if (_model.Config.Execution.PreferGpu && ServiceProvider.GetService<ISiloMetadataCache>() is { } metadata)
         {
-            _ = MigrateAsync(GrainFactory.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(_model.Name, fleet.Version, i)));
+            var gpu = active.Where(s => metadata.GetSiloMetadata(s).Metadata.TryGetValue(ReplicaPlacementStrategy.GpuMetadataKey, out var v)
+                && string.Equals(v, "true", StringComparison.OrdinalIgnoreCase)).ToList();
+            active = gpu.Count > 0 ? gpu : active;
         }
+
+        return active.Select(s => s.ToString()).ToList();
     }
 
     private static async Task MigrateAsync(IModelReplicaGrain replica)
@@ -73,7 +97,7 @@ internal sealed partial class ModelFleetGrain
         }
         catch (Exception)
         {
-            // The replica stays where it is; the next join asks again, and routing works wherever it runs.
+            // The replica stays where it is; the next check asks again, and routing works wherever it runs.
         }
     }
 }

@@ -8,7 +8,7 @@ internal sealed partial class ModelFleetGrain
 {
     private async Task EvaluateAsync(CancellationToken cancellationToken)
     {
-        await RebalanceOnJoinAsync();
+        await RebalanceIfUnevenAsync();
         var policy = _model.Config.Replicas;
         foreach (var fleet in _versions.Values.Where(f => f.InRotation > 0))
         {

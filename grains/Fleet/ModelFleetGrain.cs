@@ -69,7 +69,6 @@ internal sealed partial class ModelFleetGrain(
             _versions[v] = new VersionFleet(v, Math.Clamp(desired, policy.MinReplicas, policy.MaxReplicas));
         }
 
-        _silos = ActiveSilos(); // a silo that joins from now on is seen, however late the first tick runs
         _timer = this.RegisterGrainTimer(EvaluateAsync, new GrainTimerCreationOptions { DueTime = EvaluateEvery, Period = EvaluateEvery });
     }
 

@@ -38,7 +38,7 @@ public sealed class RebalanceTests
         var answer = await client.GetGrain<IInferenceRouterGrain>(0).InferAsync(Samples.Digit("digits", 3));
         Assert.Equal([1L, 10L], answer.Outputs[0].Shape);
         var events = (await client.GetGrain<IModelFleetGrain>("digits").GetStatusAsync()).RecentEvents;
-        Assert.Contains(events, e => e.Reason.Contains("a silo joined", StringComparison.Ordinal));
+        Assert.Contains(events, e => e.Reason.Contains("replicas uneven", StringComparison.Ordinal));
     }
 
     /// <summary>Where each replica in digits' default routing table runs.</summary>
