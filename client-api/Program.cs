@@ -13,6 +13,7 @@ builder.AddAiFleetGrpc();
 
 var app = builder.Build();
 app.UseExceptionHandler();
+app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
 app.UseRouting();
 app.UseBodyLimits();
 app.UseAuthentication();
@@ -21,6 +22,7 @@ app.UseAntiforgery();
 app.Services.GetRequiredService<ApiKeyValidator>(); // logs a generated admin key at start when none is configured
 app.MapHealthApi();
 app.MapKServeApi();
+app.MapRealtimeApi();
 app.MapRepositoryApi();
 app.MapFleetApi();
 app.MapAdminApi();

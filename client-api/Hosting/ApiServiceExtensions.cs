@@ -22,6 +22,9 @@ internal static class ApiServiceExtensions
     /// <summary>Admins by Bearer key (tools) or by the sign-in cookie (people in a browser): the dashboard.</summary>
     public const string DashboardPolicy = "dashboard";
 
+    /// <summary>Any signed-in caller, by Bearer key or by a browser's session cookie (the WebSocket route).</summary>
+    public const string BrowserOrBearerPolicy = "browser-or-bearer";
+
     /// <summary>The scheme that picks Bearer when an Authorization header is sent, else the cookie.</summary>
     public const string BrowserOrBearer = "browser-or-bearer";
 
@@ -87,7 +90,8 @@ internal static class ApiServiceExtensions
             .AddPolicy(ApiKeyAuthenticationHandler.AdminPolicy, p => p
                 .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().RequireRole(Roles.Admin))
             .AddPolicy(DashboardPolicy, p => p
-                .AddAuthenticationSchemes(BrowserOrBearer).RequireAuthenticatedUser().RequireRole(Roles.Admin));
+                .AddAuthenticationSchemes(BrowserOrBearer).RequireAuthenticatedUser().RequireRole(Roles.Admin))
+            .AddPolicy(BrowserOrBearerPolicy, p => p.AddAuthenticationSchemes(BrowserOrBearer).RequireAuthenticatedUser());
         services.AddExceptionHandler<FailureHandler>();
         // Binding failures throw, so the failure handler names the field in the route's protocol (not an empty 400).
         services.Configure<RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
