@@ -1,5 +1,4 @@
 using Grpc.Core;
-using GrpcMetadata = Grpc.Core.Metadata;
 using Microsoft.AspNetCore.Authorization;
 using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.ClientApi.Auth;
@@ -61,7 +60,10 @@ internal sealed class KServeGrpcService(ModelCatalog catalog, ClusterCalls calls
         var id = string.IsNullOrEmpty(request.Id) ? null : request.Id;
         var call = new InferenceRequest(model.Name, version, inputs, outputs, id, caller.UserId(), caller.UserTier());
         var response = await calls.RunAsync(token => catalog.Router.InferAsync(call, token), context.CancellationToken);
-        await context.WriteResponseHeadersAsync(new GrpcMetadata { { KServeApi.ModelHeader, $"{response.Model}/{response.Version}" }, { KServeApi.RequestIdHeader, response.Id ?? "" } });
+        // Sent with the answer's HEADERS frame; WriteResponseHeadersAsync would flush a frame of its own per call.
+        var headers = context.GetHttpContext().Response.Headers;
+        headers[KServeApi.ModelHeader] = $"{response.Model}/{response.Version}";
+        headers[KServeApi.RequestIdHeader] = response.Id ?? "";
         return GrpcTensors.Write(response, id, raw: request.RawInputContents.Count > 0);
     }
 
