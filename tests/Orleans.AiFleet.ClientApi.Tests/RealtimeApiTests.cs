@@ -11,7 +11,7 @@ namespace Orleans.AiFleet.ClientApi.Tests;
 /// closing the connection.
 /// </summary>
 [Collection(ApiCollection.Name)]
-public sealed class RealtimeApiTests(ApiFixture fixture)
+public sealed class RealtimeApiTests(ApiFixture fixture, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     private Uri Endpoint => new($"ws://127.0.0.1:{fixture.BaseAddress.Port}/v2/ws");
 
@@ -104,5 +104,38 @@ public sealed class RealtimeApiTests(ApiFixture fixture)
 
         Assert.Null(await ReceiveAsync(socket));
         Assert.Equal(WebSocketCloseStatus.MessageTooBig, socket.CloseStatus);
+    }
+
+    [Fact]
+    public async Task InARealBrowser_ASignedInPage_PredictsOverTheWebSocket()
+    {
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString() });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("/signin");
+        await page.FillAsync("#key", TestKeys.Admin);
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync("**/dashboard**");
+
+        // The page's own WebSocket: the browser sends the session cookie with the upgrade; no header can be set.
+        var pixels = string.Join(',', Samples.Pixels(7).Fp32!.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)));
+        var script = """
+            pixels => new Promise((resolve, reject) => {
+              const ws = new WebSocket(`ws://${location.host}/v2/ws`);
+              const got = [];
+              ws.onerror = () => reject(new Error("the WebSocket failed"));
+              ws.onmessage = e => { got.push(e.data); if (got.length === 2) { ws.close(); resolve(got); } };
+              ws.onopen = () => {
+                for (const id of ["a", "b"]) {
+                  ws.send(JSON.stringify({ id, model: "digits", inputs: [{ name: "pixels", datatype: "FP32", shape: [1, 64], data: JSON.parse("[" + pixels + "]") }], outputs: [{ name: "probabilities" }] }));
+                }
+              };
+            })
+            """;
+        var answers = await page.EvaluateAsync<string[]>(script, pixels);
+
+        Assert.True(answers.All(a => a.Contains("outputs")), string.Join("\n", answers));
+        var expected = Reference.Run("digits", "2", [Samples.Pixels(7)], "probabilities");
+        Assert.Equal(["a", "b"], answers.Select(a => JsonNode.Parse(a)!["id"]!.GetValue<string>()).Order());
+        Assert.All(answers, a => Reference.AssertClose(expected, JsonNode.Parse(a)!["outputs"]![0]!["data"]!.AsArray().Select(v => v!.GetValue<float>()).ToArray()));
     }
 }
