@@ -78,21 +78,7 @@ internal static class KServeApi
         HttpContext http, string model, string? version, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls)
     {
         var ct = http.RequestAborted;
-        if (!InputBounds.IsModelName(model) || (version is not null && !InputBounds.IsModelName(version)))
-        {
-            return KServeErrors.Invalid($"model and version names are at most {InputBounds.MaxNameLength} letters, digits, '.', '_' or '-'");
-        }
-
-        var descriptor = await catalog.FindAsync(model);
-        if (descriptor is null)
-        {
-            return KServeErrors.NotFound($"model '{model}' is not in the repository");
-        }
-
-        if (version is not null && !descriptor.Versions.Contains(version))
-        {
-            return KServeErrors.NotFound($"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})");
-        }
+        await catalog.ResolveAsync(model, version); // 400 or 404, in this route's error shape, before the body is read
 
         var bodyReader = http.Request.BodyReader;
         ReadResult read;

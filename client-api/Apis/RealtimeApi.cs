@@ -139,17 +139,12 @@ internal static class RealtimeApi
             try
             {
                 (id, var model, var version) = Envelope(message);
-                if (model is null || !InputBounds.IsModelName(model) || (version is not null && !InputBounds.IsModelName(version)))
+                if (model is null)
                 {
-                    throw AiFleetException.Invalid("each message needs a 'model' (and may name a 'version'): letters, digits, '.', '_' or '-'", "model");
+                    throw AiFleetException.Invalid("each message needs a 'model' (and may name a 'version')", "model");
                 }
 
-                var descriptor = await catalog.FindAsync(model) ?? throw AiFleetException.ModelNotFound($"model '{model}' is not in the repository");
-                if (version is not null && !descriptor.Versions.Contains(version))
-                {
-                    throw AiFleetException.NotFound($"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})");
-                }
-
+                (_, version) = await catalog.ResolveAsync(model, version);
                 if (!KServeJson.TryReadInferRequest(new ReadOnlySequence<byte>(message), model, version, out var request, out var error))
                 {
                     throw AiFleetException.Invalid(error);

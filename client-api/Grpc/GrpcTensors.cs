@@ -68,7 +68,6 @@ internal static class GrpcTensors
             return false;
         }
 
-        long count = 1;
         foreach (var d in input.Shape)
         {
             if (d < 0)
@@ -76,46 +75,43 @@ internal static class GrpcTensors
                 error = $"input '{name}' has a negative dimension ({d}); dimensions are non-negative integers";
                 return false;
             }
-
-            count = d == 0 ? 0 : Math.Min(count * Math.Min(d, KServeJson.MaxElements + 1L), KServeJson.MaxElements + 1L);
-        }
-
-        if (count > KServeJson.MaxElements)
-        {
-            error = $"input '{name}' has shape [{string.Join(",", input.Shape)}], more than {KServeJson.MaxElements} elements";
-            return false;
         }
 
         var shape = input.Shape.ToArray();
-        var n = (int)count;
+        if (!TensorDecoding.TryCount(name, shape, out var n, out error))
+        {
+            return false;
+        }
+
         if (raw is not null)
         {
-            if (input.Contents is not null && HasAny(input.Contents))
+            if (input.Contents is not null && HasValues(input.Contents, countFp32: true))
             {
                 error = $"input '{name}' has both typed 'contents' and 'raw_input_contents'; send one";
                 return false;
             }
 
-            if (raw.Length != (long)n * 4 && type == TensorDataType.Fp32 || raw.Length != (long)n * 8 && type == TensorDataType.Int64)
+            var expected = TensorDecoding.RawBytes(type, n);
+            if (raw.Length != expected)
             {
-                error = $"input '{name}' has {raw.Length} bytes of raw contents; shape [{string.Join(",", shape)}] of {input.Datatype} takes {n * (type == TensorDataType.Fp32 ? 4L : 8L)}";
+                error = $"input '{name}' has {raw.Length} bytes of raw contents; shape [{string.Join(",", shape)}] of {input.Datatype} takes {expected}";
                 return false;
             }
 
-            return type == TensorDataType.Fp32 ? TryFloats(name, shape, ReadFloats(raw.Span, n), out tensor, out error) : Longs(name, shape, ReadLongs(raw.Span, n), out tensor, out error);
+            return TensorDecoding.TryFromBytes(name, type, shape, n, raw.Span, out tensor, out error);
         }
 
         var contents = input.Contents;
         if (type == TensorDataType.Fp32)
         {
             var values = contents?.Fp32Contents;
-            if (values is null || values.Count != n || HasOthers(contents!, fp32: true))
+            if (values is null || values.Count != n || HasValues(contents!, countFp32: false))
             {
                 error = $"input '{name}' needs {n} values in 'contents.fp32_contents' for shape [{string.Join(",", shape)}] (got {values?.Count ?? 0})";
                 return false;
             }
 
-            return TryFloats(name, shape, values.ToArray(), out tensor, out error);
+            return TensorDecoding.TryFloats(name, shape, values.ToArray(), out tensor, out error);
         }
 
         // INT64 takes int64_contents; int_contents (INT32's field) is accepted as well, widened.
@@ -126,52 +122,14 @@ internal static class GrpcTensors
             return false;
         }
 
-        return Longs(name, shape, longs, out tensor, out error);
-    }
-
-    private static bool HasAny(InferTensorContents c) =>
-        c.BoolContents.Count + c.IntContents.Count + c.Int64Contents.Count + c.UintContents.Count + c.Uint64Contents.Count
-        + c.Fp32Contents.Count + c.Fp64Contents.Count + c.BytesContents.Count > 0;
-
-    private static bool HasOthers(InferTensorContents c, bool fp32) =>
-        c.BoolContents.Count + c.IntContents.Count + c.Int64Contents.Count + c.UintContents.Count + c.Uint64Contents.Count
-        + c.Fp64Contents.Count + c.BytesContents.Count + (fp32 ? 0 : c.Fp32Contents.Count) > 0;
-
-    // The protocol's raw contents are little-endian, as every platform .NET runs this server on.
-    private static float[] ReadFloats(ReadOnlySpan<byte> bytes, int n)
-    {
-        var values = new float[n];
-        bytes.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
-        return values;
-    }
-
-    private static long[] ReadLongs(ReadOnlySpan<byte> bytes, int n)
-    {
-        var values = new long[n];
-        bytes.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
-        return values;
-    }
-
-    private static bool TryFloats(string name, long[] shape, float[] values, out Tensor? tensor, out string? error)
-    {
-        for (var i = 0; i < values.Length; i++)
-        {
-            if (!float.IsFinite(values[i]))
-            {
-                (tensor, error) = (null, $"input '{name}' has a value that is not a finite number at index {i}");
-                return false;
-            }
-        }
-
-        (tensor, error) = (Tensor.FromFloats(name, shape, values), null);
+        (tensor, error) = (Tensor.FromInt64s(name, shape, longs), null);
         return true;
     }
 
-    private static bool Longs(string name, long[] shape, long[] values, out Tensor? tensor, out string? error)
-    {
-        (tensor, error) = (Tensor.FromInt64s(name, shape, values), null);
-        return true;
-    }
+    /// <summary>Whether <paramref name="c"/> holds any values, FP32 ones counted only when <paramref name="countFp32"/>.</summary>
+    private static bool HasValues(InferTensorContents c, bool countFp32) =>
+        c.BoolContents.Count + c.IntContents.Count + c.Int64Contents.Count + c.UintContents.Count + c.Uint64Contents.Count
+        + c.Fp64Contents.Count + c.BytesContents.Count + (countFp32 ? c.Fp32Contents.Count : 0) > 0;
 
     /// <summary>The cluster's answer as the protocol's response: raw little-endian bytes when asked, typed contents otherwise.</summary>
     public static ModelInferResponse Write(InferenceResponse response, string? id, bool raw)

@@ -108,22 +108,9 @@ internal sealed class KServeGrpcService(ModelCatalog catalog, ClusterCalls calls
         return new RepositoryModelUnloadResponse();
     }
 
-    /// <summary>The model and the version asked for (null: not named), or NOT_FOUND / INVALID_ARGUMENT naming what is wrong.</summary>
-    private async Task<(GrainInterfaces.Models.ModelDescriptor Model, string? Version)> FindAsync(string name, string version)
-    {
-        if (!InputBounds.IsModelName(name) || (version.Length > 0 && !InputBounds.IsModelName(version)))
-        {
-            throw AiFleetException.Invalid($"model and version names are at most {InputBounds.MaxNameLength} letters, digits, '.', '_' or '-'", "model_name");
-        }
-
-        var model = await catalog.FindAsync(name) ?? throw AiFleetException.ModelNotFound($"model '{name}' is not in the repository");
-        if (version.Length > 0 && !model.Versions.Contains(version))
-        {
-            throw AiFleetException.NotFound($"model '{name}' has no version '{version}' (it has {string.Join(", ", model.Versions)})");
-        }
-
-        return (model, version.Length > 0 ? version : null);
-    }
+    /// <summary>The model and the version asked for (proto3's empty string: not named).</summary>
+    private ValueTask<(GrainInterfaces.Models.ModelDescriptor Model, string? Version)> FindAsync(string name, string version) =>
+        catalog.ResolveAsync(name, version.Length > 0 ? version : null);
 
     private static ModelMetadataResponse.Types.TensorMetadata Spec(GrainInterfaces.Models.TensorSpec t)
     {

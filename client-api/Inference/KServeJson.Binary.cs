@@ -1,6 +1,5 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
@@ -46,18 +45,16 @@ internal static partial class KServeJson
             return false;
         }
 
-        long count = 1;
-        foreach (var d in raw.Shape)
+        var shape = raw.Shape.ToArray();
+        if (!TensorDecoding.TryCount(name, shape, out var count, out error))
         {
-            count = d == 0 ? 0 : Math.Min(count * Math.Min(d, MaxElements + 1L), MaxElements + 1L);
+            return false;
         }
 
-        var width = type == TensorDataType.Fp32 ? 4 : 8;
-        if (count > MaxElements || raw.BinarySize != count * width)
+        var expected = TensorDecoding.RawBytes(type, count);
+        if (raw.BinarySize != expected)
         {
-            error = count > MaxElements
-                ? $"input '{name}' has shape [{string.Join(",", raw.Shape)}], more than {MaxElements} elements"
-                : $"input '{name}' has 'binary_data_size' {raw.BinarySize}; shape [{string.Join(",", raw.Shape)}] of {raw.Datatype} takes {count * width} bytes";
+            error = $"input '{name}' has 'binary_data_size' {raw.BinarySize}; shape [{string.Join(",", shape)}] of {raw.Datatype} takes {expected} bytes";
             return false;
         }
 
@@ -69,29 +66,7 @@ internal static partial class KServeJson
 
         var bytes = binary.Slice(offset, raw.BinarySize);
         offset += raw.BinarySize;
-        var shape = raw.Shape.ToArray();
-        if (type == TensorDataType.Fp32)
-        {
-            var values = new float[count];
-            bytes.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
-            var bad = Array.FindIndex(values, v => !float.IsFinite(v));
-            if (bad >= 0)
-            {
-                error = $"input '{name}' has a value that is not a finite number at index {bad}";
-                return false;
-            }
-
-            tensor = Tensor.FromFloats(name, shape, values);
-        }
-        else
-        {
-            var values = new long[count];
-            bytes.CopyTo(MemoryMarshal.AsBytes(values.AsSpan()));
-            tensor = Tensor.FromInt64s(name, shape, values);
-        }
-
-        error = null;
-        return true;
+        return TensorDecoding.TryFromBytes(name, type, shape, count, bytes.IsSingleSegment ? bytes.FirstSpan : bytes.ToArray(), out tensor, out error);
     }
 
     /// <summary>A non-negative integer parameter of a <c>parameters</c> object; -1 when absent or not one.</summary>

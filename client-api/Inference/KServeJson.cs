@@ -366,15 +366,8 @@ internal static partial class KServeJson
         }
 
         var shape = raw.Shape.ToArray();
-        long product = 1;
-        foreach (var d in shape)
+        if (!TensorDecoding.TryCount(name, shape, out var count, out error))
         {
-            product = d == 0 ? 0 : Math.Min(product * Math.Min(d, MaxElements + 1L), MaxElements + 1L);
-        }
-
-        if (product > MaxElements)
-        {
-            error = $"input '{name}' has shape [{string.Join(",", shape)}], more than {MaxElements} elements";
             return false;
         }
 
@@ -385,7 +378,6 @@ internal static partial class KServeJson
         }
 
         var data = body.Slice(raw.DataStart, raw.DataEnd - raw.DataStart);
-        var count = (int)product;
         if (type == TensorDataType.Fp32)
         {
             var values = new float[count];

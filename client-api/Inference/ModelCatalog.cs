@@ -41,6 +41,23 @@ internal sealed class ModelCatalog(IGrainFactory grains, ClusterCalls calls, Tim
         return known && entry.Expires > time.GetTimestamp() ? ValueTask.FromResult(entry.Model) : RefreshAsync(name, known, entry.Model);
     }
 
+    /// <summary>
+    /// The model a request names, and the version it names (null: none), or the failure to answer with: an invalid
+    /// name (400), no such model or version (404). The check every inference route makes before its one cluster call.
+    /// </summary>
+    public async ValueTask<(ModelDescriptor Model, string? Version)> ResolveAsync(string model, string? version)
+    {
+        if (!Apis.InputBounds.IsModelName(model) || (version is not null && !Apis.InputBounds.IsModelName(version)))
+        {
+            throw AiFleetException.Invalid($"model and version names are at most {Apis.InputBounds.MaxNameLength} letters, digits, '.', '_' or '-'", "model");
+        }
+
+        var descriptor = await FindAsync(model) ?? throw AiFleetException.ModelNotFound($"model '{model}' is not in the repository");
+        return version is null || descriptor.Versions.Contains(version)
+            ? (descriptor, version)
+            : throw AiFleetException.NotFound($"model '{model}' has no version '{version}' (it has {string.Join(", ", descriptor.Versions)})");
+    }
+
     private async ValueTask<ModelDescriptor?> RefreshAsync(string name, bool known, ModelDescriptor? last)
     {
         ModelDescriptor? model;
