@@ -119,4 +119,25 @@ internal sealed partial class ModelFleetGrain
             }
         }
     }
+
+    private async Task ScaleToAsync(VersionFleet fleet, int target)
+    {
+        fleet.Desired = target;
+        while (fleet.InRotation < target)
+        {
+            var index = fleet.InRotation;
+            fleet.Draining.Remove(index);
+            var warm = await Replica(fleet.Version, index).WarmUpAsync(); // warm before it takes traffic
+            fleet.Loads[warm.ReplicaId] = (LoadOf(warm), time.GetTimestamp());
+            fleet.InRotation++;
+            fleet.Revision++;
+        }
+
+        while (fleet.InRotation > target)
+        {
+            fleet.InRotation--;
+            fleet.Revision++;
+            fleet.Draining[fleet.InRotation] = time.GetTimestamp();
+        }
+    }
 }

@@ -249,27 +249,6 @@ internal sealed partial class ModelFleetGrain(
     private static ReplicaLoad LoadOf(ReplicaStatus status) =>
         new(status.ReplicaId, status.Silo, status.QueueLength, 0, status.CompletedRequests, status.Batches);
 
-    private async Task ScaleToAsync(VersionFleet fleet, int target)
-    {
-        fleet.Desired = target;
-        while (fleet.InRotation < target)
-        {
-            var index = fleet.InRotation;
-            fleet.Draining.Remove(index);
-            var warm = await Replica(fleet.Version, index).WarmUpAsync(); // warm before it takes traffic
-            fleet.Loads[warm.ReplicaId] = (LoadOf(warm), time.GetTimestamp());
-            fleet.InRotation++;
-            fleet.Revision++;
-        }
-
-        while (fleet.InRotation > target)
-        {
-            fleet.InRotation--;
-            fleet.Revision++;
-            fleet.Draining[fleet.InRotation] = time.GetTimestamp();
-        }
-    }
-
     private IModelReplicaGrain Replica(string version, int index) =>
         GrainFactory.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(_model.Name, version, index));
 

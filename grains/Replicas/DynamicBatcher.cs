@@ -1,11 +1,9 @@
 using System.Buffers;
 using System.Collections.Concurrent;
-using System.Diagnostics;
 using System.Threading.Channels;
 using Microsoft.ML.OnnxRuntime;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
-using Orleans.AiFleet.Grains.Hosting;
 
 namespace Orleans.AiFleet.Grains.Replicas;
 
@@ -142,79 +140,6 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         _queue.Writer.TryComplete();
         await _loop.ConfigureAwait(false);
         await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
-    }
-
-    private static async Task<InferenceResponse> AwaitCancellableAsync(Pending pending, CancellationToken cancellationToken)
-    {
-        using (cancellationToken.UnsafeRegister(static (s, token) => ((Pending)s!).Cancel(token), pending))
-        {
-            return await pending.Completion.Task.ConfigureAwait(false);
-        }
-    }
-
-    /// <summary>Fails the requests that have waited past the timeout; the oldest come first, so it stops early.</summary>
-    private void ExpireOverdue()
-    {
-        // Timer callbacks may overlap; two sweeps peeking the same head could each dequeue a different request.
-        if (Interlocked.Exchange(ref _sweeping, 1) == 1)
-        {
-            return;
-        }
-
-        try
-        {
-            ExpireOverdueCore();
-        }
-        finally
-        {
-            Volatile.Write(ref _sweeping, 0);
-        }
-    }
-
-    private void ExpireOverdueCore()
-    {
-        while (_timeline.TryPeek(out var oldest))
-        {
-            if (!oldest.Completion.Task.IsCompleted && _time.GetElapsedTime(oldest.EnqueuedAt) < _timeout)
-            {
-                return;
-            }
-
-            _timeline.TryDequeue(out _);
-            if (oldest.Completion.Task.IsCompleted)
-            {
-                continue;
-            }
-
-            // A request already in a running batch cannot be withdrawn; failing it here drops its late result.
-            if (oldest.TryAbandon())
-            {
-                Interlocked.Decrement(ref _waiting);
-            }
-
-            if (oldest.Completion.TrySetException(AiFleetException.Timeout(
-                $"model '{_session.Model}' version {_session.Version} did not answer within {_timeout.TotalMilliseconds:0} ms (requestTimeoutMs)")))
-            {
-                _metrics.Request(_session.Model, _session.Version, "timeout");
-                oldest.Run?.Withdraw(oldest);
-            }
-        }
-    }
-
-    private void Cancel(Pending pending, CancellationToken token)
-    {
-        if (pending.TryAbandon())
-        {
-            Interlocked.Decrement(ref _waiting);
-            _metrics.Request(_session.Model, _session.Version, "cancelled");
-            pending.Completion.TrySetCanceled(token);
-        }
-        else if (pending.Run is { } run && pending.Completion.TrySetCanceled(token))
-        {
-            // Already running: its caller is answered now, and when no one in the run still waits, the run stops.
-            _metrics.Request(_session.Model, _session.Version, "cancelled");
-            run.Withdraw(pending);
-        }
     }
 
     private Task<bool> WaitForMoreAsync()
@@ -374,99 +299,6 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         finally
         {
             Volatile.Write(ref _running, 0);
-        }
-    }
-
-    /// <summary>
-    /// One span per batch run: a child of its first request's trace, linked to every request it carries (a batch
-    /// serves many traces at once). Nothing is built when no one listens.
-    /// </summary>
-    private Activity? StartBatchSpan(List<Pending> group, int rows)
-    {
-        if (!AiFleetTracing.Source.HasListeners())
-        {
-            return null;
-        }
-
-        var links = group.Where(p => p.Trace != default).Select(p => new ActivityLink(p.Trace)).ToArray();
-        var span = AiFleetTracing.Source.StartActivity("replica.batch", ActivityKind.Internal, group[0].Trace, links: links);
-        span?.SetTag("aifleet.model", _session.Model);
-        span?.SetTag("aifleet.version", _session.Version);
-        span?.SetTag("aifleet.batch.requests", group.Count);
-        span?.SetTag("aifleet.batch.rows", rows);
-        return span;
-    }
-
-    private void RunGroup(List<Pending> group, bool isolateFailures)
-    {
-        var first = group[0].Request;
-        var rows = 0;
-        foreach (var p in group)
-        {
-            rows += p.Request.Rows;
-        }
-
-        var values = new OrtValue[first.Inputs.Length];
-        var rented = new List<Action>(first.Inputs.Length);
-        using var run = new BatchRun(group);
-        try
-        {
-            for (var i = 0; i < values.Length; i++)
-            {
-                values[i] = group.Count == 1 ? Wrap(first.Inputs[i]) : Stack(group, i, rows, rented);
-            }
-
-            using var batchSpan = StartBatchSpan(group, rows);
-            var sw = Stopwatch.StartNew();
-            using (AiFleetTracing.Source.StartActivity("onnx.run"))
-            using (var outputs = _session.Run(values, first.Outputs, run.Options))
-            {
-                sw.Stop();
-                Interlocked.Increment(ref _batches);
-                _metrics.Batch(_session.Model, _session.Version, rows, sw.Elapsed.TotalMilliseconds);
-                Split(group, first.Outputs, outputs);
-            }
-        }
-        catch (OnnxRuntimeException) when (run.Terminated)
-        {
-            Interlocked.Increment(ref _terminatedRuns);
-            _metrics.TerminatedRun(_session.Model, _session.Version); // every caller already had its answer: cancelled or timed out
-        }
-        catch (Exception) when (isolateFailures)
-        {
-            foreach (var p in group)
-            {
-                RunGroup([p], isolateFailures: false);
-            }
-        }
-        catch (OnnxRuntimeException e)
-        {
-            Fail(group, AiFleetException.Invalid($"model '{_session.Model}' version {_session.Version} rejected the input: {e.Message}"), "invalid");
-        }
-        catch (Exception e)
-        {
-            Fail(group, e, "error");
-        }
-        finally
-        {
-            foreach (var v in values)
-            {
-                v?.Dispose();
-            }
-
-            foreach (var giveBack in rented)
-            {
-                giveBack();
-            }
-        }
-    }
-
-    private void Fail(List<Pending> group, Exception error, string outcome)
-    {
-        foreach (var p in group)
-        {
-            _metrics.Request(_session.Model, _session.Version, outcome);
-            p.Completion.TrySetException(error);
         }
     }
 }
