@@ -16,13 +16,17 @@ internal sealed partial class CourseGenerationGrain
         while (true)
         {
             var changed = _changed.Task; // taken before reading, so nothing recorded in between is missed
+
+            // Whether it had ended, read before the events: a saga ends and records its last event in one turn, so
+            // that event is among those sent next, even if the state changes while earlier ones are being sent.
+            var ended = S.Request is null || SagaStates.IsTerminal(S.State);
             foreach (var e in S.Events.Where(e => e.Seq > after).ToArray())
             {
                 after = e.Seq;
                 yield return new SagaProgress(e, null);
             }
 
-            if (S.Request is null || SagaStates.IsTerminal(S.State))
+            if (ended)
             {
                 yield return new SagaProgress(null, S.Request is null ? null : Status());
                 yield break;
