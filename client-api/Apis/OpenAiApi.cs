@@ -104,7 +104,7 @@ internal static class OpenAiApi
         try
         {
             // One id for every send of this request: a re-send after a gateway drop finds its hold, never takes a second.
-            var request = new EmbeddingRequest(caller.UserId(), model, texts, ids, Guid.NewGuid().ToString("N"), version);
+            var request = new EmbeddingRequest(caller.UserId(), model, texts, ids, Guid.NewGuid().ToString("N"), version, caller.UserTier());
             result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(request, ct), http.RequestAborted);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)

@@ -58,13 +58,26 @@ internal sealed class KServeGrpcService(ModelCatalog catalog, ClusterCalls calls
         var caller = context.GetHttpContext().User;
         var outputs = request.Outputs.Count == 0 ? null : request.Outputs.Select(o => o.Name).ToArray();
         var id = string.IsNullOrEmpty(request.Id) ? null : request.Id;
-        var call = new InferenceRequest(model.Name, version, inputs, outputs, id, caller.UserId(), caller.UserTier());
+        var call = new InferenceRequest(model.Name, version, inputs, outputs, id, caller.UserId(), caller.UserTier(), AskedPriority(request));
         var response = await calls.RunAsync(token => catalog.Router.InferAsync(call, token), context.CancellationToken);
         // Sent with the answer's HEADERS frame; WriteResponseHeadersAsync would flush a frame of its own per call.
         var headers = context.GetHttpContext().Response.Headers;
         headers[KServeApi.ModelHeader] = $"{response.Model}/{response.Version}";
         headers[KServeApi.RequestIdHeader] = response.Id ?? "";
         return GrpcTensors.Write(response, id, raw: request.RawInputContents.Count > 0);
+    }
+
+    /// <summary>The lane asked for in the request's <c>priority</c> parameter (a string: low, normal or high).</summary>
+    private static Priority? AskedPriority(ModelInferRequest request)
+    {
+        if (!request.Parameters.TryGetValue("priority", out var asked))
+        {
+            return null;
+        }
+
+        return asked.ParameterChoiceCase == InferParameter.ParameterChoiceOneofCase.StringParam && Priorities.TryParse(asked.StringParam, out var lane)
+            ? lane
+            : throw AiFleetException.Invalid($"the 'priority' parameter must be a string: one of {string.Join(", ", Priorities.Names)}", "parameters");
     }
 
     [Authorize(Policy = ApiKeyAuthenticationHandler.AdminPolicy)]

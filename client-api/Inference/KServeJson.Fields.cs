@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Inference;
 
@@ -163,6 +164,42 @@ internal static partial class KServeJson
         }
 
         error = null;
+        return true;
+    }
+
+    /// <summary>
+    /// The request's <c>parameters</c>: <c>binary_data_output</c> (binary extension) and <c>priority</c> (<c>low</c>,
+    /// <c>normal</c> or <c>high</c>: the lane asked for; the user's tier caps it). Others are ignored.
+    /// </summary>
+    private static bool TryReadParameters(ref Utf8JsonReader reader, out bool allBinary, out Priority? priority, [NotNullWhen(false)] out string? error)
+    {
+        (allBinary, priority, error) = (false, null, null);
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return true;
+        }
+
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isBinary = reader.ValueTextEquals("binary_data_output"u8);
+            var isPriority = reader.ValueTextEquals("priority"u8);
+            reader.Read();
+            if (isPriority)
+            {
+                if (reader.TokenType != JsonTokenType.String || !Priorities.TryParse(reader.GetString(), out var asked))
+                {
+                    error = $"'parameters.priority' must be one of {string.Join(", ", Priorities.Names)}";
+                    return false;
+                }
+
+                priority = asked;
+            }
+
+            allBinary |= isBinary && reader.TokenType == JsonTokenType.True;
+            reader.Skip();
+        }
+
         return true;
     }
 }

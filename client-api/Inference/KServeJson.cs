@@ -78,6 +78,7 @@ internal static partial class KServeJson
         string? id = null;
         List<RawInput>? inputs = null;
         List<string>? outputs = null;
+        Priority? priority = null;
         while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
         {
             if (reader.ValueTextEquals("id"u8))
@@ -122,7 +123,10 @@ internal static partial class KServeJson
             else if (reader.ValueTextEquals("parameters"u8))
             {
                 reader.Read();
-                allBinary = ReadFlag(ref reader, "binary_data_output"u8);
+                if (!TryReadParameters(ref reader, out allBinary, out priority, out error))
+                {
+                    return false;
+                }
             }
             else
             {
@@ -165,7 +169,7 @@ internal static partial class KServeJson
             binaryOutputs = BinaryOutputs.All;
         }
 
-        request = new InferenceRequest(model, version, tensors, outputs, id);
+        request = new InferenceRequest(model, version, tensors, outputs, id, Priority: priority);
         error = null;
         return true;
     }

@@ -2,7 +2,7 @@ namespace Orleans.AiFleet.GrainInterfaces.Inference;
 
 /// <summary>
 /// Texts (or already tokenized inputs) to embed with a model that has a tokenizer and a <c>sentence_embedding</c>
-/// output, charged to <see cref="User"/>'s budget; by <see cref="Version"/> when named, else by the model's traffic policy.
+/// output, charged to <see cref="User"/>'s budget and queued in the lane of their <see cref="UserTier"/>; by <see cref="Version"/> when named, else by the model's traffic policy.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.EmbeddingRequest")]
 public sealed record EmbeddingRequest(
@@ -11,7 +11,8 @@ public sealed record EmbeddingRequest(
     [property: Id(2)] IReadOnlyList<string>? Texts,
     [property: Id(3)] IReadOnlyList<long[]>? TokenIds,
     [property: Id(4)] string? RequestId = null,
-    [property: Id(5)] string? Version = null);
+    [property: Id(5)] string? Version = null,
+    [property: Id(6)] string? UserTier = null);
 
 /// <summary>One vector per input, in input order, with the tokens read, the cost charged, and how many came from the response cache (free).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.EmbeddingResult")]

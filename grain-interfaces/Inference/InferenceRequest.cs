@@ -1,7 +1,8 @@
 namespace Orleans.AiFleet.GrainInterfaces.Inference;
 
 /// <summary>One inference call: the model, an optional version (the model's default when null), the inputs, and
-/// the outputs wanted (all of the model's outputs when null or empty).</summary>
+/// the outputs wanted (all of the model's outputs when null or empty). <see cref="Priority"/> is the lane asked
+/// for; the router lowers it to what the user's tier allows (<see cref="Priority.Normal"/> when null).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.InferenceRequest")]
 public sealed record InferenceRequest(
     [property: Id(0)] string Model,
@@ -10,7 +11,8 @@ public sealed record InferenceRequest(
     [property: Id(3)] IReadOnlyList<string>? Outputs = null,
     [property: Id(4)] string? Id = null,
     [property: Id(5)] string? User = null,
-    [property: Id(6)] string? UserTier = null);
+    [property: Id(6)] string? UserTier = null,
+    [property: Id(7)] Priority? Priority = null);
 
 /// <summary>The answer to an <see cref="InferenceRequest"/>: the version that served it and the outputs.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.InferenceResponse")]

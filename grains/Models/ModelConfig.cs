@@ -20,6 +20,18 @@ public sealed record ReplicaPolicy(
     int UpscaleDelayMs = 1000,
     int DownscaleDelayMs = 30000);
 
+/// <summary>One queue lane's limits; a null limit is the model's own (but the low lane's queue: a quarter of it).</summary>
+public sealed record LaneLimits(int? MaxQueueLength = null, int? RequestTimeoutMs = null);
+
+/// <summary>
+/// A replica's priority lanes: each lane's limits, and starvation protection: a request rises one lane for every
+/// <see cref="AgingMs"/> it has waited, so a full high lane delays the lower ones but never stops them.
+/// </summary>
+public sealed record LanesConfig(int AgingMs = 100, LaneLimits? High = null, LaneLimits? Normal = null, LaneLimits? Low = null)
+{
+    internal LaneLimits? Of(Priority lane) => lane switch { Priority.High => High, Priority.Low => Low, _ => Normal };
+}
+
 /// <summary>Where a version runs: CUDA when <see cref="PreferGpu"/> and available, else CPU.</summary>
 public sealed record ExecutionConfig(bool PreferGpu = true, int IntraOpThreads = 1);
 
@@ -77,6 +89,7 @@ public sealed record ModelConfig
     public IReadOnlyList<TensorConfig> Outputs { get; init; } = [];
     public ReplicaPolicy Replicas { get; init; } = new();
     public ExecutionConfig Execution { get; init; } = new();
+    public LanesConfig Lanes { get; init; } = new();
     public CostConfig Cost { get; init; } = new();
     public double Quality { get; init; }
 
@@ -94,6 +107,13 @@ public sealed record ModelConfig
 
     /// <summary>Set for causal language models that /v1/chat/completions can use.</summary>
     public GenerationConfig? Generation { get; init; }
+
+    /// <summary>The most requests <paramref name="lane"/> may queue on one replica.</summary>
+    internal int QueueLimit(Priority lane) =>
+        Lanes.Of(lane)?.MaxQueueLength ?? (lane == Priority.Low ? Math.Max(1, MaxQueueLength / 4) : MaxQueueLength);
+
+    /// <summary>How long a request of <paramref name="lane"/> may wait for its answer.</summary>
+    internal int TimeoutMs(Priority lane) => Lanes.Of(lane)?.RequestTimeoutMs ?? RequestTimeoutMs;
 
     /// <summary>The output names in graph order, computed once (the request path reads it on every call).</summary>
     [JsonIgnore]
@@ -158,6 +178,24 @@ public sealed record ModelConfig
         if (RequestTimeoutMs < 1)
         {
             errors.Add("requestTimeoutMs must be at least 1");
+        }
+
+        if (Lanes.AgingMs < 1)
+        {
+            errors.Add("lanes.agingMs must be at least 1");
+        }
+
+        foreach (var lane in Enum.GetValues<Priority>())
+        {
+            if (Lanes.Of(lane) is { MaxQueueLength: < 1 })
+            {
+                errors.Add($"lanes.{lane.Name()}.maxQueueLength must be at least 1");
+            }
+
+            if (Lanes.Of(lane) is { RequestTimeoutMs: < 1 })
+            {
+                errors.Add($"lanes.{lane.Name()}.requestTimeoutMs must be at least 1");
+            }
         }
 
         if (Replicas.MinReplicas < 1 || Replicas.MaxReplicas < Replicas.MinReplicas)

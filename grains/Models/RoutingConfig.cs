@@ -1,10 +1,12 @@
 using System.Text.Json;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.Grains.Models;
 
 /// <summary>
 /// The repository's <c>routing.json</c>: the user tiers and which model tiers each may use (<c>"*"</c>: any), and the
-/// tier of keys issued without one. Without the file every key may use every model.
+/// tier of keys issued without one, and each user tier's queue lane (<c>lanes</c>: <c>high</c>, <c>normal</c> or
+/// <c>low</c>; a tier not listed is <c>normal</c>). Without the file every key may use every model, all in one lane.
 /// </summary>
 public sealed record RoutingConfig
 {
@@ -15,6 +17,9 @@ public sealed record RoutingConfig
 
     public IReadOnlyDictionary<string, IReadOnlyList<string>> UserTiers { get; init; } =
         new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal) { ["standard"] = [AnyTier] };
+
+    /// <summary>The highest queue lane each user tier's requests may use, by lane name.</summary>
+    public IReadOnlyDictionary<string, string> Lanes { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>How many other models an <c>auto</c> request may fall back to (or hedge on) after the first.</summary>
     public int MaxFallbacks { get; init; } = 3;
@@ -27,9 +32,31 @@ public sealed record RoutingConfig
     public bool Allows(string? userTier, string modelTier) =>
         UserTiers.TryGetValue(Resolve(userTier), out var tiers) && (tiers.Contains(AnyTier) || tiers.Contains(modelTier));
 
+    /// <summary>
+    /// The lane a request of <paramref name="userTier"/> runs in: its tier's lane, or the lower one it asked for.
+    /// </summary>
+    public Priority Lane(string? userTier, Priority? asked)
+    {
+        var allowed = Lanes.TryGetValue(Resolve(userTier), out var name) && Priorities.TryParse(name, out var lane) ? lane : Priority.Normal;
+        return asked is { } a && a < allowed ? a : allowed;
+    }
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();
+        foreach (var (tier, lane) in Lanes)
+        {
+            if (!UserTiers.ContainsKey(tier))
+            {
+                errors.Add($"lanes.{tier}: '{tier}' is not one of userTiers");
+            }
+
+            if (!Priorities.TryParse(lane, out _))
+            {
+                errors.Add($"lanes.{tier} must be one of {string.Join(", ", Priorities.Names)}, not '{lane}'");
+            }
+        }
+
         if (UserTiers.Count == 0)
         {
             errors.Add("userTiers must define at least one user tier");

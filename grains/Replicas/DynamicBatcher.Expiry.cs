@@ -14,7 +14,7 @@ internal sealed partial class DynamicBatcher
         }
     }
 
-    /// <summary>Fails the requests that have waited past the timeout; the oldest come first, so it stops early.</summary>
+    /// <summary>Fails the requests that have waited past their lane's timeout; the oldest come first, so each lane's sweep stops early.</summary>
     private void ExpireOverdue()
     {
         // Timer callbacks may overlap; two sweeps peeking the same head could each dequeue a different request.
@@ -35,14 +35,22 @@ internal sealed partial class DynamicBatcher
 
     private void ExpireOverdueCore()
     {
-        while (_timeline.TryPeek(out var oldest))
+        foreach (var lane in _lanes)
         {
-            if (!oldest.Completion.Task.IsCompleted && _time.GetElapsedTime(oldest.EnqueuedAt) < _timeout)
+            ExpireOverdue(lane);
+        }
+    }
+
+    private void ExpireOverdue(Lane lane)
+    {
+        while (lane.Timeline.TryPeek(out var oldest))
+        {
+            if (!oldest.Completion.Task.IsCompleted && _time.GetElapsedTime(oldest.EnqueuedAt) < lane.Timeout)
             {
                 return;
             }
 
-            _timeline.TryDequeue(out _);
+            lane.Timeline.TryDequeue(out _);
             if (oldest.Completion.Task.IsCompleted)
             {
                 continue;
@@ -51,11 +59,11 @@ internal sealed partial class DynamicBatcher
             // A request already in a running batch cannot be withdrawn; failing it here drops its late result.
             if (oldest.TryAbandon())
             {
-                Interlocked.Decrement(ref _waiting);
+                LeftQueue(oldest);
             }
 
             if (oldest.Completion.TrySetException(AiFleetException.Timeout(
-                $"model '{_session.Model}' version {_session.Version} did not answer within {_timeout.TotalMilliseconds:0} ms (requestTimeoutMs)")))
+                $"model '{_session.Model}' version {_session.Version} did not answer within {lane.Timeout.TotalMilliseconds:0} ms (the {lane.Priority.Name()} lane's request timeout)")))
             {
                 _metrics.Request(_session.Model, _session.Version, "timeout");
                 oldest.Run?.Withdraw(oldest);
@@ -67,7 +75,7 @@ internal sealed partial class DynamicBatcher
     {
         if (pending.TryAbandon())
         {
-            Interlocked.Decrement(ref _waiting);
+            LeftQueue(pending);
             _metrics.Request(_session.Model, _session.Version, "cancelled");
             pending.Completion.TrySetCanceled(token);
         }

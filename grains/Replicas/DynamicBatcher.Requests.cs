@@ -7,7 +7,7 @@ namespace Orleans.AiFleet.Grains.Replicas;
 /// <summary>A request waiting in the batcher, and the run that carries it.</summary>
 internal sealed partial class DynamicBatcher
 {
-    private sealed class Pending(DynamicBatcher owner, PreparedRequest request, long enqueuedAt)
+    private sealed class Pending(DynamicBatcher owner, PreparedRequest request, Lane lane, long enqueuedAt)
     {
         private const int Queued = 0;
         private const int Running = 1;
@@ -15,6 +15,7 @@ internal sealed partial class DynamicBatcher
         private int _state;
 
         public PreparedRequest Request { get; } = request;
+        public Lane Lane { get; } = lane;
         public long EnqueuedAt { get; } = enqueuedAt;
 
         /// <summary>The run carrying it, once its batch has started; null before.</summary>

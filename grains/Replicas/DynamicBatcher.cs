@@ -1,5 +1,4 @@
 using System.Buffers;
-using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Microsoft.ML.OnnxRuntime;
 using Orleans.AiFleet.GrainInterfaces.Inference;
@@ -18,11 +17,12 @@ namespace Orleans.AiFleet.Grains.Replicas;
 /// every input agrees and the same outputs are wanted. A batch is therefore split into groups of compatible
 /// requests, one <c>Run</c> per group. If a run of several requests fails, each is re-run alone so that one bad
 /// request (an out-of-range token id, say) fails only itself.</para>
-/// <para>Queue length counts every accepted request that has not started running, the batch being formed
-/// included; past <c>maxQueueLength</c> a request is refused at once.</para>
-/// <para>Timeouts: every request of a replica has the same <c>requestTimeoutMs</c>, so requests expire in arrival
-/// order. One timer per replica sweeps the oldest ones instead of a timer per request, whose set-up and tear-down
-/// contended on the runtime's timer lock under load.</para>
+/// <para>Lanes (DynamicBatcher.Lanes.cs): a request waits in its priority lane. Queue length counts every accepted
+/// request that has not started running, the batch being formed included; past its lane's limit (<c>maxQueueLength</c>,
+/// a quarter of it for the low lane, or <c>lanes</c>' own) a request is refused at once.</para>
+/// <para>Timeouts: every request of a lane has the same timeout (<c>requestTimeoutMs</c> or its lane's), so a lane's
+/// requests expire in arrival order. One timer per replica sweeps the oldest ones instead of a timer per request,
+/// whose set-up and tear-down contended on the runtime's timer lock under load.</para>
 /// </summary>
 internal sealed partial class DynamicBatcher : IAsyncDisposable
 {
@@ -31,11 +31,10 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly Channel<Pending> _queue;
     private readonly int _maxBatchRows;
-    private readonly int _maxQueueLength;
     private readonly TimeSpan _maxQueueDelay;
-    private readonly TimeSpan _timeout;
+    private readonly TimeSpan _aging;
+    private readonly Lane[] _lanes;
     private readonly Task _loop;
-    private readonly ConcurrentQueue<Pending> _timeline = new();
     private readonly ITimer _timeoutSweep;
     private Task<bool>? _waitForMore;
     private int _waiting;
@@ -53,11 +52,11 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         _metrics = metrics;
         _time = time;
         _maxBatchRows = session.Config.MaxBatchSize;
-        _maxQueueLength = session.Config.MaxQueueLength;
         _maxQueueDelay = TimeSpan.FromMilliseconds(session.Config.MaxQueueDelayMs);
-        _timeout = TimeSpan.FromMilliseconds(session.Config.RequestTimeoutMs);
-        _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = false, SingleWriter = false });
-        var sweepEvery = TimeSpan.FromMilliseconds(Math.Clamp(session.Config.RequestTimeoutMs / 20, 5, 250));
+        _aging = TimeSpan.FromMilliseconds(session.Config.Lanes.AgingMs);
+        _lanes = CreateLanes(session.Config);
+        _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
+        var sweepEvery = TimeSpan.FromMilliseconds(Math.Clamp(_lanes.Min(l => l.Timeout.TotalMilliseconds) / 20, 5, 250));
         _timeoutSweep = time.CreateTimer(static s => ((DynamicBatcher)s!).ExpireOverdue(), this, sweepEvery, sweepEvery);
         _loop = Task.Run(RunLoopAsync);
     }
@@ -84,26 +83,28 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     /// <summary>Runs stopped part-way because no request in them still waited.</summary>
     public long TerminatedRuns => Interlocked.Read(ref _terminatedRuns);
 
-    /// <summary>Queues the request; refuses at once when the queue is full or the replica is unloading.</summary>
+    /// <summary>Queues the request in its lane; refuses at once when the lane is full or the replica is unloading.</summary>
     public Task<InferenceResponse> InferAsync(PreparedRequest request, CancellationToken cancellationToken)
     {
-        if (Interlocked.Increment(ref _waiting) > _maxQueueLength)
+        var lane = _lanes[(int)(request.Request.Priority ?? Priority.Normal)];
+        if (Interlocked.Increment(ref lane.Waiting) > lane.Limit)
         {
-            Interlocked.Decrement(ref _waiting);
+            Interlocked.Decrement(ref lane.Waiting);
             _metrics.Request(_session.Model, _session.Version, "overloaded");
             throw AiFleetException.Overloaded(
-                $"model '{_session.Model}' version {_session.Version}: the replica's queue is full ({_maxQueueLength} requests); retry shortly",
+                $"model '{_session.Model}' version {_session.Version}: the replica's queue is full ({lane.Limit} requests) in the {lane.Priority.Name()} lane; retry shortly",
                 retryAfterMs: Math.Max(100, _session.Config.MaxQueueDelayMs * 10));
         }
 
-        var pending = new Pending(this, request, _time.GetTimestamp());
+        Interlocked.Increment(ref _waiting);
+        var pending = new Pending(this, request, lane, _time.GetTimestamp());
         if (!_queue.Writer.TryWrite(pending))
         {
-            Interlocked.Decrement(ref _waiting);
+            LeftQueue(pending);
             throw AiFleetException.ModelUnavailable($"model '{_session.Model}' version {_session.Version}: the replica is unloading; retry");
         }
 
-        _timeline.Enqueue(pending);
+        lane.Timeline.Enqueue(pending);
         return cancellationToken.CanBeCanceled ? AwaitCancellableAsync(pending, cancellationToken) : pending.Completion.Task;
     }
 
@@ -155,37 +156,27 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
 
     private async Task RunLoopAsync()
     {
-        var reader = _queue.Reader;
         var batch = new List<Pending>(Math.Max(1, _maxBatchRows));
-        Pending? carry = null;
         while (true)
         {
-            if (carry is null)
+            Drain();
+            if (NextLane() is not { } lane)
             {
-                if (!reader.TryRead(out carry))
+                if (!await WaitForMoreAsync().ConfigureAwait(false))
                 {
-                    if (!await WaitForMoreAsync().ConfigureAwait(false))
-                    {
-                        return;
-                    }
-
-                    continue;
+                    return; // completed, and every lane is empty
                 }
-            }
 
-            batch.Clear();
-            var first = carry;
-            carry = null;
-            if (first.IsAbandoned)
-            {
                 continue;
             }
 
+            batch.Clear();
+            var first = lane.Ready.Dequeue();
             batch.Add(first);
             var rows = first.Request.Rows;
             if (_maxBatchRows > 0)
             {
-                (rows, carry) = await FillAsync(batch, rows, first.EnqueuedAt).ConfigureAwait(false);
+                rows = await FillAsync(batch, rows, first.EnqueuedAt).ConfigureAwait(false);
             }
 
             _lastBatchRows = rows;
@@ -201,37 +192,35 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    private async Task<(int Rows, Pending? Carry)> FillAsync(List<Pending> batch, int rows, long oldestEnqueuedAt)
+    /// <summary>Adds the next requests by lane until the batch is full or it is time to run; one that does not fit stays queued.</summary>
+    private async Task<int> FillAsync(List<Pending> batch, int rows, long oldestEnqueuedAt)
     {
-        var reader = _queue.Reader;
         var target = Math.Clamp(_lastBatchRows, 1, _maxBatchRows);
         while (true)
         {
-            while (rows < _maxBatchRows && reader.TryRead(out var next))
+            Drain();
+            while (rows < _maxBatchRows && NextLane() is { } lane)
             {
-                if (next.IsAbandoned)
-                {
-                    continue;
-                }
-
+                var next = lane.Ready.Peek();
                 if (rows + next.Request.Rows > _maxBatchRows)
                 {
-                    return (rows, next);
+                    return rows;
                 }
 
+                lane.Ready.Dequeue();
                 batch.Add(next);
                 rows += next.Request.Rows;
             }
 
             if (rows >= target || rows >= _maxBatchRows)
             {
-                return (rows, null);
+                return rows;
             }
 
             var remaining = _maxQueueDelay - _time.GetElapsedTime(oldestEnqueuedAt);
             if (remaining <= TimeSpan.Zero)
             {
-                return (rows, null);
+                return rows;
             }
 
             var more = WaitForMoreAsync();
@@ -243,13 +232,13 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
                 await cancelDelay.CancelAsync().ConfigureAwait(false);
                 if (winner != more)
                 {
-                    return (rows, null);
+                    return rows;
                 }
             }
 
             if (!await more.ConfigureAwait(false))
             {
-                return (rows, null);
+                return rows;
             }
         }
     }
@@ -262,8 +251,8 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         {
             if (p.TryStart())
             {
-                Interlocked.Decrement(ref _waiting);
-                _metrics.QueueTime(_session.Model, _session.Version, _time.GetElapsedTime(p.EnqueuedAt, started).TotalMilliseconds);
+                LeftQueue(p);
+                _metrics.QueueTime(_session.Model, _session.Version, p.Lane.Priority, _time.GetElapsedTime(p.EnqueuedAt, started).TotalMilliseconds);
                 runnable.Add(p);
             }
         }

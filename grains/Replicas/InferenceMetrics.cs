@@ -1,4 +1,5 @@
 using System.Diagnostics.Metrics;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.Grains.Replicas;
 
@@ -79,8 +80,8 @@ internal sealed class InferenceMetrics
     public void TerminatedRun(string model, string version) =>
         _terminatedRuns.Add(1, new("model", model), new("version", version));
 
-    public void QueueTime(string model, string version, double ms) =>
-        _queueTime.Record(ms, new("model", model), new("version", version));
+    public void QueueTime(string model, string version, Priority lane, double ms) =>
+        _queueTime.Record(ms, new("model", model), new("version", version), new("lane", lane.Name()));
 
     public void Batch(string model, string version, int rows, double computeMs)
     {

@@ -57,12 +57,13 @@ internal sealed partial class InferenceRouterGrain
         }
 
         var outcome = "failed";
+        var lane = repository.Routing.Lane(request.UserTier, null);
         try
         {
             var answers = await Task.WhenAll(misses.Select(i => InferAsync(
                 new InferenceRequest(model.Name, version,
                     [Tensor.FromInt64s("input_ids", [1, inputs[i].Length], inputs[i]), Tensor.FromInt64s("attention_mask", [1, inputs[i].Length], Ones(inputs[i].Length))],
-                    [SentenceEmbedding]),
+                    [SentenceEmbedding], Priority: lane),
                 cancellationToken)));
             for (var m = 0; m < misses.Length; m++)
             {

@@ -71,7 +71,11 @@ internal sealed partial class InferenceRouterGrain(
             throw AiFleetException.ModelNotAllowed($"model '{model.Name}' is in tier '{model.Config.Tier}', which user tier '{repository.Routing.Resolve(request.UserTier)}' may not use");
         }
 
-        request = request.Id is null ? request with { Id = NewRequestId() } : request; // every answer can be judged by feedback
+        request = request with
+        {
+            Id = request.Id ?? NewRequestId(), // every answer can be judged by feedback
+            Priority = repository.Routing.Lane(request.UserTier, request.Priority), // the lane the tier allows, or a lower one asked for
+        };
         if (!leases.Enabled)
         {
             return await ServeAsync(replicas, request, user, policy, cancellationToken);
@@ -113,7 +117,7 @@ internal sealed partial class InferenceRouterGrain(
         lifecycle.Answered(request.Model, user, request.Id!, replicas.Version, response.Outputs);
         if (policy.Shadow is { } shadow && shadow.Version != replicas.Version && policy.Mirrors())
         {
-            _ = MirrorAsync(request with { Version = shadow.Version, User = null }, response);
+            _ = MirrorAsync(request with { Version = shadow.Version, User = null, Priority = Priority.Low }, response);
         }
 
         return response;

@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Http.Json;
+using System.Text.Json.Nodes;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.AspNetCore.TestHost;
@@ -50,10 +51,10 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
 
     public IGrainFactory Grains => Services.GetRequiredService<IGrainFactory>();
 
-    /// <summary>Issues a user key for <paramref name="user"/> with the admin key and returns its secret.</summary>
-    public async Task<string> NewUserKeyAsync(string user)
+    /// <summary>Issues a user key for <paramref name="user"/> (of <paramref name="tier"/>, or the default tier) with the admin key and returns its secret.</summary>
+    public async Task<string> NewUserKeyAsync(string user, string? tier = null)
     {
-        var created = await Http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user" });
+        var created = await Http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user", tier });
         Assert.Equal(HttpStatusCode.Created, created.StatusCode);
         return (await created.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("key").GetString()!;
     }
@@ -98,13 +99,21 @@ public sealed class ApiFixture() : ApiFixtureBase(TestRepository.CopyOfShipped()
 
 /// <summary>
 /// Digits variants on a manual clock: <c>tiny-queue</c> (2 queued requests per replica, 1 s batching delay) and
-/// <c>tiny-timeout</c> (3 s request timeout, 5 s batching delay, so the timeout comes first).
+/// <c>tiny-timeout</c> (3 s request timeout, 5 s batching delay, so the timeout comes first), <c>tiny-lanes</c> (one
+/// replica, 4 queued per lane but 1 in the low lane); the shipped routing.json (free keys' lane is low, premium's high).
 /// </summary>
 public sealed class ManualClockApiFixture() : ApiFixtureBase(Repository)
 {
     private static readonly string Repository = TestRepository.Create("digits",
         ("tiny-queue", c => { c["maxQueueLength"] = 2; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
-        ("tiny-timeout", c => { c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 5000; c["requestTimeoutMs"] = 3000; }));
+        ("tiny-timeout", c => { c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 5000; c["requestTimeoutMs"] = 3000; }),
+        ("tiny-lanes", c =>
+        {
+            c["maxQueueLength"] = 4; // the low lane: 1
+            c["maxBatchSize"] = 64;
+            c["maxQueueDelayMs"] = 1000;
+            c["replicas"] = new JsonObject { ["minReplicas"] = 1, ["maxReplicas"] = 1 };
+        })).WithShippedRouting();
 
     public FakeTimeProvider Time { get; } = new(DateTimeOffset.Parse("2026-11-23T00:00:00Z"));
 

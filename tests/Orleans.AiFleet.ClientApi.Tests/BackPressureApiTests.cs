@@ -1,9 +1,10 @@
 using System.Net;
+using System.Text.Json.Nodes;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Tests;
 
-/// <summary>A full queue answers 429 with Retry-After at once; a request past its timeout answers 504.</summary>
+/// <summary>A full queue (or priority lane) answers 429 with Retry-After at once; a request past its timeout answers 504.</summary>
 public sealed class BackPressureApiTests(ManualClockApiFixture fixture) : IClassFixture<ManualClockApiFixture>
 {
     [Fact]
@@ -54,24 +55,49 @@ public sealed class BackPressureApiTests(ManualClockApiFixture fixture) : IClass
         await WaitUntilQueuedAsync("tiny-queue", 0); // taken out of the queue by the cancellation, the clock never moved
     }
 
-    private IModelReplicaGrain[] Replicas(string model) =>
-        Enumerable.Range(0, 2).Select(i => fixture.Grains.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(model, "2", i))).ToArray();
+    [Fact]
+    public async Task Infer_Overloaded_FreeKeysGet429WhilePremiumKeysAreStillQueued()
+    {
+        using var free = fixture.Client(await fixture.NewUserKeyAsync("lanes-free", "free"));
+        using var premium = fixture.Client(await fixture.NewUserKeyAsync("lanes-premium", "premium"));
+        await PrimeReplicasAsync("tiny-lanes", replicas: 1);
+        var queued = new List<Task<HttpResponseMessage>> { free.PostJsonAsync("/v2/models/tiny-lanes/infer", KServe.DigitsBody(0)) };
+        await WaitUntilQueuedAsync("tiny-lanes", 1, replicas: 1); // the low lane holds 1
+
+        var refusedFree = await free.PostJsonAsync("/v2/models/tiny-lanes/infer", KServe.DigitsBody(1));
+        var askedLow = KServe.DigitsBody(2);
+        askedLow["parameters"] = new JsonObject { ["priority"] = "low" };
+        var refusedAskedLow = await premium.PostJsonAsync("/v2/models/tiny-lanes/infer", askedLow);
+        queued.AddRange(Enumerable.Range(3, 4).Select(i => premium.PostJsonAsync("/v2/models/tiny-lanes/infer", KServe.DigitsBody(i))));
+        await WaitUntilQueuedAsync("tiny-lanes", 5, replicas: 1); // 4 more in the high lane, past the 4 the model allows in one
+
+        foreach (var refused in new[] { refusedFree, refusedAskedLow })
+        {
+            Assert.Equal(HttpStatusCode.TooManyRequests, refused.StatusCode);
+            Assert.Contains("queue is full (1 requests) in the low lane", (await refused.JsonAsync()).GetProperty("error").GetString());
+        }
+
+        var badPriority = KServe.DigitsBody(7);
+        badPriority["parameters"] = new JsonObject { ["priority"] = "urgent" };
+        var invalid = await premium.PostJsonAsync("/v2/models/tiny-lanes/infer", badPriority);
+        Assert.Equal(HttpStatusCode.BadRequest, invalid.StatusCode);
+        Assert.Contains("'parameters.priority' must be one of low, normal, high", (await invalid.JsonAsync()).GetProperty("error").GetString());
+
+        fixture.Time.Advance(TimeSpan.FromSeconds(1)); // the batching delay
+        Assert.All(await Task.WhenAll(queued), r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+    }
+
+    private IModelReplicaGrain[] Replicas(string model, int replicas = 2) =>
+        Enumerable.Range(0, replicas).Select(i => fixture.Grains.GetGrain<IModelReplicaGrain>(ReplicaKey.Format(model, "2", i))).ToArray();
 
     /// <summary>32 rows at once on each replica set its demand estimate to 32, so later single requests wait for
     /// company until the batching delay, which passes only when the test moves the manual clock.</summary>
-    private Task PrimeReplicasAsync(string model) =>
-        Task.WhenAll(Replicas(model).Select(r => r.InferAsync(new InferenceRequest(model, null, [Samples.Pixels(0, Samples.DigitCount)]))));
+    private Task PrimeReplicasAsync(string model, int replicas = 2) =>
+        Task.WhenAll(Replicas(model, replicas).Select(r => r.InferAsync(new InferenceRequest(model, null, [Samples.Pixels(0, Samples.DigitCount)]))));
 
-    private async Task<int> QueuedAsync(string model) =>
-        (await Task.WhenAll(Replicas(model).Select(r => r.GetStatusAsync()))).Sum(s => s.QueueLength);
+    private async Task<int> QueuedAsync(string model, int replicas) =>
+        (await Task.WhenAll(Replicas(model, replicas).Select(r => r.GetStatusAsync()))).Sum(s => s.QueueLength);
 
-    private async Task WaitUntilQueuedAsync(string model, int expected)
-    {
-        var giveUp = DateTime.UtcNow.AddSeconds(20);
-        while (await QueuedAsync(model) != expected)
-        {
-            Assert.True(DateTime.UtcNow < giveUp, $"expected {expected} queued requests on {model}, have {await QueuedAsync(model)}");
-            await Task.Delay(10);
-        }
-    }
+    private Task WaitUntilQueuedAsync(string model, int expected, int replicas = 2) =>
+        Eventually.TrueAsync(async () => await QueuedAsync(model, replicas) == expected, $"{expected} queued requests on {model}");
 }

@@ -22,7 +22,7 @@ public sealed class RemoteHangUpTests(CatalogueApiFixture fixture) : IClassFixtu
     public async Task AClientHangingUpOnARemoteChat_CancelsTheProvidersCall_AndSettlesWhatWasUsed(bool stream)
     {
         var user = $"remote-hangup-{stream}-{Guid.NewGuid():N}";
-        using var http = fixture.HangingUpClient(await fixture.KeyAsync(user, "standard"));
+        using var http = fixture.HangingUpClient(await fixture.NewUserKeyAsync(user, "standard"));
         fixture.Provider.Set(Budget, new FakeBehaviour(TokenDelayMs: 100)); // 16 tokens: 1.5 s
         try
         {

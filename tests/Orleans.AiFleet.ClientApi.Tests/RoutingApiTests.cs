@@ -27,13 +27,6 @@ public sealed class CatalogueApiFixture : ApiFixtureBase
 
     public FakeOpenAiProvider Provider { get; }
 
-    public async Task<string> KeyAsync(string user, string tier)
-    {
-        var created = await Http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user", tier });
-        Assert.Equal(HttpStatusCode.Created, created.StatusCode);
-        return (await created.Content.ReadFromJsonAsync<JsonObject>())!["key"]!.GetValue<string>();
-    }
-
     public override async ValueTask DisposeAsync()
     {
         await base.DisposeAsync();
@@ -86,8 +79,8 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task Auto_PicksTheCheapestModelMeetingThePolicy()
     {
-        var standardUser = await fixture.KeyAsync("route-std", "standard");
-        var premiumUser = await fixture.KeyAsync("route-prem", "premium");
+        var standardUser = await fixture.NewUserKeyAsync("route-std", "standard");
+        var premiumUser = await fixture.NewUserKeyAsync("route-prem", "premium");
 
         // No floor: the self-hosted model is cheapest and good enough.
         var plain = await ChatAsync(standardUser, Auto());
@@ -121,7 +114,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task RemoteChat_IsChargedTheProvidersUsage_AndTheLedgerAgrees()
     {
-        var key = await fixture.KeyAsync("route-charge", "standard");
+        var key = await fixture.NewUserKeyAsync("route-charge", "standard");
         var before = fixture.Provider.Calls(Budget);
 
         // Plain words, one token each, so the router's running count of the stream stays within the hold.
@@ -150,7 +143,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task PromptTokens_AreCountedWithTheModelsTiktokenEncoding()
     {
-        var key = await fixture.KeyAsync("route-tokens", "premium");
+        var key = await fixture.NewUserKeyAsync("route-tokens", "premium");
         var prompt = string.Join(' ', Enumerable.Repeat("Let there be light, and there was light.", 15_000));
         var expected = TiktokenTokenizer.CreateForEncoding("o200k_base").CountTokens(prompt) + 7;
 
@@ -164,7 +157,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task AFailingModel_FallsBackToTheNextCheapest_AndOnlyTheAnswerIsCharged()
     {
-        var key = await fixture.KeyAsync("route-fallback", "standard");
+        var key = await fixture.NewUserKeyAsync("route-fallback", "standard");
         fixture.Provider.Set(Budget, new FakeBehaviour(FailStatus: 503, Failures: 3));
         try
         {
@@ -190,7 +183,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task ThrottledModel_IsRetriedWithBackoff_BeforeAnyFallback()
     {
-        var key = await fixture.KeyAsync("route-retry", "standard");
+        var key = await fixture.NewUserKeyAsync("route-retry", "standard");
         fixture.Provider.Set(Budget, new FakeBehaviour(FailStatus: 429, Failures: 2, RetryAfterSeconds: 1));
         try
         {
@@ -209,7 +202,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task LatencyCriticalRequest_IsHedgedOnTheNextModel_WhenTheFirstPassesItsP95()
     {
-        var key = await fixture.KeyAsync("route-hedge", "standard");
+        var key = await fixture.NewUserKeyAsync("route-hedge", "standard");
         fixture.Provider.Set(Budget, new FakeBehaviour(FirstTokenDelayMs: 1800));
         try
         {
@@ -233,7 +226,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task Streaming_FallsBackBeforeTheFirstToken()
     {
-        var key = await fixture.KeyAsync("route-stream", "standard");
+        var key = await fixture.NewUserKeyAsync("route-stream", "standard");
         fixture.Provider.Set(Budget, new FakeBehaviour(FailStatus: 500, Failures: 3));
         try
         {
@@ -264,7 +257,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task AStreamThatWouldPassItsHold_EndsEarly_SayingWhy_AndIsChargedWhatItDelivered()
     {
-        using var http = fixture.Client(await fixture.KeyAsync("route-hold", "standard"));
+        using var http = fixture.Client(await fixture.NewUserKeyAsync("route-hold", "standard"));
 
         // max_tokens 8: the hold covers 8 completion tokens, and the fake sends 8 words, which are more tokens than that.
         using var response = await http.PostAsJsonAsync("/v1/chat/completions", new
@@ -294,7 +287,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task ModelsOutsideTheUsersTier_AreRefusedWith403()
     {
-        var free = await fixture.KeyAsync("route-free", "free");
+        var free = await fixture.NewUserKeyAsync("route-free", "free");
 
         var named = await ChatAsync(free, new { model = "premium-chat", messages = new[] { new { role = "user", content = "hi" } } });
         var tier = await ChatAsync(free, Auto(tier: "standard"));
@@ -324,7 +317,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task PolicyHeaders_WorkForSdksThatCannotAddBodyFields()
     {
-        var key = await fixture.KeyAsync("route-headers", "standard");
+        var key = await fixture.NewUserKeyAsync("route-headers", "standard");
         using var http = fixture.Client(key);
         using var request = new HttpRequestMessage(HttpMethod.Post, "/v1/chat/completions")
         {
@@ -340,7 +333,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task ARemoteModelThatKeepsFailing_OpensItsCircuit_AndAutoPassesItOver()
     {
-        var key = await fixture.KeyAsync("route-circuit", "premium");
+        var key = await fixture.NewUserKeyAsync("route-circuit", "premium");
         fixture.Provider.Set(LongContext, new FakeBehaviour(FailStatus: 502, Failures: int.MaxValue));
         try
         {
@@ -373,7 +366,7 @@ public sealed class RoutingApiTests(CatalogueApiFixture fixture) : IClassFixture
     [Fact]
     public async Task ACourseWhoseModelFailsPermanentlyMidWay_IsCompensated_NoCourse_FinishedCallsCharged()
     {
-        var key = await fixture.KeyAsync("course-midway", "standard");
+        var key = await fixture.NewUserKeyAsync("course-midway", "standard");
         using var http = fixture.Client(key);
         // The outline and two lessons are written, then the provider refuses every request (400: nothing to retry).
         fixture.Provider.Set(Budget, new FakeBehaviour(FailStatus: 400, Failures: int.MaxValue, FailAfter: 3));

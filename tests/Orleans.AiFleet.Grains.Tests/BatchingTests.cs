@@ -85,7 +85,7 @@ public sealed class BatchingTests(ManualClockClusterFixture fixture) : IClassFix
         Assert.False(session.IsDisposed);
 
         await replicas[1].UnloadAsync();
-        await WaitUntilAsync(() => Task.FromResult(session.IsDisposed && fixture.Sessions.Disposals == disposalsBefore + 1), "the session to be disposed");
+        await Eventually.TrueAsync(() => Task.FromResult(session.IsDisposed && fixture.Sessions.Disposals == disposalsBefore + 1), "the session to be disposed");
         Assert.Null(fixture.Sessions.Peek("unload", "2"));
     }
 
@@ -99,7 +99,7 @@ public sealed class BatchingTests(ManualClockClusterFixture fixture) : IClassFix
 
         await registry.UnloadAsync("unload", "1");
 
-        await WaitUntilAsync(() => Task.FromResult(session.IsDisposed), "the session to be disposed");
+        await Eventually.TrueAsync(() => Task.FromResult(session.IsDisposed), "the session to be disposed");
         var readiness = Assert.Single(await registry.GetReadinessAsync(), r => r is { Model: "unload", Version: "1" });
         Assert.False(readiness.Ready);
         Assert.Equal("unloaded", readiness.Error);
@@ -108,19 +108,9 @@ public sealed class BatchingTests(ManualClockClusterFixture fixture) : IClassFix
         Assert.Contains(fleet.RecentEvents, e => e is { Version: "1", To: 0 } && e.Reason.StartsWith("unloaded on request", StringComparison.Ordinal));
     }
 
-    private static Tensor Rows(int rows) =>
+    internal static Tensor Rows(int rows) =>
         Tensor.FromFloats("pixels", [rows, 64], Enumerable.Range(0, rows).SelectMany(i => Samples.Pixels(i % Samples.DigitCount).Fp32!).ToArray());
 
-    private static Task WaitForQueueAsync(IModelReplicaGrain replica, int length) =>
-        WaitUntilAsync(async () => (await replica.GetStatusAsync()).QueueLength == length, $"queue length {length}");
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        var giveUp = DateTime.UtcNow + Deadline;
-        while (!await condition())
-        {
-            Assert.True(DateTime.UtcNow < giveUp, $"waited {Deadline.TotalSeconds} s for {what}");
-            await Task.Delay(10);
-        }
-    }
+    internal static Task WaitForQueueAsync(IModelReplicaGrain replica, int length) =>
+        Eventually.TrueAsync(async () => (await replica.GetStatusAsync()).QueueLength == length, $"queue length {length}");
 }

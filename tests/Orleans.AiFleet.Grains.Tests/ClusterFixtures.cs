@@ -64,7 +64,9 @@ public sealed class ClusterFixture() : ClusterFixtureBase(TestRepository.Shipped
 /// <item><c>small-queue</c>: at most 4 queued requests, batches of up to 64, a 1 s batching delay;</item>
 /// <item><c>short-timeout</c>: a 2 s request timeout and a 5 s batching delay (the timeout fires first);</item>
 /// <item><c>batching</c>: batches of up to 64 with a 1 s delay;</item>
-/// <item><c>unload</c>: as shipped, for load and unload.</item>
+/// <item><c>unload</c>: as shipped, for load and unload;</item>
+/// <item><c>lanes</c>: one replica, 8 queued at most (so 2 in the low lane), a 5 s batching delay, a 60 s request
+/// timeout but 2 s in the low lane; the shipped routing.json (free users' lane is low, premium's high).</item>
 /// </list>
 /// </summary>
 public sealed class ManualClockClusterFixture : ClusterFixtureBase
@@ -81,7 +83,16 @@ public sealed class ManualClockClusterFixture : ClusterFixtureBase
         ("small-queue", c => { c["maxQueueLength"] = 4; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
         ("short-timeout", c => { c["requestTimeoutMs"] = 2000; c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 5000; }),
         ("batching", c => { c["maxBatchSize"] = 64; c["maxQueueDelayMs"] = 1000; }),
-        ("unload", c => { }));
+        ("unload", c => { }),
+        ("lanes", c =>
+        {
+            c["maxQueueLength"] = 8; // the low lane: a quarter, 2
+            c["maxBatchSize"] = 64;
+            c["maxQueueDelayMs"] = 5000;
+            c["requestTimeoutMs"] = 60000;
+            c["replicas"] = new JsonObject { ["minReplicas"] = 1, ["maxReplicas"] = 1 };
+            c["lanes"] = new JsonObject { ["low"] = new JsonObject { ["requestTimeoutMs"] = 2000 } };
+        })).WithShippedRouting();
 
     public FakeTimeProvider Time { get; }
 }

@@ -49,6 +49,13 @@ internal static class TestRepository
         return root;
     }
 
+    /// <summary>Adds the shipped routing.json (user tiers and their lanes) to the repository at <paramref name="root"/>.</summary>
+    public static string WithShippedRouting(this string root)
+    {
+        File.Copy(Path.Combine(Shipped, "routing.json"), Path.Combine(root, "routing.json"), overwrite: true);
+        return root;
+    }
+
     /// <summary>The shipped catalogue's remote chat models (their config folders hold no weights).</summary>
     public static readonly IReadOnlyList<string> RemoteModels = ["premium-chat", "long-context-chat", "standard-chat", "budget-chat"];
 
