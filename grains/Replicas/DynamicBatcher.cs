@@ -7,8 +7,8 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>
-/// A replica's queue and batch loop. Callers only enqueue; one loop on the .NET thread pool forms batches and runs
-/// them, so a blocking <c>Run</c> never holds a grain turn.
+/// A replica's queue and batch loop. Callers only enqueue; one loop on a thread of its own forms batches and runs
+/// them, so a blocking <c>Run</c> never holds a grain turn or a thread-pool thread.
 /// <para>When a batch runs: once it holds <c>maxBatchSize</c> rows; or once its oldest request has waited
 /// <c>maxQueueDelayMs</c>; or as soon as it holds as many rows as the previous batch did. The last rule is the
 /// demand estimate of a closed loop of clients: a lone client never waits for company that is not coming, while a
@@ -34,7 +34,8 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly TimeSpan _maxQueueDelay;
     private readonly TimeSpan _aging;
     private readonly Lane[] _lanes;
-    private readonly Task _loop;
+    private readonly Thread _loop;
+    private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer _timeoutSweep;
     private Task<bool>? _waitForMore;
     private int _waiting;
@@ -58,7 +59,11 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
         var sweepEvery = TimeSpan.FromMilliseconds(Math.Clamp(_lanes.Min(l => l.Timeout.TotalMilliseconds) / 20, 5, 250));
         _timeoutSweep = time.CreateTimer(static s => ((DynamicBatcher)s!).ExpireOverdue(), this, sweepEvery, sweepEvery);
-        _loop = Task.Run(RunLoopAsync);
+        // Its own thread, not the thread pool's: a Run blocks its thread for the whole batch (hundreds of ms on a
+        // compute-bound model), and pool threads blocked in Run leave Kestrel and the grains none to run on until the
+        // pool notices and adds threads, stalling every other request meanwhile.
+        _loop = new Thread(RunLoop) { IsBackground = true, Name = $"aifleet batch {session.Model}/{session.Version}" };
+        _loop.Start();
     }
 
     /// <summary>Accepted requests that have not started running.</summary>
@@ -139,7 +144,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
-        await _loop.ConfigureAwait(false);
+        await _loopEnded.Task.ConfigureAwait(false);
         await _timeoutSweep.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -154,7 +159,20 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         return _waitForMore;
     }
 
-    private async Task RunLoopAsync()
+    private void RunLoop()
+    {
+        try
+        {
+            RunBatches();
+        }
+        finally
+        {
+            _loopEnded.TrySetResult();
+        }
+    }
+
+    /// <summary>The loop's waits block its own thread, which is what the thread is for.</summary>
+    private void RunBatches()
     {
         var batch = new List<Pending>(Math.Max(1, _maxBatchRows));
         while (true)
@@ -162,7 +180,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
             Drain();
             if (NextLane() is not { } lane)
             {
-                if (!await WaitForMoreAsync().ConfigureAwait(false))
+                if (!WaitForMoreAsync().GetAwaiter().GetResult())
                 {
                     return; // completed, and every lane is empty
                 }
@@ -176,7 +194,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
             var rows = first.Request.Rows;
             if (_maxBatchRows > 0)
             {
-                rows = await FillAsync(batch, rows, first.EnqueuedAt).ConfigureAwait(false);
+                rows = Fill(batch, rows, first.EnqueuedAt);
             }
 
             _lastBatchRows = rows;
@@ -193,7 +211,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     }
 
     /// <summary>Adds the next requests by lane until the batch is full or it is time to run; one that does not fit stays queued.</summary>
-    private async Task<int> FillAsync(List<Pending> batch, int rows, long oldestEnqueuedAt)
+    private int Fill(List<Pending> batch, int rows, long oldestEnqueuedAt)
     {
         var target = Math.Clamp(_lastBatchRows, 1, _maxBatchRows);
         while (true)
@@ -228,15 +246,15 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
             {
                 using var cancelDelay = new CancellationTokenSource();
                 var delay = Task.Delay(remaining, _time, cancelDelay.Token);
-                var winner = await Task.WhenAny(more, delay).ConfigureAwait(false);
-                await cancelDelay.CancelAsync().ConfigureAwait(false);
-                if (winner != more)
+                var winner = Task.WaitAny(more, delay);
+                cancelDelay.Cancel();
+                if (winner != 0)
                 {
                     return rows;
                 }
             }
 
-            if (!await more.ConfigureAwait(false))
+            if (!more.GetAwaiter().GetResult())
             {
                 return rows;
             }
