@@ -38,10 +38,36 @@ internal static partial class LoadGenerator
         }
     }
 
-    /// <summary>One run of wrk with a Lua script of the caller's (one that rotates keys, say).</summary>
-    public static async Task<Result> RunScriptAsync(Uri endpoint, string script, int concurrency, TimeSpan duration)
+    /// <summary>
+    /// A warm-up run and the measured one of the KServe binary tensor extension: bench/lua/binary-file.lua posting
+    /// <paramref name="body"/>, whose JSON header is <paramref name="headerLength"/> bytes.
+    /// </summary>
+    public static async Task<Result> RunBinaryAsync(Uri endpoint, byte[] body, int headerLength, int concurrency, TimeSpan warmUp, TimeSpan duration)
     {
-        var output = await WrkAsync(endpoint, script, concurrency, duration);
+        var file = Path.Combine(Path.GetTempPath(), $"aifleet-bench-{Guid.NewGuid():N}.bin");
+        await File.WriteAllBytesAsync(file, body);
+        try
+        {
+            var script = Path.Combine(Processes.FindUp("bench", d => File.Exists(Path.Combine(d, "lua", "binary-file.lua"))), "lua", "binary-file.lua");
+            var environment = new Dictionary<string, string>
+            {
+                ["AIFLEET_BODY"] = file,
+                ["AIFLEET_KEY"] = Key,
+                ["AIFLEET_HEADER_LENGTH"] = headerLength.ToString(CultureInfo.InvariantCulture),
+            };
+            await RunScriptAsync(endpoint, script, concurrency, warmUp, environment);
+            return await RunScriptAsync(endpoint, script, concurrency, duration, environment);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    /// <summary>One run of wrk with a Lua script of the caller's (one that rotates keys, say).</summary>
+    public static async Task<Result> RunScriptAsync(Uri endpoint, string script, int concurrency, TimeSpan duration, IReadOnlyDictionary<string, string>? environment = null)
+    {
+        var output = await WrkAsync(endpoint, script, concurrency, duration, environment);
         var errors = NonSuccess().Match(output) is { Success: true } m ? long.Parse(m.Groups[1].Value, CultureInfo.InvariantCulture) : 0;
         errors += SocketErrors().Matches(output).Sum(x => long.Parse(x.Groups[1].Value, CultureInfo.InvariantCulture));
         var latency = LatencyLine().Match(output);
@@ -55,7 +81,7 @@ internal static partial class LoadGenerator
             Milliseconds(latency.Groups[1].Value, latency.Groups[2].Value));
     }
 
-    private static async Task<string> WrkAsync(Uri endpoint, string script, int concurrency, TimeSpan duration)
+    private static async Task<string> WrkAsync(Uri endpoint, string script, int concurrency, TimeSpan duration, IReadOnlyDictionary<string, string>? environment)
     {
         var info = new ProcessStartInfo("wrk",
             $"-t1 -c{concurrency} -d{Math.Max(1, (int)duration.TotalSeconds)}s --latency --timeout 30s -s {script} {endpoint}")
@@ -63,6 +89,11 @@ internal static partial class LoadGenerator
             RedirectStandardOutput = true,
             UseShellExecute = false,
         };
+        foreach (var (name, value) in environment ?? new Dictionary<string, string>())
+        {
+            info.Environment[name] = value;
+        }
+
         using var wrk = Process.Start(info) ?? throw new InvalidOperationException("wrk did not start (apt-get install wrk)");
         var output = await wrk.StandardOutput.ReadToEndAsync();
         await wrk.WaitForExitAsync();

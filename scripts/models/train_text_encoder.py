@@ -22,13 +22,17 @@ STEPS, BATCH = 3000, 64
 
 
 class Encoder(nn.Module):
-    def __init__(self, vocab_size: int):
+    """A pre-LN transformer encoder with mean pooling; the text-encoder's shape unless told otherwise."""
+
+    def __init__(self, vocab_size: int, dim: int = DIM, heads: int = HEADS, layers: int = LAYERS,
+                 ffn: int = 2 * DIM, activation: str = "relu"):
         super().__init__()
-        self.tokens = nn.Embedding(vocab_size, DIM, padding_idx=PAD)
-        self.positions = nn.Embedding(MAX_POS, DIM)
-        layer = nn.TransformerEncoderLayer(DIM, HEADS, 2 * DIM, dropout=0.0, batch_first=True, norm_first=True)
-        self.layers = nn.TransformerEncoder(layer, LAYERS, enable_nested_tensor=False)
-        self.norm = nn.LayerNorm(DIM)
+        self.tokens = nn.Embedding(vocab_size, dim, padding_idx=PAD)
+        self.positions = nn.Embedding(MAX_POS, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, ffn, dropout=0.0, activation=activation, batch_first=True,
+                                           norm_first=True)
+        self.layers = nn.TransformerEncoder(layer, layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(dim)
 
     def forward(self, input_ids, attention_mask):
         # Positions from a cumulative sum keep the sequence axis dynamic in the ONNX graph; clamped so a longer
@@ -49,6 +53,46 @@ def batchify(rows: list):
     return ids, (ids != PAD).long()
 
 
+def losses(model, head, train_ids: list, g, batch: int):
+    """One training batch's two losses: masked words on a verse, and the in-batch contrast with its successor."""
+    starts = torch.randint(0, len(train_ids) - 1, (batch,), generator=g).tolist()
+    a_ids, a_mask = batchify([train_ids[s] for s in starts])
+    b_ids, b_mask = batchify([train_ids[s + 1] for s in starts])
+    masked = a_ids.clone()
+    pick = (torch.rand(a_ids.shape, generator=g) < 0.15) & (a_ids >= len(SPECIALS))
+    masked[pick] = MASK
+    hidden, emb_a = model(masked, a_mask)
+    mlm = nn.functional.cross_entropy(head(hidden[pick]), a_ids[pick]) if pick.any() else hidden.sum() * 0
+    _, emb_b = model(b_ids, b_mask)
+    contrast = nn.functional.cross_entropy(emb_a @ emb_b.T / 0.05, torch.arange(batch))
+    return mlm, contrast
+
+
+def next_verse_retrieval(model, test_ids: list):
+    """Held-out quality: each verse's successor ranked among all held-out verses (recall@10, mean rank)."""
+    model.eval()
+    with torch.no_grad():
+        q_ids, q_mask = batchify(test_ids[:-1])
+        k_ids, k_mask = batchify(test_ids[1:])
+        _, q = model(q_ids, q_mask)
+        _, k = model(k_ids, k_mask)
+        scores = q @ k.T
+        ranks = (scores > scores.diagonal().unsqueeze(1)).sum(1) + 1
+        return (ranks <= 10).float().mean().item(), ranks.float().mean().item()
+
+
+def retrieval_metrics(recall10: float, mean_rank: float, held_out: int, steps: int) -> dict:
+    """metrics.json's quality fields, beside what chance would score."""
+    return {
+        "dataset": "King James Bible (Debian bible-kjv), last 501 verses held out",
+        "heldOutNextVerseRecallAt10": round(recall10, 4),
+        "chanceRecallAt10": round(10 / held_out, 4),
+        "heldOutNextVerseMeanRank": round(mean_rank, 1),
+        "chanceMeanRank": (held_out + 1) / 2,
+        "trainingSteps": steps,
+    }
+
+
 def main() -> None:
     seed_everything(SEED)
     verses = load_verses()
@@ -64,32 +108,14 @@ def main() -> None:
     opt = torch.optim.AdamW(list(model.parameters()) + list(head.parameters()), lr=2e-3, weight_decay=0.01)
     g = torch.Generator().manual_seed(SEED)
     for step in range(STEPS):
-        starts = torch.randint(0, len(train_ids) - 1, (BATCH,), generator=g).tolist()
-        a_ids, a_mask = batchify([train_ids[s] for s in starts])
-        b_ids, b_mask = batchify([train_ids[s + 1] for s in starts])
-        masked = a_ids.clone()
-        pick = (torch.rand(a_ids.shape, generator=g) < 0.15) & (a_ids >= len(SPECIALS))
-        masked[pick] = MASK
-        hidden, emb_a = model(masked, a_mask)
-        mlm = nn.functional.cross_entropy(head(hidden[pick]), a_ids[pick]) if pick.any() else hidden.sum() * 0
-        _, emb_b = model(b_ids, b_mask)
-        contrast = nn.functional.cross_entropy(emb_a @ emb_b.T / 0.05, torch.arange(BATCH))
+        mlm, contrast = losses(model, head, train_ids, g, BATCH)
         loss = mlm + contrast
         opt.zero_grad()
         loss.backward()
         opt.step()
         if step % 250 == 0:
             print(f"step {step}: mlm {mlm.item():.3f} contrastive {contrast.item():.3f}")
-    model.eval()
-    with torch.no_grad():
-        q_ids, q_mask = batchify(test_ids[:-1])
-        k_ids, k_mask = batchify(test_ids[1:])
-        _, q = model(q_ids, q_mask)
-        _, k = model(k_ids, k_mask)
-        scores = q @ k.T
-        ranks = (scores > scores.diagonal().unsqueeze(1)).sum(1) + 1
-        recall10 = (ranks <= 10).float().mean().item()
-        mean_rank = ranks.float().mean().item()
+    recall10, mean_rank = next_verse_retrieval(model, test_ids)
     print(f"held-out next-verse retrieval among {held_out}: recall@10 {recall10:.4f} (chance {10 / held_out:.4f}), "
           f"mean rank {mean_rank:.1f} (chance {(held_out + 1) / 2:.1f})")
 
@@ -104,12 +130,7 @@ def main() -> None:
     with open(os.path.join(MODELS, "text-encoder", "vocab.txt"), "w", encoding="utf-8") as f:
         f.write("\n".join(vocab) + "\n")
     write_json(os.path.join(out, "metrics.json"), {
-        "dataset": "King James Bible (Debian bible-kjv), last 501 verses held out",
-        "heldOutNextVerseRecallAt10": round(recall10, 4),
-        "chanceRecallAt10": round(10 / held_out, 4),
-        "heldOutNextVerseMeanRank": round(mean_rank, 1),
-        "chanceMeanRank": (held_out + 1) / 2,
-        "trainingSteps": STEPS,
+        **retrieval_metrics(recall10, mean_rank, held_out, STEPS),
         "architecture": f"{LAYERS}-layer pre-LN transformer, d={DIM}, {HEADS} heads, vocab {len(vocab)}",
     })
     write_json(os.path.join(MODELS, "text-encoder", "samples.json"), {

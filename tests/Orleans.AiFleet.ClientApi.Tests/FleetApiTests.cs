@@ -12,7 +12,7 @@ public sealed class FleetApiTests(ApiFixture fixture)
 
         var fleets = await (await fixture.Http.GetAsync("/v1/fleet")).JsonAsync();
 
-        Assert.Equal(["chat-lm", "digits", "text-encoder"], fleets.EnumerateArray().Select(f => f.GetProperty("model").GetString()).Order());
+        Assert.Equal(["chat-lm", "digits", "sentence-encoder", "text-encoder"], fleets.EnumerateArray().Select(f => f.GetProperty("model").GetString()).Order());
         var digits = fleets.EnumerateArray().Single(f => f.GetProperty("model").GetString() == "digits");
         var v2 = digits.GetProperty("versions").EnumerateArray().Single(v => v.GetProperty("version").GetString() == "2");
         Assert.Equal(2, v2.GetProperty("desired").GetInt32());

@@ -39,7 +39,7 @@ public sealed class JsSdkTests(ApiFixture fixture)
         Assert.True(node.ExitCode == 0, $"the JS SDK run failed: {await errors}{output}");
         using var seen = JsonDocument.Parse(output);
         var root = seen.RootElement;
-        Assert.Equal(["auto", "chat-lm", "digits", "text-encoder"], root.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
+        Assert.Equal(["auto", "chat-lm", "digits", "sentence-encoder", "text-encoder"], root.GetProperty("models").EnumerateArray().Select(m => m.GetString()));
         Assert.Equal([64, 64], root.GetProperty("embeddings").EnumerateArray().Select(e => e.GetInt32()));
         Assert.False(string.IsNullOrEmpty(root.GetProperty("chat").GetString()));
         Assert.Equal(root.GetProperty("chatUsage").GetRawText(), root.GetProperty("streamUsage").GetRawText());

@@ -54,7 +54,7 @@ public sealed class OpenAiSdkTests(ApiFixture fixture)
         var list = (await models.GetModelsAsync()).Value;
 
         // The shipped remote models are off without their provider's key (OPENAI_API_KEY); "auto" lets the router choose.
-        Assert.Equal(["auto", "chat-lm", "digits", "text-encoder"], list.Select(m => m.Id).Order());
+        Assert.Equal(["auto", "chat-lm", "digits", "sentence-encoder", "text-encoder"], list.Select(m => m.Id).Order());
         Assert.Equal("aifleet", list.First().OwnedBy);
         Assert.Equal("text-encoder", (await models.GetModelAsync("text-encoder")).Value.Id);
         var missing = await Assert.ThrowsAsync<ClientResultException>(() => models.GetModelAsync("nope"));

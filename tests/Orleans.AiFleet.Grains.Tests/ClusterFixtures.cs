@@ -98,6 +98,21 @@ public sealed class ManualClockClusterFixture : ClusterFixtureBase
 }
 
 /// <summary>
+/// The shipped MiniLM-shaped <c>sentence-encoder</c> as <c>lanes-order</c>: one replica, batches of up to 4 rows, so
+/// that a long batch is running while a test queues requests behind it, and the lanes' aging at 100 ms.
+/// </summary>
+public sealed class SentenceEncoderLanesFixture() : ClusterFixtureBase(Repository, clock: null)
+{
+    private static readonly string Repository = TestRepository.Create("sentence-encoder",
+        ("lanes-order", c =>
+        {
+            c["maxBatchSize"] = 4;
+            c["replicas"] = new JsonObject { ["minReplicas"] = 1, ["maxReplicas"] = 1 };
+            c["lanes"] = new JsonObject { ["agingMs"] = 100 };
+        }));
+}
+
+/// <summary>
 /// Three silos on a manual clock serving <c>scaling</c>, a digits variant with 1 to 3 replicas, target 1 in flight
 /// each, up after 1 s and down after 5 s; a 60 s batching delay holds requests in the queue until the test moves
 /// the clock.

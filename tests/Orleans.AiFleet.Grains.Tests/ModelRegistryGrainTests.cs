@@ -33,7 +33,7 @@ public sealed class ModelRegistryGrainTests(ClusterFixture fixture) : IClassFixt
     {
         var readiness = await Registry.LoadAllAsync();
 
-        Assert.Equal(4, readiness.Count); // digits 1 and 2, text-encoder 1, chat-lm 1
+        Assert.Equal(5, readiness.Count); // digits 1 and 2, text-encoder 1, sentence-encoder 1, chat-lm 1
         Assert.All(readiness, r => Assert.True(r.Ready, $"{r.Model}/{r.Version}: {r.ReadyReplicas}/{r.Replicas} {r.Error}"));
 
         // digits version 1 serves no other test's requests: its session has run exactly the two warm-ups.
