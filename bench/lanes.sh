@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # Priority lanes under overload, side by side in one run against one embedded server: premium keys (high lane) alone;
 # premium beside free keys flooding the same model (low lane); and the control, where both keys are of the standard
-# tier and so share one lane. wrk, 1 thread per key. Usage: bash bench/lanes.sh [seconds] [model] > bench/out/lanes.md
+# tier and so share one lane. The flood's clients honour Retry-After (bench/lua/retry-after.lua), as SDKs do. wrk,
+# 1 thread per key. The default model is the compute-bound sentence-encoder, where requests wait in the replicas'
+# queues (on the light models the front end is the bottleneck, and it has no lanes).
+# Usage: bash bench/lanes.sh [seconds] [model] > bench/out/lanes.md
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${1:-8}" model="${2:-text-encoder}" premium_clients=8 flood_clients=512
+seconds="${1:-8}" model="${2:-sentence-encoder}" premium_clients=8 flood_clients=256
 command -v wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk; }
 dotnet build client-api -c Release -v q -nologo >/dev/null
 admin="bench-admin-key-0123456789abcdef"
@@ -19,9 +22,10 @@ key() { # user tier
   curl -sf -H "Authorization: Bearer $admin" -H 'content-type: application/json' -d "{\"user\":\"$1\",\"role\":\"user\",\"tier\":\"$2\"}" \
     "http://127.0.0.1:$port/v1/admin/keys" | python3 -c 'import json, sys; print(json.load(sys.stdin)["key"])'
 }
-load() { # key connections seconds [file]
-  AIFLEET_KEY="$1" wrk -t1 -c"$2" -d"$3s" --latency --timeout 30s -s bench/lua/kserve-encoder.lua "http://127.0.0.1:$port/v2/models/$model/infer" > "${4:-/dev/null}"
+load() { # key connections seconds [file] [script]
+  AIFLEET_KEY="$1" wrk -t1 -c"$2" -d"$3s" --latency --timeout 30s -s "bench/lua/${5:-kserve-encoder.lua}" "http://127.0.0.1:$port/v2/models/$model/infer" > "${4:-/dev/null}"
 }
+flood() { load "$1" "$flood_clients" "$2" "${3:-}" retry-after.lua; }
 row() { # scenario who file
   awk -v scenario="$1" -v who="$2" '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
@@ -36,15 +40,15 @@ echo "| scenario | key (lane) | connections | req/s | p50 ms | p99 ms | non-2xx 
 echo "|---|---|---:|---:|---:|---:|---:|"
 load "$premium" "$premium_clients" "$seconds" "$out/alone"
 row "premium alone" "premium (high)" "$out/alone"
-load "$free" "$flood_clients" 3
-load "$free" "$flood_clients" "$seconds" "$out/flood" & flood=$!
+flood "$free" 3
+flood "$free" "$seconds" "$out/flood" & flooding=$!
 load "$premium" "$premium_clients" "$seconds" "$out/premium"
-wait $flood
+wait $flooding
 row "premium beside a free flood" "premium (high)" "$out/premium"
 row "premium beside a free flood" "free (low)" "$out/flood"
-load "$std_b" "$flood_clients" 3
-load "$std_b" "$flood_clients" "$seconds" "$out/flood-one-lane" & flood=$!
+flood "$std_b" 3
+flood "$std_b" "$seconds" "$out/flood-one-lane" & flooding=$!
 load "$std_a" "$premium_clients" "$seconds" "$out/one-lane"
-wait $flood
+wait $flooding
 row "control: one lane for both" "standard (normal)" "$out/one-lane"
 row "control: one lane for both" "standard flood (normal)" "$out/flood-one-lane"

@@ -20,14 +20,18 @@ public sealed record ReplicaPolicy(
     int UpscaleDelayMs = 1000,
     int DownscaleDelayMs = 30000);
 
-/// <summary>One queue lane's limits; a null limit is the model's own (but the low lane's queue: a quarter of it).</summary>
-public sealed record LaneLimits(int? MaxQueueLength = null, int? RequestTimeoutMs = null);
+/// <summary>
+/// One queue lane's settings; a null one is the default: the model's queue length and timeout (but a quarter of the
+/// queue for the low lane), and a share of 16 (high), 4 (normal) or 1 (low).
+/// </summary>
+public sealed record LaneLimits(int? MaxQueueLength = null, int? RequestTimeoutMs = null, int? Share = null);
 
 /// <summary>
-/// A replica's priority lanes: each lane's limits, and starvation protection: a request rises one lane for every
-/// <see cref="AgingMs"/> it has waited, so a full high lane delays the lower ones but never stops them.
+/// A replica's priority lanes. Each lane's share is its weight in the rows a replica runs while lanes compete: the
+/// next row comes from the lane that has had the least service for its share, so a busy high lane gets 16 rows for
+/// every 1 of a busy low lane (never starving it), and a lane alone gets everything.
 /// </summary>
-public sealed record LanesConfig(int AgingMs = 100, LaneLimits? High = null, LaneLimits? Normal = null, LaneLimits? Low = null)
+public sealed record LanesConfig(LaneLimits? High = null, LaneLimits? Normal = null, LaneLimits? Low = null)
 {
     internal LaneLimits? Of(Priority lane) => lane switch { Priority.High => High, Priority.Low => Low, _ => Normal };
 }
@@ -112,6 +116,9 @@ public sealed record ModelConfig
     internal int QueueLimit(Priority lane) =>
         Lanes.Of(lane)?.MaxQueueLength ?? (lane == Priority.Low ? Math.Max(1, MaxQueueLength / 4) : MaxQueueLength);
 
+    /// <summary><paramref name="lane"/>'s weight among competing lanes.</summary>
+    internal int Share(Priority lane) => Lanes.Of(lane)?.Share ?? lane switch { Priority.High => 16, Priority.Normal => 4, _ => 1 };
+
     /// <summary>How long a request of <paramref name="lane"/> may wait for its answer.</summary>
     internal int TimeoutMs(Priority lane) => Lanes.Of(lane)?.RequestTimeoutMs ?? RequestTimeoutMs;
 
@@ -180,11 +187,6 @@ public sealed record ModelConfig
             errors.Add("requestTimeoutMs must be at least 1");
         }
 
-        if (Lanes.AgingMs < 1)
-        {
-            errors.Add("lanes.agingMs must be at least 1");
-        }
-
         foreach (var lane in Enum.GetValues<Priority>())
         {
             if (Lanes.Of(lane) is { MaxQueueLength: < 1 })
@@ -195,6 +197,11 @@ public sealed record ModelConfig
             if (Lanes.Of(lane) is { RequestTimeoutMs: < 1 })
             {
                 errors.Add($"lanes.{lane.Name()}.requestTimeoutMs must be at least 1");
+            }
+
+            if (Lanes.Of(lane) is { Share: < 1 or > 1000 })
+            {
+                errors.Add($"lanes.{lane.Name()}.share must be from 1 to 1000");
             }
         }
 

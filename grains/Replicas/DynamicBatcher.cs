@@ -32,7 +32,6 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     private readonly Channel<Pending> _queue;
     private readonly int _maxBatchRows;
     private readonly TimeSpan _maxQueueDelay;
-    private readonly TimeSpan _aging;
     private readonly Lane[] _lanes;
     private readonly Thread _loop;
     private readonly TaskCompletionSource _loopEnded = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,6 +41,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     private int _running;
     private int _sweeping;
     private int _lastBatchRows = 1;
+    private double _virtualTime;
     private long _completed;
     private long _batches;
     private long _terminatedRuns;
@@ -54,7 +54,6 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         _time = time;
         _maxBatchRows = session.Config.MaxBatchSize;
         _maxQueueDelay = TimeSpan.FromMilliseconds(session.Config.MaxQueueDelayMs);
-        _aging = TimeSpan.FromMilliseconds(session.Config.Lanes.AgingMs);
         _lanes = CreateLanes(session.Config);
         _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });
         var sweepEvery = TimeSpan.FromMilliseconds(Math.Clamp(_lanes.Min(l => l.Timeout.TotalMilliseconds) / 20, 5, 250));
@@ -189,7 +188,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
             }
 
             batch.Clear();
-            var first = lane.Ready.Dequeue();
+            var first = Take(lane);
             batch.Add(first);
             var rows = first.Request.Rows;
             if (_maxBatchRows > 0)
@@ -210,23 +209,27 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         }
     }
 
-    /// <summary>Adds the next requests by lane until the batch is full or it is time to run; one that does not fit stays queued.</summary>
+    /// <summary>
+    /// Adds the next requests by lane until the batch is full or it is time to run; one that does not fit stays
+    /// queued. A batch never carries rows of a lower lane than its first request's, so free rows never lengthen a
+    /// premium request's run; when a lower lane's turn comes, the batch runs as it is.
+    /// </summary>
     private int Fill(List<Pending> batch, int rows, long oldestEnqueuedAt)
     {
         var target = Math.Clamp(_lastBatchRows, 1, _maxBatchRows);
+        var floor = batch[0].Lane.Priority;
         while (true)
         {
             Drain();
             while (rows < _maxBatchRows && NextLane() is { } lane)
             {
                 var next = lane.Ready.Peek();
-                if (rows + next.Request.Rows > _maxBatchRows)
+                if (rows + next.Request.Rows > _maxBatchRows || lane.Priority < floor)
                 {
                     return rows;
                 }
 
-                lane.Ready.Dequeue();
-                batch.Add(next);
+                batch.Add(Take(lane));
                 rows += next.Request.Rows;
             }
 

@@ -99,7 +99,7 @@ public sealed class ManualClockClusterFixture : ClusterFixtureBase
 
 /// <summary>
 /// The shipped MiniLM-shaped <c>sentence-encoder</c> as <c>lanes-order</c>: one replica, batches of up to 4 rows, so
-/// that a long batch is running while a test queues requests behind it, and the lanes' aging at 100 ms.
+/// that a long batch is running while a test queues requests behind it; the lanes' default shares (16:4:1).
 /// </summary>
 public sealed class SentenceEncoderLanesFixture() : ClusterFixtureBase(Repository, clock: null)
 {
@@ -108,7 +108,6 @@ public sealed class SentenceEncoderLanesFixture() : ClusterFixtureBase(Repositor
         {
             c["maxBatchSize"] = 4;
             c["replicas"] = new JsonObject { ["minReplicas"] = 1, ["maxReplicas"] = 1 };
-            c["lanes"] = new JsonObject { ["agingMs"] = 100 };
         }));
 }
 

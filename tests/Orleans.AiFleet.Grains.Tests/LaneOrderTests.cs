@@ -4,7 +4,7 @@ using Orleans.AiFleet.GrainInterfaces.Inference;
 namespace Orleans.AiFleet.Grains.Tests;
 
 /// <summary>
-/// Which lane a replica serves first, on the compute-bound sentence encoder (batches of 4 rows, aging 100 ms): a
+/// Which lane a replica serves first, on the compute-bound sentence encoder (batches of 4 rows, shares 16:4:1): a
 /// batch of long sentences runs while the test queues requests behind it, so the next batches are chosen from a
 /// known queue.
 /// </summary>
@@ -33,7 +33,7 @@ public sealed class LaneOrderTests(SentenceEncoderLanesFixture fixture) : IClass
     }
 
     [Fact]
-    public async Task SteadyHighLoad_LowRequestIsStillServedByAging()
+    public async Task SteadyHighLoad_LowRequestStillGetsItsShare()
     {
         using var stop = new CancellationTokenSource();
         var clients = Enumerable.Range(0, 16).Select(i => HighClientAsync(i, stop.Token)).ToArray(); // a batch or more of high rows always waiting
