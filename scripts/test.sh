@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the solution. Installs and starts whatever the tests need first: a throwaway PostgreSQL for
 # cluster membership (scripts/postgres.sh; Debian 12 ships the server binaries) and Redis for grain state
-# (scripts/redis.sh; installs Debian's redis-server if missing), Debian's chromium for the browser tests, and the
-# OpenAI JavaScript SDK (npm ci in tests/js).
+# (scripts/redis.sh; installs Debian's redis-server if missing), Debian's chromium for the browser tests, Debian's
+# promtool for the metrics lint, and the OpenAI JavaScript SDK (npm ci in tests/js).
 # Ends with one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,6 +14,8 @@ bash scripts/redis.sh start >/dev/null
 trap 'bash scripts/postgres.sh stop; bash scripts/redis.sh stop' EXIT
 # Headless Chromium for the browser tests (Debian's package; Playwright drives it by path, nothing is downloaded).
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+# promtool (Debian's prometheus package; apt does not start the server) lints the /metrics the tests scrape.
+command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 # The OpenAI JavaScript SDK for the JS SDK test (Node and npm ship with the machine; versions pinned by the lock file).
 (cd tests/js && npm ci --no-audit --no-fund --silent)
 dotnet build Orleans.AiFleet.sln -c Release

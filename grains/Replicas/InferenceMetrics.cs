@@ -11,8 +11,9 @@ internal sealed class InferenceMetrics
 {
     public const string MeterName = "Orleans.AiFleet";
 
-    private static readonly IReadOnlyList<double> MillisecondBuckets =
-        [0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000];
+    /// <summary>Durations are exported in seconds (Prometheus' convention), from 50 µs to 10 s.</summary>
+    private static readonly IReadOnlyList<double> SecondBuckets =
+        [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     private static readonly IReadOnlyList<int> BatchBuckets = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
@@ -33,16 +34,16 @@ internal sealed class InferenceMetrics
         _served = meter.CreateCounter<long>(
             "aifleet.version.requests", "{request}", "Users' inference requests by model, the version that answered, and outcome (ok or error)");
         _serveTime = meter.CreateHistogram(
-            "aifleet.version.request_time", "ms", "Users' inference time through the router, by model, version and outcome",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
+            "aifleet.version.request_time", "s", "Users' inference time through the router, by model, version and outcome",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondBuckets });
         _requests = meter.CreateCounter<long>(
             "aifleet.inference.requests", "{request}", "Inference requests by model, version and outcome");
         _queueTime = meter.CreateHistogram(
-            "aifleet.inference.queue_time", "ms", "Time from enqueue to the start of the request's batch",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
+            "aifleet.inference.queue_time", "s", "Time from enqueue to the start of the request's batch",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondBuckets });
         _computeTime = meter.CreateHistogram(
-            "aifleet.inference.compute_time", "ms", "ONNX Runtime time of one batch",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
+            "aifleet.inference.compute_time", "s", "ONNX Runtime time of one batch",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondBuckets });
         _batchSize = meter.CreateHistogram(
             "aifleet.inference.batch_size", "{row}", "Rows in one ONNX Runtime run",
             advice: new InstrumentAdvice<int> { HistogramBucketBoundaries = BatchBuckets });
@@ -53,8 +54,8 @@ internal sealed class InferenceMetrics
         _terminatedRuns = meter.CreateCounter<long>(
             "aifleet.inference.terminated_runs", "{run}", "ONNX Runtime runs stopped part-way because every request in them was cancelled or timed out");
         _remoteTime = meter.CreateHistogram(
-            "aifleet.remote.request_time", "ms", "Time of one call to a remote provider, first byte to last, by model and outcome",
-            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = MillisecondBuckets });
+            "aifleet.remote.request_time", "s", "Time of one call to a remote provider, first byte to last, by model and outcome",
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondBuckets });
     }
 
     /// <summary>A user's inference as the router saw it: the version the traffic policy (or the caller) chose, its outcome and time.</summary>
@@ -62,14 +63,14 @@ internal sealed class InferenceMetrics
     {
         var outcome = failed ? "error" : "ok";
         _served.Add(1, new("model", model), new("version", version), new("outcome", outcome));
-        _serveTime.Record(ms, new("model", model), new("version", version), new("outcome", outcome));
+        _serveTime.Record(ms / 1000, new("model", model), new("version", version), new("outcome", outcome));
     }
 
     public void ChatRoute(string model, string reason, string outcome) =>
         _chatRoutes.Add(1, new("model", model), new("reason", reason), new("outcome", outcome));
 
     public void RemoteCall(string model, string outcome, double ms) =>
-        _remoteTime.Record(ms, new("model", model), new("outcome", outcome));
+        _remoteTime.Record(ms / 1000, new("model", model), new("outcome", outcome));
 
     public void CircuitTransition(string model, string version, string state) =>
         _circuitTransitions.Add(1, new("model", model), new("version", version), new("state", state));
@@ -81,11 +82,11 @@ internal sealed class InferenceMetrics
         _terminatedRuns.Add(1, new("model", model), new("version", version));
 
     public void QueueTime(string model, string version, Priority lane, double ms) =>
-        _queueTime.Record(ms, new("model", model), new("version", version), new("lane", lane.Name()));
+        _queueTime.Record(ms / 1000, new("model", model), new("version", version), new("lane", lane.Name()));
 
     public void Batch(string model, string version, int rows, double computeMs)
     {
         _batchSize.Record(rows, new("model", model), new("version", version));
-        _computeTime.Record(computeMs, new("model", model), new("version", version));
+        _computeTime.Record(computeMs / 1000, new("model", model), new("version", version));
     }
 }

@@ -149,10 +149,24 @@ public sealed class KServeApiTests(ApiFixture fixture)
 
         Assert.Contains("aifleet_inference_requests_total{", text);
         Assert.Matches("aifleet_inference_requests_total\\{[^}]*model=\"digits\"[^}]*outcome=\"ok\"[^}]*version=\"2\"", text);
-        Assert.Contains("aifleet_inference_queue_time_milliseconds_bucket{", text);
-        Assert.Contains("aifleet_inference_compute_time_milliseconds_bucket{", text);
+        Assert.Contains("aifleet_inference_queue_time_seconds_bucket{", text);
+        Assert.Contains("aifleet_inference_compute_time_seconds_bucket{", text);
         Assert.Contains("aifleet_inference_batch_size_bucket{", text);
         Assert.Contains("orleans_", text);
         Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text); // the runtime's own meter
+    }
+
+    [Fact]
+    public async Task Metrics_OurSeries_PassPromtoolsLint()
+    {
+        await Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(3));
+        var text = await Http.GetStringAsync("/metrics");
+        var ours = string.Join('\n', text.Split('\n').Where(l => l.StartsWith("aifleet_", StringComparison.Ordinal)
+            || l.StartsWith("# HELP aifleet_", StringComparison.Ordinal) || l.StartsWith("# TYPE aifleet_", StringComparison.Ordinal))) + "\n";
+        Assert.Contains("_seconds_bucket{", ours);
+
+        var (exitCode, output) = await Promtool.RunAsync(ours, "check", "metrics");
+
+        Assert.True(exitCode == 0 && output.Length == 0, $"promtool check metrics (exit {exitCode}):\n{output}");
     }
 }
