@@ -6,8 +6,19 @@ namespace Orleans.AiFleet.Grains.Budgets;
 /// <summary>A user's limits: which one refuses a request, the headroom under the caps, the per-minute buckets.</summary>
 internal sealed partial class UserBudgetGrain
 {
-    /// <summary>The limit that refuses <paramref name="cost"/>, <paramref name="tokens"/> and <paramref name="permits"/> requests now, or null.</summary>
+    /// <summary>The limit that refuses <paramref name="cost"/>, <paramref name="tokens"/> and <paramref name="permits"/> requests now, or null; counted by limit.</summary>
     private ReserveResult? Refusal(decimal cost, int tokens, int permits, DateTimeOffset now)
+    {
+        var refused = FindRefusal(cost, tokens, permits, now);
+        if (refused is not null)
+        {
+            metrics.Refused(refused.RefusedBy);
+        }
+
+        return refused;
+    }
+
+    private ReserveResult? FindRefusal(decimal cost, int tokens, int permits, DateTimeOffset now)
     {
         var limits = Limits;
         if (limits.PerRequest is { } perRequest && cost > perRequest)

@@ -24,6 +24,7 @@ internal sealed partial class UserBudgetGrain(
     ILedgerStore ledger,
     IOptions<BudgetOptions> options,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
+    BudgetMetrics metrics,
     ILogger<UserBudgetGrain> logger) : Grain, IUserBudgetGrain
 {
     private readonly Dictionary<(DateOnly Day, string Model), UsageRow> _usage = [];
@@ -101,6 +102,7 @@ internal sealed partial class UserBudgetGrain(
     {
         if (_requests is not null && Available(_requests) < 1)
         {
+            metrics.Refused(BudgetLimitCodes.RequestsPerMinute);
             return Task.FromResult(ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute,
                 $"more than {Limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, Limits.RequestsPerMinute, 1)));
         }
@@ -256,6 +258,7 @@ internal sealed partial class UserBudgetGrain(
 
         var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, charge, request.Tokens, outcome, request.Requests);
         Apply(entry);
+        metrics.Spent(entry.Model, entry.Cost);
         _unwritten.Add(entry);
         try
         {

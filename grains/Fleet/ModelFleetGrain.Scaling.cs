@@ -8,6 +8,11 @@ internal sealed partial class ModelFleetGrain
 {
     private async Task EvaluateAsync(CancellationToken cancellationToken)
     {
+        foreach (var f in _versions.Values)
+        {
+            gauges.Set(_model.Name, f.Version, state.State.Unloaded.Contains(f.Version) ? 0 : f.Desired, f.InRotation);
+        }
+
         await RebalanceIfUnevenAsync();
         var policy = _model.Config.Replicas;
         foreach (var fleet in _versions.Values.Where(f => f.InRotation > 0))

@@ -30,6 +30,7 @@ internal sealed partial class ModelFleetGrain(
     ILocalSiloDetails silo,
     IClusterMembershipService membership,
     Microsoft.Extensions.Options.IOptions<FleetOptions> options,
+    FleetGauges gauges,
     ILogger<ModelFleetGrain> logger) : Grain, IModelFleetGrain
 {
     private const int MaxEvents = 50;
@@ -75,6 +76,7 @@ internal sealed partial class ModelFleetGrain(
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _timer?.Dispose();
+        gauges.Remove(this.GetPrimaryKeyString());
         return Task.CompletedTask;
     }
 

@@ -38,6 +38,8 @@ public static class AiFleetSiloBuilderExtensions
         services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>, UploadedVersionsLoader>();
         services.TryAddSingleton<OnnxSessionCache>();
         services.TryAddSingleton<InferenceMetrics>();
+        services.TryAddSingleton<Orleans.AiFleet.Grains.Fleet.FleetGauges>();
+        services.TryAddSingleton<Orleans.AiFleet.Grains.Budgets.BudgetMetrics>();
         services.TryAddSingleton<RoutingTableCache>();
         services.TryAddSingleton<ReplicaCircuits>();
         services.TryAddSingleton<TokenizerCache>();

@@ -28,9 +28,12 @@ internal sealed class InferenceMetrics
     private readonly Counter<long> _served;
     private readonly Histogram<double> _serveTime;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<object, (string Model, string Version, Func<int> Length)> _queues = new();
+
     public InferenceMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(MeterName);
+        meter.CreateObservableGauge("aifleet.inference.queue_length", ReadQueues, "{request}", "Requests queued on this silo's replicas of a version, not yet running");
         _served = meter.CreateCounter<long>(
             "aifleet.version.requests", "{request}", "Users' inference requests by model, the version that answered, and outcome (ok or error)");
         _serveTime = meter.CreateHistogram(
@@ -56,6 +59,23 @@ internal sealed class InferenceMetrics
         _remoteTime = meter.CreateHistogram(
             "aifleet.remote.request_time", "s", "Time of one call to a remote provider, first byte to last, by model and outcome",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = SecondBuckets });
+    }
+
+    /// <summary>Counts <paramref name="length"/> in the queue-length gauge until the returned handle is disposed.</summary>
+    public IDisposable TrackQueue(string model, string version, Func<int> length)
+    {
+        var key = new object();
+        _queues[key] = (model, version, length);
+        return new Untrack(() => _queues.TryRemove(key, out _));
+    }
+
+    private IEnumerable<Measurement<int>> ReadQueues() =>
+        _queues.Values.GroupBy(q => (q.Model, q.Version))
+            .Select(g => new Measurement<int>(g.Sum(q => q.Length()), new("model", g.Key.Model), new("version", g.Key.Version)));
+
+    private sealed class Untrack(Action undo) : IDisposable
+    {
+        public void Dispose() => undo();
     }
 
     /// <summary>A user's inference as the router saw it: the version the traffic policy (or the caller) chose, its outcome and time.</summary>

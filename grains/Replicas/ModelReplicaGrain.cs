@@ -40,6 +40,7 @@ internal sealed partial class ModelReplicaGrain(
     private string _version = "";
     private OnnxSessionCache.Lease? _lease;
     private DynamicBatcher? _batcher;
+    private IDisposable? _queueGauge;
     private DateTimeOffset? _warmedUpAt;
     private IGrainTimer? _loadReports;
     private CharVocabulary? _vocabulary;
@@ -87,6 +88,8 @@ internal sealed partial class ModelReplicaGrain(
         }
 
         _batcher = new DynamicBatcher(_lease.Session, metrics, time);
+        var batcher = _batcher;
+        _queueGauge = metrics.TrackQueue(name, version, () => batcher.QueueLength);
         _sampler = profiles.Find(name, version) is { } profile ? new InputSampler(profile, Math.Max(1, lifecycleOptions.Value.DriftSampleEvery)) : null;
         var sw = Stopwatch.StartNew();
         await _batcher.WarmUpAsync();
@@ -147,6 +150,7 @@ internal sealed partial class ModelReplicaGrain(
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _loadReports?.Dispose();
+        _queueGauge?.Dispose();
         if (_batcher is not null)
         {
             await _batcher.DisposeAsync();

@@ -145,7 +145,13 @@ public sealed class KServeApiTests(ApiFixture fixture)
     {
         await Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(2));
 
-        var text = await Http.GetStringAsync("/metrics");
+        // The exporter answers from a scrape cached for a moment: read again until this inference is in it.
+        var text = "";
+        await Eventually.TrueAsync(async () =>
+        {
+            text = await Http.GetStringAsync("/metrics");
+            return System.Text.RegularExpressions.Regex.IsMatch(text, "aifleet_inference_requests_total\\{[^}]*model=\"digits\"[^}]*outcome=\"ok\"[^}]*version=\"2\"");
+        }, "the inference's series in /metrics");
 
         Assert.Contains("aifleet_inference_requests_total{", text);
         Assert.Matches("aifleet_inference_requests_total\\{[^}]*model=\"digits\"[^}]*outcome=\"ok\"[^}]*version=\"2\"", text);

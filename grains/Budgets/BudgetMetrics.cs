@@ -1,0 +1,28 @@
+using System.Diagnostics.Metrics;
+using Orleans.AiFleet.Grains.Replicas;
+
+namespace Orleans.AiFleet.Grains.Budgets;
+
+/// <summary>What budgets do, for alerts: money settled by model, and requests refused by the limit that refused them.</summary>
+internal sealed class BudgetMetrics
+{
+    private readonly Counter<double> _spend;
+    private readonly Counter<long> _refusals;
+
+    public BudgetMetrics(IMeterFactory meterFactory)
+    {
+        var meter = meterFactory.Create(InferenceMetrics.MeterName);
+        _spend = meter.CreateCounter<double>("aifleet.budget.spend_dollars", "{USD}", "Money charged to users' budgets (settled), by model");
+        _refusals = meter.CreateCounter<long>("aifleet.budget.refusals", "{request}", "Requests a budget refused, by the limit that refused them (per_request_cap, max_parallel, daily_cap, monthly_cap, requests_per_minute, tokens_per_minute)");
+    }
+
+    public void Spent(string model, decimal amount)
+    {
+        if (amount > 0)
+        {
+            _spend.Add((double)amount, new KeyValuePair<string, object?>("model", model));
+        }
+    }
+
+    public void Refused(string? limit) => _refusals.Add(1, new KeyValuePair<string, object?>("limit", limit ?? "unknown"));
+}
