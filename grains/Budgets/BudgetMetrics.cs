@@ -3,16 +3,18 @@ using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Budgets;
 
-/// <summary>What budgets do, for alerts: money settled by model, and requests refused by the limit that refused them.</summary>
+/// <summary>What budgets do, for alerts: money settled by model, requests refused by the limit that refused them, store failures.</summary>
 internal sealed class BudgetMetrics
 {
     private readonly Counter<double> _spend;
     private readonly Counter<long> _refusals;
+    private readonly Counter<long> _storeFailures;
 
     public BudgetMetrics(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(InferenceMetrics.MeterName);
         _spend = meter.CreateCounter<double>("aifleet.budget.spend_dollars", "{USD}", "Money charged to users' budgets (settled), by model");
+        _storeFailures = meter.CreateCounter<long>("aifleet.budget.store_failures", "{failure}", "Budget state or ledger reads and writes that failed (the request was refused or its settlement left queued), by operation");
         _refusals = meter.CreateCounter<long>("aifleet.budget.refusals", "{request}", "Requests a budget refused, by the limit that refused them (per_request_cap, max_parallel, daily_cap, monthly_cap, requests_per_minute, tokens_per_minute)");
     }
 
@@ -23,6 +25,8 @@ internal sealed class BudgetMetrics
             _spend.Add((double)amount, new KeyValuePair<string, object?>("model", model));
         }
     }
+
+    public void StoreFailed(string operation) => _storeFailures.Add(1, new KeyValuePair<string, object?>("operation", operation));
 
     public void Refused(string? limit) => _refusals.Add(1, new KeyValuePair<string, object?>("limit", limit ?? "unknown"));
 }

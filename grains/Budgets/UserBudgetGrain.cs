@@ -76,6 +76,7 @@ internal sealed partial class UserBudgetGrain(
             catch (Exception e) when (e is not OperationCanceledException)
             {
                 // Without the ledger the totals cannot be trusted: refuse (fail closed) and let the caller retry.
+                metrics.StoreFailed("ledger_read");
                 throw AiFleetException.StoreUnavailable($"the ledger of user '{User}' could not be read; nothing was reserved: {e.Message}");
             }
 
@@ -205,6 +206,7 @@ internal sealed partial class UserBudgetGrain(
             }
 
             LogWriteFailed(logger, e, User);
+            metrics.StoreFailed("state_write");
             throw AiFleetException.StoreUnavailable($"the budget of user '{User}' could not be saved; nothing was reserved: {e.Message}");
         }
 
@@ -268,6 +270,7 @@ internal sealed partial class UserBudgetGrain(
         {
             // The charge stands in memory and the entry stays queued: the next write (or a retried settle) stores it.
             LogWriteFailed(logger, e, User);
+            metrics.StoreFailed("settle_write");
             throw AiFleetException.StoreUnavailable($"the settlement for user '{User}' is recorded but not yet saved: {e.Message}");
         }
 

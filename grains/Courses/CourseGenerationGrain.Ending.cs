@@ -56,6 +56,7 @@ internal sealed partial class CourseGenerationGrain
 
         S.State = S.EndsAs ?? SagaStates.Failed;
         await AdvanceAsync(SagaSteps.Done, S.State, S.Error ?? S.State);
+        metrics.Ended(S.State);
     }
 
     private async Task ForgetReminderAsync(string name)

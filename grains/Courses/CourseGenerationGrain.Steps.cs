@@ -122,5 +122,6 @@ internal sealed partial class CourseGenerationGrain
         S.Charged = entry?.Cost ?? S.Charged;
         S.State = SagaStates.Succeeded;
         await AdvanceAsync(SagaSteps.Done, "succeeded", string.Create(CultureInfo.InvariantCulture, $"settled at ${S.Spend}; the rest of the hold released"));
+        metrics.Ended(SagaStates.Succeeded);
     }
 }

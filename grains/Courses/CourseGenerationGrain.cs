@@ -25,6 +25,7 @@ internal sealed partial class CourseGenerationGrain(
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
     ILocalSiloDetails silo,
     Microsoft.Extensions.Options.IOptions<CourseOptions> options,
+    SagaMetrics metrics,
     ILogger<CourseGenerationGrain> logger) : Grain, ICourseGenerationGrain, IRemindable
 {
     private const string ResumeReminder = "resume";

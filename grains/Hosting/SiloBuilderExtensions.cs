@@ -40,6 +40,7 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<InferenceMetrics>();
         services.TryAddSingleton<Orleans.AiFleet.Grains.Fleet.FleetGauges>();
         services.TryAddSingleton<Orleans.AiFleet.Grains.Budgets.BudgetMetrics>();
+        services.TryAddSingleton<Orleans.AiFleet.Grains.Courses.SagaMetrics>();
         services.TryAddSingleton<RoutingTableCache>();
         services.TryAddSingleton<ReplicaCircuits>();
         services.TryAddSingleton<TokenizerCache>();
