@@ -33,6 +33,7 @@ app.MapChatApi();
 app.MapCoursesApi();
 app.MapAiFleetGrpc();
 app.MapSignInApi();
+app.MapConsoleApi();
 app.MapPrometheusScrapingEndpoint("/metrics").AllowAnonymous();
 app.MapOrleansDashboard(routePrefix: "/dashboard").RequireAuthorization(ApiServiceExtensions.DashboardPolicy);
 app.Run();

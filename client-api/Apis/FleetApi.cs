@@ -16,7 +16,7 @@ internal static class FleetApi
         return app;
     }
 
-    private static async Task<Ok<FleetStatus[]>> ListAsync(ModelCatalog catalog, ClusterCalls calls, IGrainFactory grains)
+    internal static async Task<Ok<FleetStatus[]>> ListAsync(ModelCatalog catalog, ClusterCalls calls, IGrainFactory grains)
     {
         var models = await catalog.ListAsync();
         return TypedResults.Ok(await Task.WhenAll(models.Select(m => calls.RunAsync(_ => grains.GetGrain<IModelFleetGrain>(m.Name).GetStatusAsync()))));
