@@ -87,7 +87,7 @@ internal static class AdminApi
             ? problem
             : TypedResults.Ok(await UsageOfAsync(caller.UserId(), start, end, grains, calls));
 
-    private static async Task<Results<Ok<UsageReport[]>, ProblemHttpResult>> AllUsageAsync(
+    internal static async Task<Results<Ok<UsageReport[]>, ProblemHttpResult>> AllUsageAsync(
         DateOnly? from, DateOnly? to, IGrainFactory grains, ClusterCalls calls, TimeProvider time)
     {
         if (Range(from, to, time, out var start, out var end) is { } problem)

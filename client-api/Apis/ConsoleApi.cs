@@ -10,17 +10,29 @@ namespace Orleans.AiFleet.ClientApi.Apis;
 /// </summary>
 internal static class ConsoleApi
 {
-    private static readonly Lazy<byte[]> FleetPage = new(() => Page("fleet.html"));
+    /// <summary>Each embedded file by name, with its content type.</summary>
+    private static readonly Dictionary<string, (Lazy<byte[]> Bytes, string ContentType)> Files = new(StringComparer.Ordinal)
+    {
+        ["fleet.html"] = (new(() => Embedded("fleet.html")), "text/html; charset=utf-8"),
+        ["spend.html"] = (new(() => Embedded("spend.html")), "text/html; charset=utf-8"),
+        ["console.css"] = (new(() => Embedded("console.css")), "text/css; charset=utf-8"),
+        ["console.js"] = (new(() => Embedded("console.js")), "text/javascript; charset=utf-8"),
+    };
 
     public static IEndpointRouteBuilder MapConsoleApi(this IEndpointRouteBuilder app)
     {
         var console = app.MapGroup("/console").RequireAuthorization(ApiServiceExtensions.DashboardPolicy).ExcludeFromDescription();
-        console.MapGet("", () => TypedResults.Bytes(FleetPage.Value, "text/html; charset=utf-8"));
+        console.MapGet("", () => Serve("fleet.html"));
+        console.MapGet("/spend", () => Serve("spend.html"));
+        console.MapGet("/assets/{name}", (string name) => Files.ContainsKey(name) && !name.EndsWith(".html", StringComparison.Ordinal) ? Serve(name) : Results.NotFound());
         console.MapGet("/api/fleet", FleetApi.ListAsync);
+        console.MapGet("/api/usage", AdminApi.AllUsageAsync);
         return app;
     }
 
-    private static byte[] Page(string name)
+    private static IResult Serve(string name) => TypedResults.Bytes(Files[name].Bytes.Value, Files[name].ContentType);
+
+    private static byte[] Embedded(string name)
     {
         using var stream = Assembly.GetExecutingAssembly().GetManifestResourceStream($"Orleans.AiFleet.ClientApi.Console.{name}")
             ?? throw new InvalidOperationException($"the console page {name} is not embedded in client-api");

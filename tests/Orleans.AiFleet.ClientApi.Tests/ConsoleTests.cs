@@ -1,10 +1,11 @@
 using System.Net;
+using System.Net.Http.Json;
 using System.Text.RegularExpressions;
 using Microsoft.Playwright;
 
 namespace Orleans.AiFleet.ClientApi.Tests;
 
-/// <summary>The operator console in headless Chromium: sign in, then the fleet page shows every model's replicas live.</summary>
+/// <summary>The operator console in headless Chromium: sign in, then the fleet and spend pages show live figures.</summary>
 [Collection(ApiCollection.Name)]
 public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
@@ -12,13 +13,7 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
     public async Task AnAdminSignsIn_AndTheFleetPageShowsEveryModelsReplicasUpdatingLive()
     {
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString(), ViewportSize = new() { Width = 1300, Height = 900 } });
-        var page = await context.NewPageAsync();
-
-        await page.GotoAsync("/console");
-        Assert.Contains("/signin?ReturnUrl=%2Fconsole", page.Url, StringComparison.Ordinal);
-        await page.FillAsync("#key", TestKeys.Admin);
-        await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**/console");
+        var page = await SignedInAsync(context, "/console");
 
         var digits = page.Locator("section[data-model=digits]");
         await digits.WaitForAsync();
@@ -39,13 +34,52 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
     }
 
     [Fact]
+    public async Task TheSpendPage_ShowsAUsersSpend_AndItMovesAfterTheirNextRequest()
+    {
+        var user = $"console-spend-{Guid.NewGuid():N}";
+        using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"first words of {user}" })).StatusCode);
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString(), ViewportSize = new() { Width = 1300, Height = 900 } });
+        var page = await SignedInAsync(context, "/console/spend");
+
+        var row = page.Locator("#users tr", new() { HasText = user });
+        await row.WaitForAsync();
+        var first = await SpendAsync(row);
+        Assert.True(first > 0, $"spend shown: {first}");
+        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"more words of {user}" })).StatusCode);
+
+        await Eventually.TrueAsync(async () => await SpendAsync(row) > first, "the page to show the new spend");
+        Assert.Equal(1, await page.Locator("#chart svg").CountAsync());
+        Directory.CreateDirectory(Screenshots);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-spend.png") });
+    }
+
+    [Fact]
     public async Task TheConsolesData_NeedsASignedInAdmin()
     {
         using var anonymous = fixture.Client();
-        Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync("/console/api/fleet")).StatusCode);
         using var user = fixture.Client(await fixture.NewUserKeyAsync($"console-{Guid.NewGuid():N}"));
-        Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync("/console/api/fleet")).StatusCode);
+        foreach (var path in new[] { "/console/api/fleet", "/console/api/usage" })
+        {
+            Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(path)).StatusCode);
+            Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync(path)).StatusCode);
+        }
     }
+
+    /// <summary>Opens <paramref name="path"/>, which sends the browser to sign in first, and signs in with the admin key.</summary>
+    private static async Task<IPage> SignedInAsync(IBrowserContext context, string path)
+    {
+        var page = await context.NewPageAsync();
+        await page.GotoAsync(path);
+        Assert.Contains("/signin?ReturnUrl=" + Uri.EscapeDataString(path), page.Url, StringComparison.Ordinal);
+        await page.FillAsync("#key", TestKeys.Admin);
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync("**" + path);
+        return page;
+    }
+
+    private static async Task<decimal> SpendAsync(ILocator userRow) =>
+        decimal.Parse(await userRow.Locator("td").Nth(1).TextContentAsync() ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Where the tests leave their screenshots (the README's come from here).</summary>
     private static readonly string Screenshots = Path.Combine(Path.GetDirectoryName(TestRepository.Shipped)!, ".artifacts", "screenshots");

@@ -1,0 +1,22 @@
+"use strict";
+// Shared by every console page: reads the page's data with the session cookie every few seconds and hands it to the
+// page's render function; a lapsed session goes back to sign-in, a failure shows in the header and is retried.
+function consolePoll(url, render, everyMs) {
+  async function refresh() {
+    try {
+      const response = await fetch(url, { credentials: "same-origin" });
+      if (response.status === 401 || response.status === 403) {
+        location.href = "/signin?ReturnUrl=" + encodeURIComponent(location.pathname);
+        return;
+      }
+      if (!response.ok) throw new Error(`${url} answered ${response.status}`);
+      render(await response.json());
+      document.getElementById("error").textContent = "";
+      document.getElementById("status").textContent = "updated " + new Date().toLocaleTimeString();
+    } catch (e) {
+      document.getElementById("error").textContent = String(e.message || e);
+    }
+  }
+  refresh();
+  setInterval(refresh, everyMs);
+}
