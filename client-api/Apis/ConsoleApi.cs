@@ -1,4 +1,6 @@
 using System.Reflection;
+using Microsoft.AspNetCore.Antiforgery;
+using Orleans.AiFleet.ClientApi.Cluster;
 using Orleans.AiFleet.ClientApi.Hosting;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
@@ -15,6 +17,7 @@ internal static class ConsoleApi
     {
         ["fleet.html"] = (new(() => Embedded("fleet.html")), "text/html; charset=utf-8"),
         ["spend.html"] = (new(() => Embedded("spend.html")), "text/html; charset=utf-8"),
+        ["rollouts.html"] = (new(() => Embedded("rollouts.html")), "text/html; charset=utf-8"),
         ["console.css"] = (new(() => Embedded("console.css")), "text/css; charset=utf-8"),
         ["console.js"] = (new(() => Embedded("console.js")), "text/javascript; charset=utf-8"),
     };
@@ -27,6 +30,23 @@ internal static class ConsoleApi
         console.MapGet("/assets/{name}", (string name) => Files.ContainsKey(name) && !name.EndsWith(".html", StringComparison.Ordinal) ? Serve(name) : Results.NotFound());
         console.MapGet("/api/fleet", FleetApi.ListAsync);
         console.MapGet("/api/usage", AdminApi.AllUsageAsync);
+        console.MapGet("/rollouts", () => Serve("rollouts.html"));
+        console.MapGet("/api/experiments", LifecycleApi.ListAsync);
+        console.MapGet("/api/antiforgery", (HttpContext http, IAntiforgery antiforgery) =>
+        {
+            var tokens = antiforgery.GetAndStoreTokens(http);
+            return TypedResults.Ok(new { headerName = tokens.HeaderName, token = tokens.RequestToken });
+        });
+        console.MapPost("/api/experiments/{id}/{action}", async (HttpContext http, IAntiforgery antiforgery, string id, string action, IGrainFactory grains, ClusterCalls calls) =>
+        {
+            // A change made with the session cookie must come from a console page: it carries the antiforgery token.
+            if (!await antiforgery.IsRequestValidAsync(http))
+            {
+                return Results.Problem("the request lacks the console's antiforgery token; reload the page", statusCode: StatusCodes.Status400BadRequest, title: "Missing antiforgery token");
+            }
+
+            return await LifecycleApi.ActAsync(id, action, grains, calls);
+        });
         return app;
     }
 

@@ -154,7 +154,7 @@ internal static class LifecycleApi
             ? value
             : throw AiFleetException.Invalid($"'{field}' must be from {min} to {max}", field);
 
-    private static async Task<IResult> ActAsync(string id, string action, IGrainFactory grains, ClusterCalls calls) =>
+    internal static async Task<IResult> ActAsync(string id, string action, IGrainFactory grains, ClusterCalls calls) =>
         TypedResults.Ok(await calls.RunAsync(_ => Experiments(grains, id).ActAsync(id, action)));
 
     private static async Task<IResult> GetAsync(string id, IGrainFactory grains, ClusterCalls calls) =>
@@ -162,7 +162,7 @@ internal static class LifecycleApi
             ? TypedResults.Ok(view)
             : throw AiFleetException.NotFound($"no experiment has id '{id}'", field: "id");
 
-    private static async Task<IResult> ListAsync(ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
+    internal static async Task<IResult> ListAsync(ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
     {
         var models = (await catalog.ListAsync()).Where(m => m.Catalog?.Provider is null).Select(m => m.Name).Order(StringComparer.Ordinal);
         var views = await Task.WhenAll(models.Select(m => calls.RunAsync(_ => grains.GetGrain<IModelExperimentsGrain>(m).GetViewAsync())));

@@ -1,0 +1,38 @@
+using System.Net.Http.Json;
+using System.Text.Json;
+using Orleans.AiFleet.GrainInterfaces.Lifecycle;
+
+namespace Orleans.AiFleet.ClientApi.Tests.Lifecycle;
+
+/// <summary>An operator rolls a canary back from the console's rollouts page, in headless Chromium.</summary>
+[Collection(LifecycleCollection.Name)]
+public sealed class ConsoleRolloutTests(LifecycleFixture fixture, BrowserFixture browser) : IClassFixture<BrowserFixture>
+{
+    [Fact]
+    public async Task ACanary_IsRolledBackFromThePage()
+    {
+        using var start = await fixture.Http.PostAsJsonAsync("/v1/admin/experiments",
+            new { model = "console", candidate = "1", baseline = "2", steps = new[] { 5.0, 100 }, minSamples = 1_000_000 });
+        var id = (await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString(), ViewportSize = new() { Width = 1300, Height = 800 } });
+        var page = await context.NewPageAsync();
+        await page.GotoAsync("/console/rollouts");
+        await page.FillAsync("#key", TestKeys.Admin);
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync("**/console/rollouts");
+
+        var experiment = page.Locator($"section[data-id='{id}']");
+        await experiment.Locator(".state.running").WaitForAsync();
+        var forged = await page.APIRequest.PostAsync($"/console/api/experiments/{id}/promote"); // the session cookie, no token
+        Assert.Equal(400, forged.Status);
+        await experiment.Locator("button[data-action=rollback]").ClickAsync();
+
+        await experiment.Locator(".state.rolled-back").WaitForAsync();
+        var ended = await fixture.Http.GetFromJsonAsync<JsonElement>($"/v1/experiments/{id}");
+        Assert.Equal(ExperimentStates.RolledBack, ended.GetProperty("state").GetString());
+        Assert.Equal(["start", "rollback"], ended.GetProperty("decisions").EnumerateArray().Select(d => d.GetProperty("action").GetString()));
+        var screenshots = Path.Combine(Path.GetDirectoryName(TestRepository.Shipped)!, ".artifacts", "screenshots");
+        Directory.CreateDirectory(screenshots);
+        await page.ScreenshotAsync(new() { Path = Path.Combine(screenshots, "console-rollouts.png") });
+    }
+}
