@@ -40,17 +40,17 @@ internal static class AdminApi
 
     public sealed record UsageReport(string User, DateOnly From, DateOnly To, decimal TotalSpend, long TotalTokens, long TotalRequests, IReadOnlyList<UsageRow> Rows);
 
-    private static async Task<Results<Created<KeyView>, ProblemHttpResult>> CreateKeyAsync(CreateKeyRequest body, IGrainFactory grains, ClusterCalls calls)
+    internal static async Task<Results<Created<KeyView>, ProblemHttpResult>> CreateKeyAsync(CreateKeyRequest body, IGrainFactory grains, ClusterCalls calls)
     {
         // Not re-sent if the gateway drops mid-call: a second send would create a second key.
         var created = await calls.RunOnceAsync(() => Directory(grains).CreateAsync(body.User ?? "", body.Role ?? Roles.User, body.Name ?? "", body.Tier));
         return TypedResults.Created($"/v1/admin/keys/{created.Info.Id}", View(created.Info) with { Key = created.Key });
     }
 
-    private static async Task<Ok<KeyView[]>> ListKeysAsync(IGrainFactory grains, ClusterCalls calls) =>
+    internal static async Task<Ok<KeyView[]>> ListKeysAsync(IGrainFactory grains, ClusterCalls calls) =>
         TypedResults.Ok((await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(View).ToArray());
 
-    private static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(string id, IGrainFactory grains, ClusterCalls calls) =>
+    internal static async Task<Results<NoContent, ProblemHttpResult>> RevokeKeyAsync(string id, IGrainFactory grains, ClusterCalls calls) =>
         await calls.RunAsync(_ => Directory(grains).RevokeAsync(id))
             ? TypedResults.NoContent()
             : TypedResults.Problem($"no key has id '{id}'", statusCode: StatusCodes.Status404NotFound, title: "Key not found");

@@ -1,6 +1,5 @@
 using System.Reflection;
 using Microsoft.AspNetCore.Antiforgery;
-using Orleans.AiFleet.ClientApi.Cluster;
 using Orleans.AiFleet.ClientApi.Hosting;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
@@ -18,6 +17,7 @@ internal static class ConsoleApi
         ["fleet.html"] = (new(() => Embedded("fleet.html")), "text/html; charset=utf-8"),
         ["spend.html"] = (new(() => Embedded("spend.html")), "text/html; charset=utf-8"),
         ["rollouts.html"] = (new(() => Embedded("rollouts.html")), "text/html; charset=utf-8"),
+        ["keys.html"] = (new(() => Embedded("keys.html")), "text/html; charset=utf-8"),
         ["console.css"] = (new(() => Embedded("console.css")), "text/css; charset=utf-8"),
         ["console.js"] = (new(() => Embedded("console.js")), "text/javascript; charset=utf-8"),
     };
@@ -26,27 +26,30 @@ internal static class ConsoleApi
     {
         var console = app.MapGroup("/console").RequireAuthorization(ApiServiceExtensions.DashboardPolicy).ExcludeFromDescription();
         console.MapGet("", () => Serve("fleet.html"));
-        console.MapGet("/spend", () => Serve("spend.html"));
-        console.MapGet("/assets/{name}", (string name) => Files.ContainsKey(name) && !name.EndsWith(".html", StringComparison.Ordinal) ? Serve(name) : Results.NotFound());
-        console.MapGet("/api/fleet", FleetApi.ListAsync);
-        console.MapGet("/api/usage", AdminApi.AllUsageAsync);
         console.MapGet("/rollouts", () => Serve("rollouts.html"));
-        console.MapGet("/api/experiments", LifecycleApi.ListAsync);
-        console.MapGet("/api/antiforgery", (HttpContext http, IAntiforgery antiforgery) =>
+        console.MapGet("/spend", () => Serve("spend.html"));
+        console.MapGet("/keys", () => Serve("keys.html"));
+        console.MapGet("/assets/{name}", (string name) => Files.ContainsKey(name) && !name.EndsWith(".html", StringComparison.Ordinal) ? Serve(name) : Results.NotFound());
+
+        var data = console.MapGroup("/api");
+        data.MapGet("/fleet", FleetApi.ListAsync);
+        data.MapGet("/usage", AdminApi.AllUsageAsync);
+        data.MapGet("/experiments", LifecycleApi.ListAsync);
+        data.MapGet("/keys", AdminApi.ListKeysAsync);
+        data.MapGet("/antiforgery", (HttpContext http, IAntiforgery antiforgery) =>
         {
             var tokens = antiforgery.GetAndStoreTokens(http);
             return TypedResults.Ok(new { headerName = tokens.HeaderName, token = tokens.RequestToken });
         });
-        console.MapPost("/api/experiments/{id}/{action}", async (HttpContext http, IAntiforgery antiforgery, string id, string action, IGrainFactory grains, ClusterCalls calls) =>
-        {
-            // A change made with the session cookie must come from a console page: it carries the antiforgery token.
-            if (!await antiforgery.IsRequestValidAsync(http))
-            {
-                return Results.Problem("the request lacks the console's antiforgery token; reload the page", statusCode: StatusCodes.Status400BadRequest, title: "Missing antiforgery token");
-            }
 
-            return await LifecycleApi.ActAsync(id, action, grains, calls);
-        });
+        // Changes made with the session cookie must come from a console page: they carry its antiforgery token.
+        var changes = data.MapGroup("").AddEndpointFilter(async (context, next) =>
+            await context.HttpContext.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(context.HttpContext)
+                ? await next(context)
+                : Results.Problem("the request lacks the console's antiforgery token; reload the page", statusCode: StatusCodes.Status400BadRequest, title: "Missing antiforgery token"));
+        changes.MapPost("/experiments/{id}/{action}", LifecycleApi.ActAsync);
+        changes.MapPost("/keys", AdminApi.CreateKeyAsync);
+        changes.MapPost("/keys/{id}/revoke", AdminApi.RevokeKeyAsync);
         return app;
     }
 

@@ -19,4 +19,20 @@ function consolePoll(url, render, everyMs) {
   }
   refresh();
   setInterval(refresh, everyMs);
+  return refresh;
+}
+
+// Changes (POST) carry the session cookie and the console's antiforgery token; fetched once per page.
+let consoleToken = null;
+async function consolePost(url, body) {
+  consoleToken ??= await (await fetch("/console/api/antiforgery", { credentials: "same-origin" })).json();
+  const headers = { [consoleToken.headerName]: consoleToken.token };
+  if (body !== undefined) headers["content-type"] = "application/json";
+  const response = await fetch(url, { method: "POST", credentials: "same-origin", headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const answer = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    document.getElementById("error").textContent = `${answer.error ?? answer.detail ?? answer.title ?? response.status}`;
+    return null;
+  }
+  return answer;
 }

@@ -55,11 +55,43 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
     }
 
     [Fact]
+    public async Task AKey_IsCreatedWithItsSecretShownOnce_AndRevokedFromThePage()
+    {
+        var user = $"console-key-{Guid.NewGuid():N}";
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString(), ViewportSize = new() { Width = 1300, Height = 800 } });
+        var page = await SignedInAsync(context, "/console/keys");
+
+        await page.ClickAsync("#create-key"); // no user: the form's own check stops it
+        await page.EvalOnSelectorAsync("#user", "e => e.removeAttribute('required')");
+        await page.ClickAsync("#create-key");
+        await page.Locator("#error", new() { HasTextString = "user" }).WaitForAsync(); // the server's 400, named
+        await page.FillAsync("#user", user);
+        await page.FillAsync("#name", "from the console");
+        await page.SelectOptionAsync("#tier", "premium");
+        await page.ClickAsync("#create-key");
+        await page.Locator("#secret-value", new() { HasTextRegex = new Regex("^afk_") }).WaitForAsync();
+        var secret = await page.Locator("#secret-value").TextContentAsync();
+        using (var keyed = fixture.Client(secret))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await keyed.GetAsync("/v1/budget")).StatusCode);
+        }
+
+        var row = page.Locator("#keys tr", new() { HasText = user });
+        await row.Locator("button[data-action=revoke]").ClickAsync();
+        await row.Locator("td", new() { HasTextString = "revoked" }).Last.WaitForAsync();
+        var keys = await fixture.Http.GetFromJsonAsync<System.Text.Json.JsonElement>("/v1/admin/keys");
+        var stored = keys.EnumerateArray().Single(k => k.GetProperty("user").GetString() == user);
+        Assert.Equal("premium", stored.GetProperty("tier").GetString());
+        Assert.NotEqual(System.Text.Json.JsonValueKind.Null, stored.GetProperty("revokedAt").ValueKind);
+        Assert.False(stored.TryGetProperty("key", out var leaked) && leaked.ValueKind != System.Text.Json.JsonValueKind.Null, "a listed key carries its secret");
+    }
+
+    [Fact]
     public async Task TheConsolesData_NeedsASignedInAdmin()
     {
         using var anonymous = fixture.Client();
         using var user = fixture.Client(await fixture.NewUserKeyAsync($"console-{Guid.NewGuid():N}"));
-        foreach (var path in new[] { "/console/api/fleet", "/console/api/usage" })
+        foreach (var path in new[] { "/console/api/fleet", "/console/api/usage", "/console/api/experiments", "/console/api/keys" })
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(path)).StatusCode);
             Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync(path)).StatusCode);
