@@ -1,4 +1,7 @@
 "use strict";
+// An element holding text (never HTML: names and reasons come from users and models).
+const text = (tag, value, cls) => { const e = document.createElement(tag); e.textContent = value; if (cls) e.className = cls; return e; };
+
 // Shared by every console page: reads the page's data with the session cookie every few seconds and hands it to the
 // page's render function; a lapsed session goes back to sign-in, a failure shows in the header and is retried.
 function consolePoll(url, render, everyMs) {
