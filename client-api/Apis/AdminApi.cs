@@ -78,10 +78,10 @@ internal static class AdminApi
         }
     }
 
-    private static async Task<Ok<BudgetStatus>> OwnBudgetAsync(ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls) =>
+    internal static async Task<Ok<BudgetStatus>> OwnBudgetAsync(ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls) =>
         TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(caller.UserId()).GetStatusAsync()));
 
-    private static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> OwnUsageAsync(
+    internal static async Task<Results<Ok<UsageReport>, ProblemHttpResult>> OwnUsageAsync(
         ClaimsPrincipal caller, DateOnly? from, DateOnly? to, IGrainFactory grains, ClusterCalls calls, TimeProvider time) =>
         Range(from, to, time, out var start, out var end) is { } problem
             ? problem

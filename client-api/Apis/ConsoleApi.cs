@@ -11,6 +11,9 @@ namespace Orleans.AiFleet.ClientApi.Apis;
 /// </summary>
 internal static class ConsoleApi
 {
+    /// <summary>A signed-in user's own page: their spend and budget (every other console page is admins').</summary>
+    public const string OwnPage = "/console/me";
+
     /// <summary>Each embedded file by name, with its content type.</summary>
     private static readonly Dictionary<string, (Lazy<byte[]> Bytes, string ContentType)> Files = new(StringComparer.Ordinal)
     {
@@ -18,18 +21,26 @@ internal static class ConsoleApi
         ["spend.html"] = (new(() => Embedded("spend.html")), "text/html; charset=utf-8"),
         ["rollouts.html"] = (new(() => Embedded("rollouts.html")), "text/html; charset=utf-8"),
         ["keys.html"] = (new(() => Embedded("keys.html")), "text/html; charset=utf-8"),
+        ["me.html"] = (new(() => Embedded("me.html")), "text/html; charset=utf-8"),
         ["console.css"] = (new(() => Embedded("console.css")), "text/css; charset=utf-8"),
         ["console.js"] = (new(() => Embedded("console.js")), "text/javascript; charset=utf-8"),
     };
 
     public static IEndpointRouteBuilder MapConsoleApi(this IEndpointRouteBuilder app)
     {
+        // Anyone signed in: their own page and its data, which name no user (the session's is the only one).
+        var own = app.MapGroup(OwnPage).RequireAuthorization(ApiServiceExtensions.BrowserOrBearerPolicy).ExcludeFromDescription();
+        own.MapGet("", () => Serve("me.html"));
+        own.MapGet("/budget", AdminApi.OwnBudgetAsync);
+        own.MapGet("/usage", AdminApi.OwnUsageAsync);
+        app.MapGet("/console/assets/{name}", (string name) => Files.ContainsKey(name) && !name.EndsWith(".html", StringComparison.Ordinal) ? Serve(name) : Results.NotFound())
+            .RequireAuthorization(ApiServiceExtensions.BrowserOrBearerPolicy).ExcludeFromDescription();
+
         var console = app.MapGroup("/console").RequireAuthorization(ApiServiceExtensions.DashboardPolicy).ExcludeFromDescription();
         console.MapGet("", () => Serve("fleet.html"));
         console.MapGet("/rollouts", () => Serve("rollouts.html"));
         console.MapGet("/spend", () => Serve("spend.html"));
         console.MapGet("/keys", () => Serve("keys.html"));
-        console.MapGet("/assets/{name}", (string name) => Files.ContainsKey(name) && !name.EndsWith(".html", StringComparison.Ordinal) ? Serve(name) : Results.NotFound());
 
         var data = console.MapGroup("/api");
         data.MapGet("/fleet", FleetApi.ListAsync);

@@ -9,9 +9,10 @@ using Orleans.AiFleet.ClientApi.Auth;
 namespace Orleans.AiFleet.ClientApi.Apis;
 
 /// <summary>
-/// Sign-in for people in a browser, which cannot send a Bearer header: <c>GET /signin</c> shows a form that takes an
-/// admin key (with an antiforgery token), <c>POST /signin</c> checks the key and sets an HttpOnly, SameSite=Strict
-/// cookie (Secure over HTTPS) and goes on to <c>/dashboard</c>; <c>POST /signout</c> ends it. Tools keep using Bearer.
+/// Sign-in for people in a browser, which cannot send a Bearer header: <c>GET /signin</c> shows a form that takes a
+/// key (with an antiforgery token), <c>POST /signin</c> checks the key and sets an HttpOnly, SameSite=Strict cookie
+/// (Secure over HTTPS) and goes on: an admin to <c>/dashboard</c> (or where they were headed), a user to their own
+/// console page; <c>POST /signout</c> ends it. What the session may open is each route's policy. Tools keep Bearer.
 /// </summary>
 internal static class SignInApi
 {
@@ -26,7 +27,7 @@ internal static class SignInApi
     }
 
     private static IResult SignInPage(HttpContext http, IAntiforgery antiforgery, string? returnUrl, string? error) =>
-        Page(http, antiforgery, LocalOrDashboard(returnUrl), error is null ? null : "That key was not accepted: it is unknown, revoked, or not an admin's.",
+        Page(http, antiforgery, LocalOrDashboard(returnUrl), error is null ? null : "That key was not accepted: it is unknown or revoked.",
             StatusCodes.Status200OK);
 
     private static async Task<IResult> SignInAsync(
@@ -35,9 +36,9 @@ internal static class SignInApi
         var principal = key is { Length: > 0 and <= InputBounds.MaxBearerLength }
             ? await validator.AuthenticateAsync(key.Trim(), CookieAuthenticationDefaults.AuthenticationScheme)
             : null;
-        if (principal is null || !principal.IsAdmin())
+        if (principal is null)
         {
-            return Page(http, antiforgery, LocalOrDashboard(returnUrl), "That key was not accepted: it is unknown, revoked, or not an admin's.",
+            return Page(http, antiforgery, LocalOrDashboard(returnUrl), "That key was not accepted: it is unknown or revoked.",
                 StatusCodes.Status401Unauthorized);
         }
 
@@ -45,7 +46,8 @@ internal static class SignInApi
         var identity = new ClaimsIdentity(principal.Claims.Append(new Claim(ApiKeyValidator.KeyHashClaim, ApiKeyValidator.HashOf(key!.Trim()))),
             CookieAuthenticationDefaults.AuthenticationScheme, ClaimTypes.NameIdentifier, ClaimTypes.Role);
         await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
-        return TypedResults.LocalRedirect(LocalOrDashboard(returnUrl));
+        // An admin goes where they were headed; a user to their own page (the rest of the console is admins').
+        return TypedResults.LocalRedirect(principal.IsAdmin() ? LocalOrDashboard(returnUrl) : ConsoleApi.OwnPage);
     }
 
     private static async Task<IResult> SignOutAsync(HttpContext http)
@@ -71,7 +73,7 @@ internal static class SignInApi
             .error{color:#a00;font-weight:600}</style></head>
             <body>
             <h1>Orleans.AiFleet</h1>
-            <p>Sign in with an admin API key to open the dashboard.</p>
+            <p>Sign in with an API key. Admins open the dashboard and the console; users see their own spend and budget.</p>
             {{message}}
             <form method="post" action="{{Path}}">
             <input type="hidden" name="{{tokens.FormFieldName}}" value="{{tokens.RequestToken}}">

@@ -1,4 +1,5 @@
 using System.Net;
+using System.Net.Http.Json;
 using Microsoft.Playwright;
 
 namespace Orleans.AiFleet.ClientApi.Tests;
@@ -49,18 +50,39 @@ public sealed class DashboardSignInTests(ApiFixture fixture, BrowserFixture brow
     }
 
     [Fact]
-    public async Task AUsersKey_CannotOpenTheDashboard()
+    public async Task AUsersKey_SignsInToTheirOwnPage_ButCannotOpenTheDashboardOrOthersData()
     {
-        var userKey = await fixture.NewUserKeyAsync("browser-user");
+        var user = $"browser-user-{Guid.NewGuid():N}";
+        var userKey = await fixture.NewUserKeyAsync(user);
+        using (var http = fixture.Client(userKey))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"words of {user}" })).StatusCode);
+        }
+
+        var other = $"other-user-{Guid.NewGuid():N}";
+        using (var http = fixture.Client(await fixture.NewUserKeyAsync(other)))
+        {
+            Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"words of {other}" })).StatusCode);
+        }
+
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString() });
         var page = await context.NewPageAsync();
         await page.GotoAsync("/signin");
-
         await page.FillAsync("#key", userKey);
-        var answer = await page.RunAndWaitForResponseAsync(() => page.ClickAsync("#signin"), r => r.Request.Method == "POST");
+        await page.ClickAsync("#signin");
+        await page.WaitForURLAsync("**/console/me");
 
-        Assert.Equal((int)HttpStatusCode.Unauthorized, answer.Status);
-        Assert.DoesNotContain(await context.CookiesAsync(), c => c.Name == "aifleet_session");
+        await page.Locator("#who", new() { HasTextString = user }).WaitForAsync();
+        await page.Locator("#usage td", new() { HasTextString = "text-encoder" }).First.WaitForAsync();
+        Assert.DoesNotContain(other, await page.ContentAsync(), StringComparison.Ordinal);
+        var own = await page.APIRequest.GetAsync("/console/me/usage");
+        Assert.Contains(user, await own.TextAsync(), StringComparison.Ordinal);
+        foreach (var path in new[] { "/dashboard/DashboardCounters", "/console/api/usage", "/console/api/fleet", "/console/api/keys" })
+        {
+            Assert.Equal((int)HttpStatusCode.Forbidden, (await page.APIRequest.GetAsync(path)).Status); // admins' data: the session is a user's
+        }
+
+        Assert.Equal((int)HttpStatusCode.Unauthorized, (await page.APIRequest.GetAsync($"/v1/admin/budgets/{other}")).Status); // the /v1 API takes keys only
     }
 
     [Fact]
