@@ -1,5 +1,9 @@
 using System.Reflection;
+using System.Security.Claims;
 using Microsoft.AspNetCore.Antiforgery;
+using Orleans.AiFleet.ClientApi.Auth;
+using Orleans.AiFleet.ClientApi.Cluster;
+using Orleans.AiFleet.GrainInterfaces.Courses;
 using Orleans.AiFleet.ClientApi.Hosting;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
@@ -22,6 +26,7 @@ internal static class ConsoleApi
         ["rollouts.html"] = (new(() => Embedded("rollouts.html")), "text/html; charset=utf-8"),
         ["keys.html"] = (new(() => Embedded("keys.html")), "text/html; charset=utf-8"),
         ["me.html"] = (new(() => Embedded("me.html")), "text/html; charset=utf-8"),
+        ["jobs.html"] = (new(() => Embedded("jobs.html")), "text/html; charset=utf-8"),
         ["console.css"] = (new(() => Embedded("console.css")), "text/css; charset=utf-8"),
         ["console.js"] = (new(() => Embedded("console.js")), "text/javascript; charset=utf-8"),
     };
@@ -33,6 +38,8 @@ internal static class ConsoleApi
         own.MapGet("", () => Serve("me.html"));
         own.MapGet("/budget", AdminApi.OwnBudgetAsync);
         own.MapGet("/usage", AdminApi.OwnUsageAsync);
+        own.MapGet("/jobs", (ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls) =>
+            calls.RunAsync(_ => grains.GetGrain<ISagaIndexGrain>(0).ListAsync(caller.UserId(), 100)));
         app.MapGet("/console/assets/{name}", (string name) => Files.ContainsKey(name) && !name.EndsWith(".html", StringComparison.Ordinal) ? Serve(name) : Results.NotFound())
             .RequireAuthorization(ApiServiceExtensions.BrowserOrBearerPolicy).ExcludeFromDescription();
 
@@ -41,12 +48,14 @@ internal static class ConsoleApi
         console.MapGet("/rollouts", () => Serve("rollouts.html"));
         console.MapGet("/spend", () => Serve("spend.html"));
         console.MapGet("/keys", () => Serve("keys.html"));
+        console.MapGet("/jobs", () => Serve("jobs.html"));
 
         var data = console.MapGroup("/api");
         data.MapGet("/fleet", FleetApi.ListAsync);
         data.MapGet("/usage", AdminApi.AllUsageAsync);
         data.MapGet("/experiments", LifecycleApi.ListAsync);
         data.MapGet("/keys", AdminApi.ListKeysAsync);
+        data.MapGet("/jobs", (IGrainFactory grains, ClusterCalls calls) => calls.RunAsync(_ => grains.GetGrain<ISagaIndexGrain>(0).ListAsync(null, 200)));
         data.MapGet("/antiforgery", (HttpContext http, IAntiforgery antiforgery) =>
         {
             var tokens = antiforgery.GetAndStoreTokens(http);
@@ -61,6 +70,10 @@ internal static class ConsoleApi
         changes.MapPost("/experiments/{id}/{action}", LifecycleApi.ActAsync);
         changes.MapPost("/keys", AdminApi.CreateKeyAsync);
         changes.MapPost("/keys/{id}/revoke", AdminApi.RevokeKeyAsync);
+        changes.MapPost("/jobs/{id}/cancel", async (string id, IGrainFactory grains, ClusterCalls calls) =>
+            await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).CancelAsync()) is { } status
+                ? Results.Ok(status)
+                : Results.Problem($"no course job has id '{id}'", statusCode: StatusCodes.Status404NotFound, title: "Job not found"));
         return app;
     }
 

@@ -219,6 +219,11 @@ internal sealed partial class CourseGenerationGrain(
             _writes.Release();
             Changed(); // a state change (an end, say) is saved, if not always recorded as an event
         }
+
+        if (S.Request is not null)
+        {
+            await GrainFactory.GetGrain<ISagaIndexGrain>(0).RecordAsync(Status()); // one-way: the console's list of jobs
+        }
     }
 
     private SagaStatus Status() => new(

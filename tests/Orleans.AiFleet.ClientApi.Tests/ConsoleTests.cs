@@ -87,11 +87,35 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
     }
 
     [Fact]
+    public async Task CourseJobs_AreListedWithTheirProgressAndState()
+    {
+        var user = $"console-job-{Guid.NewGuid():N}";
+        using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
+        await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString(), ViewportSize = new() { Width = 1300, Height = 800 } });
+        var page = await SignedInAsync(context, "/console/jobs");
+
+        using var started = await http.PostAsJsonAsync("/v1/courses", new { subject = "The Exodus", lessons = 6, lesson_tokens = 60 });
+        Assert.Equal(HttpStatusCode.Accepted, started.StatusCode);
+        var id = (await started.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetString()!;
+        var job = page.Locator($"#jobs tr[data-id='{id}']");
+        await job.Locator(".state.succeeded").WaitForAsync(new() { Timeout = 30_000 });
+
+        var cells = await job.Locator("td").AllInnerTextsAsync();
+        Assert.Equal([id, user, "The Exodus", "succeeded", "done"], cells.Take(5));
+        Assert.Equal("6/6", cells[5].Trim());
+        Assert.Equal(0, await job.Locator("button[data-action=cancel]").CountAsync()); // only a running job can be cancelled
+
+        // The cancel the page posts: the session cookie and the antiforgery token; an unknown job is a 404.
+        var answer = await page.EvaluateAsync<string>("async () => { await consolePost('/console/api/jobs/saga_unknown/cancel'); return document.getElementById('error').textContent; }");
+        Assert.Contains("no course job has id 'saga_unknown'", answer, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task TheConsolesData_NeedsASignedInAdmin()
     {
         using var anonymous = fixture.Client();
         using var user = fixture.Client(await fixture.NewUserKeyAsync($"console-{Guid.NewGuid():N}"));
-        foreach (var path in new[] { "/console/api/fleet", "/console/api/usage", "/console/api/experiments", "/console/api/keys" })
+        foreach (var path in new[] { "/console/api/fleet", "/console/api/usage", "/console/api/experiments", "/console/api/keys", "/console/api/jobs" })
         {
             Assert.Equal(HttpStatusCode.Unauthorized, (await anonymous.GetAsync(path)).StatusCode);
             Assert.Equal(HttpStatusCode.Forbidden, (await user.GetAsync(path)).StatusCode);
