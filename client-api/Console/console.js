@@ -1,4 +1,19 @@
 "use strict";
+// Every page's header: the title, the pages this session may open (admins: all; a user: their own), status and errors.
+const consolePages = [["/console", "Fleet"], ["/console/rollouts", "Rollouts"], ["/console/spend", "Spend"], ["/console/keys", "Keys"],
+  ["/console/jobs", "Course jobs"], ["/dashboard", "Orleans dashboard"]];
+document.addEventListener("DOMContentLoaded", () => {
+  const header = document.querySelector("header[data-nav]");
+  if (!header) return;
+  const nav = document.createElement("nav");
+  for (const [href, label] of header.dataset.nav === "user" ? [["/console/me", "My spend"]] : consolePages) {
+    const a = document.createElement("a"); a.href = href; a.textContent = label; nav.append(a);
+  }
+  const status = document.createElement("span"); status.id = "status"; status.textContent = "loading…";
+  const error = document.createElement("span"); error.id = "error"; error.setAttribute("role", "alert");
+  const title = document.createElement("h1"); title.textContent = "Orleans.AiFleet console";
+  header.replaceChildren(title, nav, status, error);
+});
 // An element holding text (never HTML: names and reasons come from users and models).
 const text = (tag, value, cls) => { const e = document.createElement(tag); e.textContent = value; if (cls) e.className = cls; return e; };
 
@@ -20,8 +35,12 @@ function consolePoll(url, render, everyMs) {
       document.getElementById("error").textContent = String(e.message || e);
     }
   }
-  refresh();
-  setInterval(refresh, everyMs);
+  const start = () => { refresh(); setInterval(refresh, everyMs); };
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", start); // after the header (with #status and #error) is built
+  } else {
+    start();
+  }
   return refresh;
 }
 
