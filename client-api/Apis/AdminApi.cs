@@ -55,7 +55,7 @@ internal static class AdminApi
             ? TypedResults.NoContent()
             : TypedResults.Problem($"no key has id '{id}'", statusCode: StatusCodes.Status404NotFound, title: "Key not found");
 
-    private static async Task<Results<Ok<BudgetStatus>, ProblemHttpResult>> SetBudgetAsync(string user, BudgetLimits limits, IGrainFactory grains, ClusterCalls calls)
+    internal static async Task<Results<Ok<BudgetStatus>, ProblemHttpResult>> SetBudgetAsync(string user, BudgetLimits limits, IGrainFactory grains, ClusterCalls calls)
     {
         CheckUser(user);
         var budget = grains.GetGrain<IUserBudgetGrain>(user);

@@ -70,6 +70,7 @@ internal static class ConsoleApi
         changes.MapPost("/experiments/{id}/{action}", LifecycleApi.ActAsync);
         changes.MapPost("/keys", AdminApi.CreateKeyAsync);
         changes.MapPost("/keys/{id}/revoke", AdminApi.RevokeKeyAsync);
+        changes.MapPost("/budgets/{user}", AdminApi.SetBudgetAsync);
         changes.MapPost("/jobs/{id}/cancel", async (string id, IGrainFactory grains, ClusterCalls calls) =>
             await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).CancelAsync()) is { } status
                 ? Results.Ok(status)

@@ -49,6 +49,19 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
         Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"more words of {user}" })).StatusCode);
 
         await Eventually.TrueAsync(async () => await SpendAsync(row) > first, "the page to show the new spend");
+
+        // An admin sets the user's budget from the same page; a cap the server refuses shows its message.
+        await page.FillAsync("#budget-user", user);
+        await page.FillAsync("#daily", "-1");
+        await page.ClickAsync("#set-budget");
+        await page.Locator("#error", new() { HasTextRegex = new Regex("daily|limit|negative|0 or more", RegexOptions.IgnoreCase) }).WaitForAsync();
+        await page.FillAsync("#daily", "2.50");
+        await page.FillAsync("#maxParallel", "3");
+        await page.ClickAsync("#set-budget");
+        await page.Locator("#budget-set", new() { HasTextString = user }).WaitForAsync();
+        var budget = await fixture.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/v1/admin/budgets/{user}");
+        Assert.Equal(2.50m, budget.GetProperty("limits").GetProperty("daily").GetDecimal());
+        Assert.Equal(3, budget.GetProperty("limits").GetProperty("maxParallel").GetInt32());
         Assert.Equal(1, await page.Locator("#chart svg").CountAsync());
         Directory.CreateDirectory(Screenshots);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-spend.png") });
