@@ -29,6 +29,11 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
         await Task.WhenAll(Enumerable.Range(0, 20).Select(i => fixture.Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(i % 10))));
         await Eventually.TrueAsync(async () => await CompletedAsync(digits) >= before + 20, "the page to count the new requests");
 
+        // Charted over time: the version's requests per second and its users' p95 latency rise above zero.
+        await Eventually.TrueAsync(async () => await page.EvaluateAsync<bool>(
+            "() => Math.max(...history['digits/2'].rate) > 0 && Math.max(...history['digits/2'].p95) > 0"), "digits/2's charts to show the requests");
+        Assert.Equal(3, await digits.Locator("p.charts").Nth(1).Locator("svg.spark").CountAsync());
+
         Directory.CreateDirectory(Screenshots);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-fleet.png"), FullPage = false });
     }
