@@ -102,6 +102,9 @@ internal static class ApiServiceExtensions
         var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
             .AddMeter(AiFleetMeter, "Microsoft.Orleans", "System.Runtime", "Polly") // Polly: the routers' retries, hedges and breakers
             .AddAspNetCoreInstrumentation()
+            // Exemplars: a measurement taken inside a sampled trace keeps its trace id (shown in the OpenMetrics format),
+            // so a slow bucket on a dashboard leads to the trace of a request that fell in it.
+            .SetExemplarFilter(ExemplarFilterType.TraceBased)
             .AddPrometheusExporter());
         if (AiFleetTracing.IsEnabled(builder.Configuration))
         {

@@ -59,4 +59,30 @@ public sealed class TracingTests(TracingFixture fixture)
         Assert.Equal("traced", batch.GetTagItem("aifleet.model"));
         Assert.Contains(spans, s => s.OperationName == "onnx.run" && s.ParentSpanId == batch.SpanId);
     }
+
+    [Fact]
+    public async Task Metrics_InOpenMetricsFormat_CarryTheTraceIdOfASampledRequest()
+    {
+        var trace = ActivityTraceId.CreateRandom();
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/traced/infer")
+        {
+            Content = new StringContent(KServe.DigitsBody(1).ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
+        using var response = await fixture.Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
+
+        // A request's latency bucket keeps its trace id as an exemplar (the exporter caches a scrape for a moment).
+        var scrape = "";
+        await Eventually.TrueAsync(async () =>
+        {
+            using var get = new HttpRequestMessage(HttpMethod.Get, "/metrics");
+            get.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+            using var answer = await fixture.Http.SendAsync(get);
+            scrape = await answer.Content.ReadAsStringAsync();
+            return scrape.Contains($"trace_id=\"{trace}\"", StringComparison.Ordinal);
+        }, $"an exemplar with trace {trace}");
+
+        Assert.Contains(scrape.Split('\n'), l => l.StartsWith("aifleet_", StringComparison.Ordinal) && l.Contains($"trace_id=\"{trace}\"", StringComparison.Ordinal));
+    }
 }
