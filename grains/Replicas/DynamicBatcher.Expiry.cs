@@ -79,11 +79,12 @@ internal sealed partial class DynamicBatcher
             _metrics.Request(_session.Model, _session.Version, "cancelled");
             pending.Completion.TrySetCanceled(token);
         }
-        else if (pending.Run is { } run && pending.Completion.TrySetCanceled(token))
+        else if (pending.Completion.TrySetCanceled(token))
         {
-            // Already running: its caller is answered now, and when no one in the run still waits, the run stops.
+            // Already running: its caller is answered now, and when no one in the run still waits, the run stops. A
+            // run still being set up has no Run yet; its constructor sees the answered request and counts it off.
             _metrics.Request(_session.Model, _session.Version, "cancelled");
-            run.Withdraw(pending);
+            pending.Run?.Withdraw(pending);
         }
     }
 }

@@ -57,7 +57,10 @@ internal sealed partial class DynamicBatcher
                 p.Run = this;
             }
 
-            // A request cancelled between its start and this point was answered, but not counted off here.
+            // A request cancelled between its start and this point was answered, but not counted off here. The
+            // barrier orders the writes of Run above before these reads; Cancel reads Run after its own (interlocked)
+            // answer, so one side or both always count the request off.
+            Interlocked.MemoryBarrier();
             foreach (var p in group)
             {
                 if (p.Completion.Task.IsCompleted)
