@@ -105,6 +105,10 @@ internal static class ApiServiceExtensions
             // Exemplars: a measurement taken inside a sampled trace keeps its trace id (shown in the OpenMetrics format),
             // so a slow bucket on a dashboard leads to the trace of a request that fell in it.
             .SetExemplarFilter(ExemplarFilterType.TraceBased)
+            // Orleans alone defines about a hundred instruments, and OpenTelemetry's default of 1,000 metric streams
+            // left instruments created late (a grain's first activation) unexported once a process held several
+            // hosts (the test suite does).
+            .SetMaxMetricStreams(4000)
             .AddPrometheusExporter());
         if (AiFleetTracing.IsEnabled(builder.Configuration))
         {
