@@ -41,6 +41,8 @@ public sealed class RunTerminationTests(ClusterFixture fixture) : IClassFixture<
         var terminated = false;
         for (var attempt = 0; attempt < 3 && !terminated; attempt++)
         {
+            // A previous attempt's run may still be finishing: its counts must land before this attempt's baseline.
+            await Eventually.TrueAsync(async () => (await replica.GetStatusAsync()) is { Running: 0, QueueLength: 0 }, "the replica to be idle");
             before = await replica.GetStatusAsync();
             using var hangUp = new CancellationTokenSource();
             var call = replica.InferAsync(request, hangUp.Token);
