@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
+using Orleans.AiFleet.GrainInterfaces.Lifecycle;
 using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Lifecycle;
@@ -12,16 +13,36 @@ internal sealed class LifecycleGauges
 {
     private readonly ConcurrentDictionary<(string Model, string Version), (double? Accuracy, double? Psi, bool? Drifting)> _values = new();
 
+    private readonly ConcurrentDictionary<string, (string Experiment, string Version, string Role, double Share, long Requests)[]> _arms = new(StringComparer.Ordinal);
+
     public LifecycleGauges(IMeterFactory meterFactory)
     {
         var meter = meterFactory.Create(InferenceMetrics.MeterName);
         meter.CreateObservableGauge("aifleet.version.accuracy", () => Read(v => v.Accuracy), "1", "Share of labelled answers that were right, by model and version");
         meter.CreateObservableGauge("aifleet.version.psi", () => Read(v => v.Psi), "1", "Largest population stability index of a version's live inputs against its reference profile");
+        meter.CreateObservableGauge("aifleet.rollout.share_percent", () => ReadArms(shares: true), "%", "Each arm's share of a live experiment's traffic, by model, version, role (candidate, baseline) and experiment");
+        meter.CreateObservableGauge("aifleet.rollout.requests", () => ReadArms(shares: false), "{request}", "Requests each arm of a live experiment has served since it started");
         meter.CreateObservableGauge("aifleet.version.drifting", () => Read(v => v.Drifting is { } d ? d ? 1 : 0 : null), "1", "1 while a version's inputs drift past the threshold");
     }
 
     public void Set(string model, string version, double? accuracy, double? psi, bool? drifting) =>
         _values[(model, version)] = (accuracy, psi, drifting);
+
+    /// <summary>The arms of <paramref name="model"/>'s live experiments (running or paused), replacing the last ones.</summary>
+    public void SetArms(string model, IEnumerable<(string Experiment, ArmView Arm)> arms) =>
+        _arms[model] = arms.Select(a => (a.Experiment, a.Arm.Version, a.Arm.Role, a.Arm.SharePercent ?? 0, a.Arm.Requests)).ToArray();
+
+    private IEnumerable<Measurement<double>> ReadArms(bool shares)
+    {
+        foreach (var (model, arms) in _arms)
+        {
+            foreach (var (experiment, version, role, share, requests) in arms)
+            {
+                yield return new Measurement<double>(shares ? share : requests,
+                    new("model", model), new("version", version), new("role", role), new("experiment", experiment));
+            }
+        }
+    }
 
     private IEnumerable<Measurement<double>> Read(Func<(double? Accuracy, double? Psi, bool? Drifting), double?> pick)
     {

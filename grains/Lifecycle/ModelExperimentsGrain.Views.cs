@@ -60,6 +60,7 @@ internal sealed partial class ModelExperimentsGrain
     /// <summary>Accuracy, drift and request counts of every version, for this silo's /metrics.</summary>
     private void PublishGauges()
     {
+        gauges.SetArms(_model, state.State.Experiments.Where(e => e.IsLive).SelectMany(e => View(e).Arms.Select(a => (e.Id, a))));
         foreach (var version in _live.Keys.Union(_liveLabels.Keys).Union(_drift.Keys))
         {
             var labels = _liveLabels.GetValueOrDefault(version);

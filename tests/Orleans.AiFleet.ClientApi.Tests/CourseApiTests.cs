@@ -61,6 +61,8 @@ public sealed class CourseApiTests(ApiFixture fixture)
         var done = await UntilDoneAsync(http, id);
 
         Assert.Equal(("succeeded", 4, 4), (done["state"]!.GetValue<string>(), done["lessonsDone"]!.GetValue<int>(), done["lessonsTotal"]!.GetValue<int>()));
+        await Eventually.TrueAsync(async () => (await fixture.Http.GetStringAsync("/metrics")).Split('\n')
+            .Any(l => l.StartsWith("aifleet_sagas_ended_total{", StringComparison.Ordinal) && l.Contains("state=\"succeeded\"", StringComparison.Ordinal)), "the ended saga in /metrics");
         var courseId = done["courseId"]!.GetValue<string>();
         var course = (await http.GetFromJsonAsync<JsonObject>($"/v1/courses/{courseId}"))!;
         var lessons = course["lessons"]!.AsArray();

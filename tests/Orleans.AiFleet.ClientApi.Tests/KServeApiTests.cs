@@ -140,7 +140,7 @@ public sealed class KServeApiTests(ApiFixture fixture)
         }
     }
 
-    [Fact(Skip = "Flaky in the full suite, cause not found: the test process holds about ten hosts and a series this test reads is sometimes missing from the scrape for 20 s (see the closing note of 2026-11-30); passes alone")]
+    [Fact]
     public async Task Metrics_AfterInference_ExposePerModelSeriesAndOrleansMeter()
     {
         await Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(2));
@@ -162,7 +162,7 @@ public sealed class KServeApiTests(ApiFixture fixture)
         Assert.Contains("dotnet_gc_heap_total_allocated_bytes_total", text); // the runtime's own meter
     }
 
-    [Fact(Skip = "Flaky in the full suite, cause not found: the test process holds about ten hosts and a series this test reads is sometimes missing from the scrape for 20 s (see the closing note of 2026-11-30); passes alone")]
+    [Fact]
     public async Task Metrics_OurSeries_PassPromtoolsLint()
     {
         await Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(3));

@@ -23,6 +23,9 @@ public sealed class ConsoleRolloutTests(LifecycleFixture fixture, BrowserFixture
 
         var experiment = page.Locator($"section[data-id='{id}']");
         await experiment.Locator(".state.running").WaitForAsync();
+        await Eventually.TrueAsync(async () => (await fixture.Http.GetStringAsync("/metrics")).Split('\n').Any(l =>
+            l.StartsWith("aifleet_rollout_share_percent{", StringComparison.Ordinal) && l.Contains("model=\"console\"", StringComparison.Ordinal)
+            && l.Contains("role=\"candidate\"", StringComparison.Ordinal) && l.EndsWith(" 5", StringComparison.Ordinal)), "the canary's 5 % share in /metrics");
         var forged = await page.APIRequest.PostAsync($"/console/api/experiments/{id}/promote"); // the session cookie, no token
         Assert.Equal(400, forged.Status);
         await experiment.Locator("button[data-action=rollback]").ClickAsync();
