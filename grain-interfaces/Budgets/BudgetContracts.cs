@@ -16,14 +16,15 @@ public sealed record BudgetLimits(
     public static readonly BudgetLimits None = new();
 }
 
-/// <summary>What a request asks to hold before it runs: its worst-case cost and tokens.</summary>
+/// <summary>What a request asks to hold before it runs: its worst-case cost and tokens, and the user's tier (for the spend metrics).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ReserveRequest")]
 public sealed record ReserveRequest(
     [property: Id(0)] string Model,
     [property: Id(1)] decimal Cost,
     [property: Id(2)] int Tokens,
     [property: Id(3)] TimeSpan? Ttl = null,
-    [property: Id(4)] string? RequestId = null);
+    [property: Id(4)] string? RequestId = null,
+    [property: Id(5)] string? UserTier = null);
 
 /// <summary>
 /// A slice of a user's budget for many small requests of one model (KServe inferences): up to <see cref="Amount"/>
@@ -36,7 +37,8 @@ public sealed record LeaseRequest(
     [property: Id(1)] decimal UnitCost,
     [property: Id(2)] decimal Amount,
     [property: Id(3)] int Requests,
-    [property: Id(4)] TimeSpan? Ttl = null);
+    [property: Id(4)] TimeSpan? Ttl = null,
+    [property: Id(5)] string? UserTier = null);
 
 /// <summary>A lease's hold (or the refusal naming the limit), and how much money and how many requests it grants.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.LeaseResult")]

@@ -35,13 +35,13 @@ internal sealed partial class BudgetLeases(
     /// slice when this one is spent; returns the lease charged, to refund if the inference then fails. Throws the
     /// budget's refusal (429 naming the limit) when no slice can be had.
     /// </summary>
-    public async ValueTask<Guid> ChargeAsync(string user, string model, decimal cost)
+    public async ValueTask<Guid> ChargeAsync(string user, string? userTier, string model, decimal cost)
     {
         if (Volatile.Read(ref _started) == 0 && Interlocked.Exchange(ref _started, 1) == 0)
         {
             _returns = Task.Run(ReturnIdleLoopAsync); // one loop per silo, started by the first charge
         }
-        var slice = _slices.GetOrAdd((user, model), static k => new Slice(k.User, k.Model));
+        var slice = _slices.GetOrAdd((user, model), static (k, tier) => new Slice(k.User, k.Model, tier), userTier);
         while (true)
         {
             if (slice.TrySpend(cost, time.GetUtcNow()) is { } lease)
@@ -93,7 +93,7 @@ internal sealed partial class BudgetLeases(
             await ReturnAsync(slice);
             var requests = busy ? Math.Min(slice.SliceRequests * 2, MaxSliceRequests) : FirstSliceRequests;
             var budget = grains.GetGrain<IUserBudgetGrain>(slice.User);
-            var granted = await budget.LeaseAsync(new LeaseRequest(slice.Model, cost, Money.Ceiling(cost * requests), requests, LeaseTtl));
+            var granted = await budget.LeaseAsync(new LeaseRequest(slice.Model, cost, Money.Ceiling(cost * requests), requests, LeaseTtl, slice.UserTier));
             if (!granted.Hold.Granted)
             {
                 throw AiFleetException.OverBudget(granted.Hold.RefusedBy!, granted.Hold.Message!, granted.Hold.RetryAfter);
@@ -161,7 +161,7 @@ internal sealed partial class BudgetLeases(
     private static partial void LogReturnFailed(ILogger logger, Exception error, string user, string model);
 
     /// <summary>One (user, model) slice: what is left of its lease, and what it paid for so far.</summary>
-    private sealed class Slice(string user, string model)
+    private sealed class Slice(string user, string model, string? userTier)
     {
         private readonly Lock _lock = new();
         private Guid _lease;
@@ -175,6 +175,9 @@ internal sealed partial class BudgetLeases(
         public string User { get; } = user;
 
         public string Model { get; } = model;
+
+        /// <summary>The tier of the user's key when the slice was made (for the spend metrics).</summary>
+        public string? UserTier { get; } = userTier;
 
         public SemaphoreSlim Refilling { get; } = new(1, 1);
 

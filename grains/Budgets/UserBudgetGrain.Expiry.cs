@@ -21,6 +21,8 @@ internal sealed partial class UserBudgetGrain
             LogExpired(logger, User, id, held.Cost);
         }
 
+        CountOpenHolds();
+
         foreach (var id in _expired.Where(r => r.Value.ExpiresAt + options.Value.LateSettleWindow <= now).Select(r => r.Key).ToArray())
         {
             _expired.Remove(id);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.Grains.Hosting;
+using Orleans.AiFleet.Grains.Models;
 using Orleans.Concurrency;
 
 namespace Orleans.AiFleet.Grains.Budgets;
@@ -25,6 +26,7 @@ internal sealed partial class UserBudgetGrain(
     IOptions<BudgetOptions> options,
     [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time,
     BudgetMetrics metrics,
+    ModelRepository repository,
     ILogger<UserBudgetGrain> logger) : Grain, IUserBudgetGrain
 {
     private readonly Dictionary<(DateOnly Day, string Model), UsageRow> _usage = [];
@@ -40,6 +42,9 @@ internal sealed partial class UserBudgetGrain(
     private List<LedgerEntry> _unwritten = [];
 
     private decimal _reserved;
+
+    /// <summary>The open holds this activation has added to the open-holds gauge.</summary>
+    private int _countedOpen;
 
     private TokenBucketRateLimiter? _requests;
 
@@ -97,6 +102,21 @@ internal sealed partial class UserBudgetGrain(
         }
 
         RebuildRateLimiters();
+        CountOpenHolds();
+    }
+
+    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
+    {
+        metrics.HoldsOpened(-_countedOpen); // another activation (here or on another silo) counts them from now on
+        _countedOpen = 0;
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Brings this silo's open-holds gauge in step with this budget's open holds.</summary>
+    private void CountOpenHolds()
+    {
+        metrics.HoldsOpened(state.State.Open.Count - _countedOpen);
+        _countedOpen = state.State.Open.Count;
     }
 
     public Task<ReserveResult> AdmitFreeAsync()
@@ -137,7 +157,7 @@ internal sealed partial class UserBudgetGrain(
             _tokens.AttemptAcquire(request.Tokens).Dispose();
         }
 
-        var granted = await HoldAsync(request.Model, request.Cost, request.Tokens, request.Ttl, now);
+        var granted = await HoldAsync(request.Model, request.Cost, request.Tokens, request.Ttl, request.UserTier, now);
         if (request.RequestId is { } id)
         {
             Remember(id, granted, now);
@@ -183,16 +203,17 @@ internal sealed partial class UserBudgetGrain(
         var amount = Math.Max(request.UnitCost, Math.Min(request.Amount, Headroom(now)));
         var permits = _requests is null ? request.Requests : Math.Clamp((int)Math.Min(Available(_requests), int.MaxValue), 1, request.Requests);
         _requests?.AttemptAcquire(permits).Dispose();
-        return new LeaseResult(await HoldAsync(request.Model, amount, 0, request.Ttl, now), amount, permits);
+        return new LeaseResult(await HoldAsync(request.Model, amount, 0, request.Ttl, request.UserTier, now), amount, permits);
     }
 
     /// <summary>Opens a hold and makes it durable before granting it.</summary>
-    private async Task<ReserveResult> HoldAsync(string model, decimal cost, int tokens, TimeSpan? ttl, DateTimeOffset now)
+    private async Task<ReserveResult> HoldAsync(string model, decimal cost, int tokens, TimeSpan? ttl, string? userTier, DateTimeOffset now)
     {
         var id = Guid.NewGuid();
-        var held = new HeldReservation(model, cost, tokens, now + (ttl ?? options.Value.ReservationTtl));
+        var held = new HeldReservation(model, cost, tokens, now + (ttl ?? options.Value.ReservationTtl), userTier);
         state.State.Open[id] = held;
         _reserved += held.Cost;
+        CountOpenHolds();
         try
         {
             await WriteAsync();
@@ -204,6 +225,8 @@ internal sealed partial class UserBudgetGrain(
             {
                 _reserved -= held.Cost;
             }
+
+            CountOpenHolds();
 
             LogWriteFailed(logger, e, User);
             metrics.StoreFailed("state_write");
@@ -260,7 +283,8 @@ internal sealed partial class UserBudgetGrain(
 
         var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, charge, request.Tokens, outcome, request.Requests);
         Apply(entry);
-        metrics.Spent(entry.Model, entry.Cost);
+        metrics.Spent(entry.Model, repository.Routing.Resolve(held.UserTier), entry.Cost);
+        CountOpenHolds();
         _unwritten.Add(entry);
         try
         {

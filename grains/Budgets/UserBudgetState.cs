@@ -27,10 +27,11 @@ public sealed class UserBudgetState
     public DateOnly LastLedgerDay { get; set; }
 }
 
-/// <summary>An open reservation: what it holds and until when.</summary>
+/// <summary>An open reservation: what it holds and until when, and the user tier it was asked for under (for the spend metrics).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.HeldReservation")]
 public sealed record HeldReservation(
     [property: Id(0)] string Model,
     [property: Id(1)] decimal Cost,
     [property: Id(2)] int Tokens,
-    [property: Id(3)] DateTimeOffset ExpiresAt);
+    [property: Id(3)] DateTimeOffset ExpiresAt,
+    [property: Id(4)] string? UserTier = null);

@@ -31,7 +31,7 @@ internal sealed partial class CourseGenerationGrain
     private async Task ReserveAsync()
     {
         var r = S.Request!;
-        var hold = await Budget.ReserveAsync(new ReserveRequest("course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor));
+        var hold = await Budget.ReserveAsync(new ReserveRequest("course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor, UserTier: S.UserTier));
         if (!hold.Granted)
         {
             throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);

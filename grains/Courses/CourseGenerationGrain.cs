@@ -142,11 +142,16 @@ internal sealed partial class CourseGenerationGrain(
                 continue;
             }
 
+            var step = S.Step;
+            var started = System.Diagnostics.Stopwatch.GetTimestamp();
+            var outcome = "failed";
             try
             {
                 if (S.State == SagaStates.Compensating)
                 {
+                    step = SagaSteps.Compensate; // S.Step stays where the saga stopped
                     await CompensateAsync();
+                    outcome = "ok";
                     continue;
                 }
 
@@ -164,13 +169,18 @@ internal sealed partial class CourseGenerationGrain(
                     case SagaSteps.Settle: await SettleAsync(); break;
                     default: throw new InvalidOperationException($"unknown step '{S.Step}'");
                 }
+
+                outcome = "ok";
             }
             catch (OperationCanceledException) when (S.CancelRequested)
             {
                 // The loop turns to compensation.
+                outcome = "cancelled";
             }
             catch (Exception e) when (S.State == SagaStates.Running && IsPermanent(e))
             {
+                metrics.StepEnded(step, outcome, started);
+                outcome = ""; // counted
                 LogFailed(logger, e, this.GetPrimaryKeyString(), S.Step);
                 await BeginCompensationAsync(SagaStates.Failed, $"step '{S.Step}' failed: {e.Message}");
             }
@@ -178,8 +188,17 @@ internal sealed partial class CourseGenerationGrain(
             {
                 // The cluster itself is failing (a silo going down, storage unreachable): wait and try the step again;
                 // the reminder restarts the loop if this activation dies meanwhile.
+                metrics.StepEnded(step, "retried", started);
+                outcome = ""; // counted
                 LogRetrying(logger, e, this.GetPrimaryKeyString(), S.Step);
                 await Task.Delay(TimeSpan.FromSeconds(1));
+            }
+            finally
+            {
+                if (outcome.Length > 0)
+                {
+                    metrics.StepEnded(step, outcome, started);
+                }
             }
         }
 

@@ -11,7 +11,7 @@ public sealed class SagaIndexState
 }
 
 internal sealed class SagaIndexGrain(
-    [PersistentState("saga-index", AiFleetStorage.Name)] IPersistentState<SagaIndexState> state) : Grain, ISagaIndexGrain
+    [PersistentState("saga-index", AiFleetStorage.Name)] IPersistentState<SagaIndexState> state, SagaMetrics metrics) : Grain, ISagaIndexGrain
 {
     /// <summary>How many sagas the index keeps (the least recently updated go first).</summary>
     public const int Capacity = 1000;
@@ -24,12 +24,14 @@ internal sealed class SagaIndexGrain(
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _saves = this.RegisterGrainTimer(SaveIfChangedAsync, new GrainTimerCreationOptions { DueTime = SaveEvery, Period = SaveEvery });
+        PublishStates();
         return Task.CompletedTask;
     }
 
     public override async Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _saves?.Dispose();
+        metrics.SetStates([]); // the activation that takes over publishes them
         await SaveIfChangedAsync(cancellationToken);
     }
 
@@ -51,8 +53,12 @@ internal sealed class SagaIndexGrain(
         }
 
         _dirty = true;
+        PublishStates();
         return Task.CompletedTask;
     }
+
+    private void PublishStates() =>
+        metrics.SetStates(state.State.Sagas.Values.GroupBy(s => s.State, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal));
 
     public Task<IReadOnlyList<SagaStatus>> ListAsync(string? user, int limit) =>
         Task.FromResult<IReadOnlyList<SagaStatus>>(state.State.Sagas.Values

@@ -50,7 +50,7 @@ internal sealed partial class InferenceRouterGrain
         }
 
         // Held before the work, settled after it: what was used if it finished, nothing if it did not.
-        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens, RequestId: request.RequestId));
+        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens, RequestId: request.RequestId, UserTier: request.UserTier));
         if (!hold.Granted)
         {
             throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);

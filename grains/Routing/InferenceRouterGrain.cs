@@ -82,7 +82,7 @@ internal sealed partial class InferenceRouterGrain(
         }
 
         var cost = Money.Ceiling(model.Config.Cost.CostPerInference * Rows(model, request));
-        var lease = await leases.ChargeAsync(user, model.Name, cost);
+        var lease = await leases.ChargeAsync(user, request.UserTier, model.Name, cost);
         try
         {
             return await ServeAsync(replicas, request, user, policy, cancellationToken);

@@ -13,9 +13,9 @@ public sealed class MetricsTests(ApiFixture fixture)
     public async Task Metrics_AfterTraffic_ReportReplicasQueuesSpendAndRefusals()
     {
         var user = $"metrics-{Guid.NewGuid():N}";
-        using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
+        using var http = fixture.Client(await fixture.NewUserKeyAsync(user, "premium"));
         var before = await ScrapeAsync();
-        var spentBefore = Value(before, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"");
+        var spentBefore = Value(before, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"", "tier=\"premium\"");
         var refusedBefore = Value(before, "aifleet_budget_refusals_total", "limit=\"per_request_cap\"");
 
         using var embedded = await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"spend for {user}" });
@@ -26,7 +26,8 @@ public sealed class MetricsTests(ApiFixture fixture)
         Assert.NotEqual(HttpStatusCode.OK, refused.StatusCode);
 
         var after = await ScrapeAsync();
-        Assert.True(Value(after, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"") > spentBefore, "spend did not move after a charged embedding");
+        Assert.True(Value(after, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"", "tier=\"premium\"") > spentBefore, "spend by model and tier did not move after a charged embedding");
+        Assert.Matches(@"(?m)^aifleet_budget_open_holds(\{[^}]*\})? \d+", after);
         Assert.Equal(refusedBefore + 1, Value(after, "aifleet_budget_refusals_total", "limit=\"per_request_cap\""));
         Assert.True(Value(after, "aifleet_fleet_desired_replicas", "model=\"digits\"", "version=\"2\"") >= 2);
         Assert.True(Value(after, "aifleet_fleet_ready_replicas", "model=\"digits\"", "version=\"2\"") >= 2);

@@ -28,6 +28,9 @@ public abstract class ClusterFixtureBase : IAsyncLifetime
 
     internal OnnxSessionCache Sessions => Silo.GetRequiredService<OnnxSessionCache>();
 
+    /// <summary>The first silo's meter factory: a <c>MetricCollector</c> on it sees that silo's measurements only.</summary>
+    public System.Diagnostics.Metrics.IMeterFactory SiloMeters => Silo.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+
     private IServiceProvider Silo => Cluster.Silos[0].ServiceProvider;
 
     public async Task InitializeAsync()

@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Tests.Budgets;
 
@@ -9,6 +11,31 @@ public sealed class UserBudgetGrainTests(ManualClockClusterFixture fixture) : IC
     {
         user = $"user-{Guid.NewGuid():N}";
         return fixture.Client.GetGrain<IUserBudgetGrain>(user);
+    }
+
+    [Fact]
+    public async Task Metrics_OpenHoldsFollowHoldsThroughSettleAndExpiry_AndSpendCarriesTheUserTier()
+    {
+        using var holds = new MetricCollector<long>(fixture.SiloMeters, InferenceMetrics.MeterName, "aifleet.budget.open_holds");
+        using var spend = new MetricCollector<double>(fixture.SiloMeters, InferenceMetrics.MeterName, "aifleet.budget.spend_dollars");
+        long Open() => holds.GetMeasurementSnapshot().Sum(m => m.Value);
+        var budget = NewUser(out _);
+
+        var premium = await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1, UserTier: "premium"));
+        var untiered = await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1));
+        var expiring = await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1, Ttl: TimeSpan.FromSeconds(30), UserTier: "free"));
+        Assert.Equal(3, Open());
+
+        await budget.SettleAsync(new SettleRequest(premium.ReservationId, 0.07m, 1, "ok"));
+        Assert.Equal(2, Open());
+        fixture.Time.Advance(TimeSpan.FromSeconds(31));
+        await budget.SettleAsync(new SettleRequest(untiered.ReservationId, 0.05m, 1, "ok")); // and the 30 s hold has expired
+        Assert.Equal(0, Open());
+        await budget.SettleAsync(new SettleRequest(expiring.ReservationId, 0.01m, 1, "ok")); // late, still charged
+        Assert.Equal(0, Open());
+
+        var charged = spend.GetMeasurementSnapshot().Select(m => (m.Value, Tier: m.Tags["tier"] as string)).ToArray();
+        Assert.Equal([(0.07, "premium"), (0.05, "standard"), (0.01, "free")], charged); // no tier: the catalogue's default
     }
 
     [Fact]
