@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # A real Orleans.AiFleet cluster on this machine: PostgreSQL membership, Redis state, N silo processes and client-api
 # (cluster mode), every log in one folder.
-#   scripts/cluster.sh start [N]   → N silos (default 2) on ports 11111+i / gateways 30000+i, client-api on :5080
+#   scripts/cluster.sh start [N]   → N silos (default 2) on ports 11111+i / gateways 30000+i / metrics 9464+i,
+#                                    client-api on :5080
 #   scripts/cluster.sh stop        → stops client-api, the silos, and the PostgreSQL and Redis it started
 #   scripts/cluster.sh kill I      → kill -9 of silo I (fault injection; the rest of the cluster carries on)
 #   scripts/cluster.sh status
 # Settings (environment): AIFLEET_CLUSTER_DIR (logs and process ids, default .artifacts/cluster),
-# AIFLEET_CLUSTER_HTTP (client-api's URL), AIFLEET_CLUSTER_GRPC (its KServe gRPC port), AIFLEET_CLUSTER_SILO_PORT / AIFLEET_CLUSTER_GATEWAY_PORT (first silo's
-# ports), AIFLEET_CLUSTER_NO_BUILD=1 (use the Release build as it is). AIFLEET__CLUSTER__* reach every process,
+# AIFLEET_CLUSTER_HTTP (client-api's URL), AIFLEET_CLUSTER_GRPC (its KServe gRPC port), AIFLEET_CLUSTER_SILO_PORT / AIFLEET_CLUSTER_GATEWAY_PORT /
+# AIFLEET_CLUSTER_METRICS_PORT (first silo's ports; each silo's Prometheus /metrics is on the last), AIFLEET_CLUSTER_NO_BUILD=1 (use the Release build as it is). AIFLEET__CLUSTER__* reach every process,
 # e.g. AIFLEET__CLUSTER__CLUSTERID and AIFLEET__CLUSTER__SERVICEID to run beside another cluster.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -16,6 +17,7 @@ http="${AIFLEET_CLUSTER_HTTP:-http://127.0.0.1:5080}"
 grpc="${AIFLEET_CLUSTER_GRPC:-5081}"
 silo_port="${AIFLEET_CLUSTER_SILO_PORT:-11111}"
 gateway_port="${AIFLEET_CLUSTER_GATEWAY_PORT:-30000}"
+metrics_port="${AIFLEET_CLUSTER_METRICS_PORT:-9464}"
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 start() {
@@ -43,6 +45,7 @@ start() {
   # nohup and env exec, so $! is the dotnet process itself and stop can end it.
   for i in $(seq 0 $((n - 1))); do
     nohup env AIFLEET__CLUSTER__SILOPORT=$((silo_port + i)) AIFLEET__CLUSTER__GATEWAYPORT=$((gateway_port + i)) \
+      AIFLEET__METRICS__PORT=$((metrics_port + i)) \
       DOTNET_CONTENTROOT="$(dirname "$silo")" \
       dotnet "$silo" >"$dir/logs/silo-$i.log" 2>&1 &
     echo "silo-$i $!" >>"$dir/pids"

@@ -1,5 +1,7 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using OpenTelemetry.Metrics;
 using OpenTelemetry.Trace;
 using Orleans.AiFleet.Grains.Hosting;
 
@@ -19,10 +21,21 @@ builder.UseOrleans(silo =>
         silo.UseKubernetesHosting();
     }
 });
+// Prometheus metrics on their own port (AiFleet:Metrics:Port): replicas, queues, fleets, budgets and sagas live on
+// the silos, so in cluster mode this is where they are scraped (client-api's /metrics shows only its own process).
+var metricsPort = builder.Configuration.GetValue<int?>(AiFleetMetrics.PortKey) ?? 0;
+var telemetry = metricsPort > 0
+    ? builder.Services.AddAiFleetMetrics(metrics => metrics.AddPrometheusHttpListener(o => o.ConfigureHttpListener = (_, listener) =>
+    {
+        // Every interface (the pod IP in Kubernetes): the options' Host cannot say "*".
+        listener.Prefixes.Clear();
+        listener.Prefixes.Add($"http://*:{metricsPort}/metrics/");
+    }))
+    : builder.Services.AddOpenTelemetry();
 if (AiFleetTracing.IsEnabled(builder.Configuration))
 {
     // Spans of grain calls, batches, ONNX runs, provider calls and saga steps, exported by OTLP (the OTEL_* variables).
-    builder.AddOpenTelemetry().WithTracing(tracing =>
+    telemetry.WithTracing(tracing =>
     {
         tracing.AddSource(AiFleetTracing.Sources);
         if (AiFleetTracing.ExportsOtlp(builder.Configuration))

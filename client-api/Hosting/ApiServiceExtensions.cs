@@ -1,6 +1,5 @@
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authentication.Cookies;
-using System.Diagnostics.Metrics;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 using OpenTelemetry.Metrics;
@@ -100,14 +99,7 @@ internal static class ApiServiceExtensions
         services.AddSingleton<ModelReadinessService>();
         services.AddHostedService(sp => sp.GetRequiredService<ModelReadinessService>());
         services.AddHealthChecks().AddCheck<ModelReadinessService>("models", tags: [HealthApi.ReadyTag]);
-        var telemetry = services.AddOpenTelemetry().WithMetrics(metrics => metrics
-            .AddMeter(AiFleetMeter, "Microsoft.Orleans", "System.Runtime", "Polly") // Polly: the routers' retries, hedges and breakers
-            .AddAspNetCoreInstrumentation()
-            // Exemplars: a measurement taken inside a sampled trace keeps its trace id (shown in the OpenMetrics format),
-            // so a slow bucket on a dashboard leads to the trace of a request that fell in it.
-            .SetExemplarFilter(ExemplarFilterType.TraceBased)
-            .AddPrometheusExporter());
-        services.ConfigureOpenTelemetryMeterProvider((sp, metrics) => metrics.AddView(OnlyThisHost(sp.GetRequiredService<IMeterFactory>())));
+        var telemetry = services.AddAiFleetMetrics(metrics => metrics.AddAspNetCoreInstrumentation().AddPrometheusExporter());
         if (AiFleetTracing.IsEnabled(builder.Configuration))
         {
             // W3C trace context from the HTTP request through grain calls to the replica's batch; OTLP when an endpoint is set.
@@ -123,14 +115,4 @@ internal static class ApiServiceExtensions
         }
         return builder;
     }
-
-    /// <summary>
-    /// A view that drops instruments of meters made by another host's <see cref="IMeterFactory"/> in the same process.
-    /// OpenTelemetry subscribes by meter name process-wide and gives instruments of the same name one shared stream, which
-    /// it deactivates when either meter is disposed: with two hosts in a process (an embedding application, the test
-    /// suite), stopping one made the other's series vanish from its scrape, and each scrape mixed in the other's counts.
-    /// Process-wide meters (Orleans', the runtime's) have no factory and stay.
-    /// </summary>
-    private static Func<Instrument, MetricStreamConfiguration?> OnlyThisHost(IMeterFactory own) =>
-        instrument => instrument.Meter.Scope is IMeterFactory factory && !ReferenceEquals(factory, own) ? MetricStreamConfiguration.Drop : null;
 }

@@ -17,6 +17,9 @@ public sealed class ProcessClusterFixture : IAsyncLifetime
 
     public int FirstSiloPort { get; private set; }
 
+    /// <summary>The first silo's Prometheus port (silo i's is this + i).</summary>
+    public int FirstMetricsPort { get; private set; }
+
     public string LogFolder { get; private set; } = "";
 
     public Task KillSiloAsync(int index) => ServiceScript.RunAsync("cluster", ["kill", index.ToString()], _environment);
@@ -25,6 +28,7 @@ public sealed class ProcessClusterFixture : IAsyncLifetime
     {
         var httpPort = TestHosts.FreePort();
         FirstSiloPort = ConsecutiveFreePorts(2);
+        FirstMetricsPort = ConsecutiveFreePorts(2);
         LogFolder = Directory.CreateTempSubdirectory("aifleet-cluster-").FullName;
         _environment = new()
         {
@@ -33,6 +37,7 @@ public sealed class ProcessClusterFixture : IAsyncLifetime
             ["AIFLEET_CLUSTER_GRPC"] = TestHosts.FreePort().ToString(),
             ["AIFLEET_CLUSTER_SILO_PORT"] = FirstSiloPort.ToString(),
             ["AIFLEET_CLUSTER_GATEWAY_PORT"] = ConsecutiveFreePorts(2).ToString(),
+            ["AIFLEET_CLUSTER_METRICS_PORT"] = FirstMetricsPort.ToString(),
             ["AIFLEET_CLUSTER_NO_BUILD"] = "1", // scripts/test.sh built the solution
             ["AIFLEET__CLUSTER__CLUSTERID"] = _id,
             ["AIFLEET__CLUSTER__SERVICEID"] = _id,
@@ -177,6 +182,52 @@ public sealed class ProcessClusterTests(ProcessClusterFixture cluster) : IClassF
     }
 
     /// <summary>digits v2 from the fleet API; inspection may answer 503 while the fleet grain itself moves, so it asks again.</summary>
+    [Fact]
+    public async Task EverySilo_ExportsItsReplicasAndFleets_OnItsOwnMetricsPort()
+    {
+        // Replicas, queues and fleets live on the silos, so in cluster mode they are scraped there. Whether or not the
+        // kill test ran first, the silos that answer together hold digits v2's two ready replicas.
+        var giveUp = DateTime.UtcNow + Deadline;
+        while (true)
+        {
+            await KServe.PostJsonAsync(cluster.Http, "/v2/models/digits/infer", KServe.DigitsBody(1));
+            var scrapes = new List<string>();
+            for (var i = 0; i < 2; i++)
+            {
+                try
+                {
+                    using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
+                    scrapes.Add(await http.GetStringAsync($"http://127.0.0.1:{cluster.FirstMetricsPort + i}/metrics"));
+                }
+                catch (HttpRequestException)
+                {
+                    // a silo the kill test took down
+                }
+            }
+
+            var ready = scrapes.Sum(s => Value(s, "aifleet_fleet_ready_replicas", "model=\"digits\"", "version=\"2\""));
+            var everyOneHoldsAReplica = scrapes.All(s => s.Contains("aifleet_inference_queue_length{", StringComparison.Ordinal)
+                && s.Split('\n').Any(l => l.StartsWith("aifleet_inference_queue_length{", StringComparison.Ordinal) && l.Contains("model=\"digits\"", StringComparison.Ordinal) && l.Contains("version=\"2\"", StringComparison.Ordinal)));
+            if (scrapes.Count > 0 && ready == 2 && everyOneHoldsAReplica)
+            {
+                Assert.All(scrapes, s => Assert.Contains("orleans_", s));
+                var ours = string.Join('\n', scrapes[0].Split('\n').Where(l => l.StartsWith("aifleet_", StringComparison.Ordinal)
+                    || l.StartsWith("# HELP aifleet_", StringComparison.Ordinal) || l.StartsWith("# TYPE aifleet_", StringComparison.Ordinal))) + "\n";
+                var (exitCode, output) = await Promtool.RunAsync(ours, "check", "metrics");
+                Assert.True(exitCode == 0 && output.Length == 0, $"promtool check metrics on a silo's series (exit {exitCode}):\n{output}");
+                return;
+            }
+
+            Assert.True(DateTime.UtcNow < giveUp, $"the silos' /metrics did not show digits v2's 2 ready replicas within 60 s ({scrapes.Count} answered, {ready} ready)");
+            await Task.Delay(1000);
+        }
+    }
+
+    private static double Value(string scrape, string series, params string[] labels) =>
+        scrape.Split('\n')
+            .Where(l => l.StartsWith(series + "{", StringComparison.Ordinal) && labels.All(label => l.Contains(label, StringComparison.Ordinal)))
+            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
+
     private async Task<JsonElement> DigitsV2Async()
     {
         var giveUp = DateTime.UtcNow + Deadline;

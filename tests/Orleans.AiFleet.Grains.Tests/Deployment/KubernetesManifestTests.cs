@@ -56,6 +56,19 @@ public sealed partial class KubernetesManifestTests
     }
 
     [Fact]
+    public void Silo_ExportsMetricsOnThePortItsScrapeAnnotationsName()
+    {
+        var silo = Deployment("silo").Spec.Template;
+        var container = silo.Spec.Containers.Single();
+        var port = container.Ports.Single(p => p.Name == "metrics").ContainerPort;
+
+        Assert.Equal(port.ToString(System.Globalization.CultureInfo.InvariantCulture), container.Env.Single(e => e.Name == "AIFLEET__METRICS__PORT").Value);
+        Assert.Equal("true", silo.Metadata.Annotations["prometheus.io/scrape"]);
+        Assert.Equal(port.ToString(System.Globalization.CultureInfo.InvariantCulture), silo.Metadata.Annotations["prometheus.io/port"]);
+        Assert.Equal("/metrics", silo.Metadata.Annotations["prometheus.io/path"]);
+    }
+
+    [Fact]
     public void Silo_ServiceAccount_IsBoundToARoleThatOnlyReadsAndWatchesPods()
     {
         var spec = Deployment("silo").Spec.Template.Spec;
@@ -377,7 +390,7 @@ public sealed partial class KubernetesManifestTests
         var expected = new Dictionary<string, string[]>
         {
             ["client-api"] = [$"* -> {Port("client-api", "http")}"],
-            ["silo"] = [$"client-api -> {Port("silo", "gateway")}", $"silo -> {Port("silo", "silo")}"],
+            ["silo"] = [$"client-api -> {Port("silo", "gateway")}", $"silo -> {Port("silo", "silo")}", $"* -> {Port("silo", "metrics")}"], // metrics: your Prometheus
             ["redis"] = [$"silo -> {Port("redis", "redis")}"],
             ["postgres"] = [$"client-api -> {Port("postgres", "postgres")}", $"membership-schema -> {Port("postgres", "postgres")}", $"silo -> {Port("postgres", "postgres")}"],
             ["membership-schema"] = [],
