@@ -141,7 +141,7 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
     }
 
     /// <summary>Opens <paramref name="path"/>, which sends the browser to sign in first, and signs in with the admin key.</summary>
-    private static async Task<IPage> SignedInAsync(IBrowserContext context, string path)
+    internal static async Task<IPage> SignedInAsync(IBrowserContext context, string path)
     {
         var page = await context.NewPageAsync();
         await page.GotoAsync(path);
@@ -156,7 +156,7 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
         decimal.Parse(await userRow.Locator("td").Nth(1).TextContentAsync() ?? "0", System.Globalization.CultureInfo.InvariantCulture);
 
     /// <summary>Where the tests leave their screenshots (the README's come from here).</summary>
-    private static readonly string Screenshots = Path.Combine(Path.GetDirectoryName(TestRepository.Shipped)!, ".artifacts", "screenshots");
+    internal static readonly string Screenshots = Path.Combine(Path.GetDirectoryName(TestRepository.Shipped)!, ".artifacts", "screenshots");
 
     private static async Task<long> CompletedAsync(ILocator model)
     {

@@ -26,9 +26,12 @@ internal static class TestRepository
     /// A temp repository holding copies of a shipped model under new names, each with config.json overrides,
     /// so tests get small queues or long delays without a second set of model files in the repo.
     /// </summary>
-    public static string Create(string shippedModel, params (string Name, Action<JsonObject> Edit)[] variants)
+    public static string Create(string shippedModel, params (string Name, Action<JsonObject> Edit)[] variants) =>
+        Directory.CreateTempSubdirectory("aifleet-models-").FullName.WithVariants(shippedModel, variants);
+
+    /// <summary>Adds copies of a shipped model under new names, with config.json overrides, to the repository at <paramref name="root"/>.</summary>
+    public static string WithVariants(this string root, string shippedModel, params (string Name, Action<JsonObject> Edit)[] variants)
     {
-        var root = Directory.CreateTempSubdirectory("aifleet-models-").FullName;
         foreach (var (name, edit) in variants)
         {
             var source = Path.Combine(Shipped, shippedModel);
