@@ -87,6 +87,14 @@ internal static class AdminApi
             ? problem
             : TypedResults.Ok(await UsageOfAsync(caller.UserId(), start, end, grains, calls));
 
+    /// <summary>Every key holder's budget: caps, spend today and this month, and what is held by open holds.</summary>
+    internal static async Task<Ok<BudgetStatus[]>> AllBudgetsAsync(IGrainFactory grains, ClusterCalls calls)
+    {
+        var users = (await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(k => k.User).Append(ApiKeyValidator.BootstrapUser)
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        return TypedResults.Ok(await Task.WhenAll(users.Select(u => calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(u).GetStatusAsync()))));
+    }
+
     internal static async Task<Results<Ok<UsageReport[]>, ProblemHttpResult>> AllUsageAsync(
         DateOnly? from, DateOnly? to, IGrainFactory grains, ClusterCalls calls, TimeProvider time)
     {

@@ -53,6 +53,7 @@ internal static class ConsoleApi
         var data = console.MapGroup("/api");
         data.MapGet("/fleet", FleetApi.ListAsync);
         data.MapGet("/usage", AdminApi.AllUsageAsync);
+        data.MapGet("/budgets", AdminApi.AllBudgetsAsync);
         data.MapGet("/experiments", LifecycleApi.ListAsync);
         data.MapGet("/keys", AdminApi.ListKeysAsync);
         data.MapGet("/jobs", (IGrainFactory grains, ClusterCalls calls) => calls.RunAsync(_ => grains.GetGrain<ISagaIndexGrain>(0).ListAsync(null, 200)));
@@ -67,6 +68,7 @@ internal static class ConsoleApi
             await context.HttpContext.RequestServices.GetRequiredService<IAntiforgery>().IsRequestValidAsync(context.HttpContext)
                 ? await next(context)
                 : Results.Problem("the request lacks the console's antiforgery token; reload the page", statusCode: StatusCodes.Status400BadRequest, title: "Missing antiforgery token"));
+        changes.MapPost("/experiments", LifecycleApi.StartAsync);
         changes.MapPost("/experiments/{id}/{action}", LifecycleApi.ActAsync);
         changes.MapPost("/keys", AdminApi.CreateKeyAsync);
         changes.MapPost("/keys/{id}/revoke", AdminApi.RevokeKeyAsync);

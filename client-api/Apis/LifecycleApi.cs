@@ -97,7 +97,7 @@ internal static class LifecycleApi
         policy.Shadow is { } s ? new ShareView(s.Version, s.BasisPoints / 100.0) : null,
         policy.Revision, policy.Experiment);
 
-    private static async Task<IResult> StartAsync(ExperimentBody body, ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
+    internal static async Task<IResult> StartAsync(ExperimentBody body, ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
     {
         if (body.Model is null)
         {

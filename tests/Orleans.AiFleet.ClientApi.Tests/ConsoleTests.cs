@@ -39,7 +39,7 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
     }
 
     [Fact]
-    public async Task TheSpendPage_ShowsAUsersSpend_AndItMovesAfterTheirNextRequest()
+    public async Task TheSpendPage_ShowsAUsersSpend_ItMovesAfterAChat_AndTheirBudgetIsSetThere()
     {
         var user = $"console-spend-{Guid.NewGuid():N}";
         using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
@@ -51,9 +51,11 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
         await row.WaitForAsync();
         var first = await SpendAsync(row);
         Assert.True(first > 0, $"spend shown: {first}");
-        Assert.Equal(HttpStatusCode.OK, (await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"more words of {user}" })).StatusCode);
+        using var chat = await http.PostAsJsonAsync("/v1/chat/completions",
+            new { model = "chat-lm", messages = new[] { new { role = "user", content = $"In the beginning {user}" } }, max_tokens = 16 });
+        Assert.Equal(HttpStatusCode.OK, chat.StatusCode);
 
-        await Eventually.TrueAsync(async () => await SpendAsync(row) > first, "the page to show the new spend");
+        await Eventually.TrueAsync(async () => await SpendAsync(row) > first, "the page to show the chat's spend");
 
         // An admin sets the user's budget from the same page; a cap the server refuses shows its message.
         await page.FillAsync("#budget-user", user);
@@ -67,6 +69,13 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
         var budget = await fixture.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/v1/admin/budgets/{user}");
         Assert.Equal(2.50m, budget.GetProperty("limits").GetProperty("daily").GetDecimal());
         Assert.Equal(3, budget.GetProperty("limits").GetProperty("maxParallel").GetInt32());
+
+        // The budgets table: the new cap, what was spent, and nothing held once the requests ended.
+        var held = page.Locator("#budgets tr", new() { HasText = user });
+        await Eventually.TrueAsync(async () => await held.CountAsync() == 1 && (await held.Locator("td").AllInnerTextsAsync())[1] == "2.5", "the budgets table to show the new cap");
+        var cells = await held.Locator("td").AllInnerTextsAsync();
+        Assert.Equal(("0", "0"), (cells[5], cells[6]));
+        Assert.True(decimal.Parse(cells[4], System.Globalization.CultureInfo.InvariantCulture) > 0, $"spent this month: {cells[4]}");
         Assert.Equal(1, await page.Locator("#chart svg").CountAsync());
         Directory.CreateDirectory(Screenshots);
         await page.ScreenshotAsync(new() { Path = Path.Combine(Screenshots, "console-spend.png") });

@@ -9,11 +9,8 @@ namespace Orleans.AiFleet.ClientApi.Tests.Lifecycle;
 public sealed class ConsoleRolloutTests(LifecycleFixture fixture, BrowserFixture browser) : IClassFixture<BrowserFixture>
 {
     [Fact]
-    public async Task ACanary_IsRolledBackFromThePage()
+    public async Task ACanary_IsStartedAndRolledBackFromThePage()
     {
-        using var start = await fixture.Http.PostAsJsonAsync("/v1/admin/experiments",
-            new { model = "console", candidate = "1", baseline = "2", steps = new[] { 5.0, 100 }, minSamples = 1_000_000 });
-        var id = (await start.Content.ReadFromJsonAsync<JsonElement>()).GetProperty("id").GetString()!;
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString(), ViewportSize = new() { Width = 1300, Height = 800 } });
         var page = await context.NewPageAsync();
         await page.GotoAsync("/console/rollouts");
@@ -21,8 +18,23 @@ public sealed class ConsoleRolloutTests(LifecycleFixture fixture, BrowserFixture
         await page.ClickAsync("#signin");
         await page.WaitForURLAsync("**/console/rollouts");
 
+        // Started from the page: a version the model lacks is refused with the server's message, then a 5 % canary.
+        await page.FillAsync("#start-model", "console");
+        await page.SelectOptionAsync("#start-kind", "canary");
+        await page.FillAsync("#start-candidate", "9");
+        await page.FillAsync("#start-baseline", "2");
+        await page.FillAsync("#start-steps", "5, 100");
+        await page.ClickAsync("#start-experiment");
+        await page.Locator("#error", new() { HasTextString = "9" }).WaitForAsync();
+        await page.FillAsync("#start-candidate", "1");
+        await page.ClickAsync("#start-experiment");
+        var running = page.Locator("section.experiment", new() { Has = page.Locator(".state.running") });
+        await running.WaitForAsync();
+        var id = (await running.GetAttributeAsync("data-id"))!;
         var experiment = page.Locator($"section[data-id='{id}']");
-        await experiment.Locator(".state.running").WaitForAsync();
+        var started = await fixture.Http.GetFromJsonAsync<JsonElement>($"/v1/experiments/{id}");
+        Assert.Equal(("console", "canary", "1", "2"), (started.GetProperty("model").GetString(), started.GetProperty("spec").GetProperty("kind").GetString(),
+            started.GetProperty("spec").GetProperty("candidate").GetString(), started.GetProperty("spec").GetProperty("baseline").GetString()));
         await Eventually.TrueAsync(async () => (await fixture.Http.GetStringAsync("/metrics")).Split('\n').Any(l =>
             l.StartsWith("aifleet_rollout_share_percent{", StringComparison.Ordinal) && l.Contains("model=\"console\"", StringComparison.Ordinal)
             && l.Contains("role=\"candidate\"", StringComparison.Ordinal) && l.EndsWith(" 5", StringComparison.Ordinal)), "the canary's 5 % share in /metrics");
