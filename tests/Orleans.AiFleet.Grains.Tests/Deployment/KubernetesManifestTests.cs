@@ -55,17 +55,23 @@ public sealed partial class KubernetesManifestTests
         Assert.Contains(silo.Spec.Volumes, v => v.Name == "models");
     }
 
-    [Fact]
-    public void Silo_ExportsMetricsOnThePortItsScrapeAnnotationsName()
+    [Theory]
+    [InlineData("silo", "metrics")]
+    [InlineData("client-api", "http")]
+    public void Pods_ExportMetricsOnThePortTheirScrapeAnnotationsName(string deployment, string portName)
     {
-        var silo = Deployment("silo").Spec.Template;
-        var container = silo.Spec.Containers.Single();
-        var port = container.Ports.Single(p => p.Name == "metrics").ContainerPort;
+        var pod = Deployment(deployment).Spec.Template;
+        var container = pod.Spec.Containers.Single();
+        var port = container.Ports.Single(p => p.Name == portName).ContainerPort.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-        Assert.Equal(port.ToString(System.Globalization.CultureInfo.InvariantCulture), container.Env.Single(e => e.Name == "AIFLEET__METRICS__PORT").Value);
-        Assert.Equal("true", silo.Metadata.Annotations["prometheus.io/scrape"]);
-        Assert.Equal(port.ToString(System.Globalization.CultureInfo.InvariantCulture), silo.Metadata.Annotations["prometheus.io/port"]);
-        Assert.Equal("/metrics", silo.Metadata.Annotations["prometheus.io/path"]);
+        if (deployment == "silo")
+        {
+            Assert.Equal(port, container.Env.Single(e => e.Name == "AIFLEET__METRICS__PORT").Value);
+        }
+
+        Assert.Equal("true", pod.Metadata.Annotations["prometheus.io/scrape"]);
+        Assert.Equal(port, pod.Metadata.Annotations["prometheus.io/port"]);
+        Assert.Equal("/metrics", pod.Metadata.Annotations["prometheus.io/path"]);
     }
 
     [Fact]
