@@ -87,12 +87,27 @@ internal static class AdminApi
             ? problem
             : TypedResults.Ok(await UsageOfAsync(caller.UserId(), start, end, grains, calls));
 
-    /// <summary>Every key holder's budget: caps, spend today and this month, and what is held by open holds.</summary>
+    /// <summary>
+    /// Every key holder's budget: caps, spend today and this month, and what is held by open holds. A budget that
+    /// cannot be read now (its store is down) is left out rather than failing the whole list.
+    /// </summary>
     internal static async Task<Ok<BudgetStatus[]>> AllBudgetsAsync(IGrainFactory grains, ClusterCalls calls)
     {
         var users = (await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(k => k.User).Append(ApiKeyValidator.BootstrapUser)
             .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
-        return TypedResults.Ok(await Task.WhenAll(users.Select(u => calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(u).GetStatusAsync()))));
+        async Task<BudgetStatus?> StatusOrNothingAsync(string user)
+        {
+            try
+            {
+                return await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(user).GetStatusAsync());
+            }
+            catch (Exception e) when (e is AiFleetException or OrleansException or TimeoutException)
+            {
+                return null;
+            }
+        }
+
+        return TypedResults.Ok((await Task.WhenAll(users.Select(StatusOrNothingAsync))).OfType<BudgetStatus>().ToArray());
     }
 
     internal static async Task<Results<Ok<UsageReport[]>, ProblemHttpResult>> AllUsageAsync(

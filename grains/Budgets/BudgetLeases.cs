@@ -8,7 +8,7 @@ using Orleans.AiFleet.Grains.Hosting;
 namespace Orleans.AiFleet.Grains.Budgets;
 
 /// <summary>
-/// The budget slices this silo's routers spend on KServe inferences, one per (user, model): a lease reserved on the
+/// The budget slices this silo's routers spend on KServe inferences, one per (user, model, user tier): a lease reserved on the
 /// user's budget (so overspend stays impossible) and spent here without a grain call per request. When a slice runs
 /// out it is settled at what it paid for and a larger one is leased (slices double while requests keep coming, up to
 /// <see cref="MaxSliceRequests"/>); slices idle for <see cref="IdleReturn"/> or near their expiry are settled by a
@@ -23,7 +23,7 @@ internal sealed partial class BudgetLeases(
     public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan IdleReturn = TimeSpan.FromSeconds(2);
 
-    private readonly ConcurrentDictionary<(string User, string Model), Slice> _slices = new();
+    private readonly ConcurrentDictionary<(string User, string Model, string? Tier), Slice> _slices = new();
     private readonly CancellationTokenSource _stop = new();
     private Task? _returns;
     private int _started;
@@ -41,7 +41,7 @@ internal sealed partial class BudgetLeases(
         {
             _returns = Task.Run(ReturnIdleLoopAsync); // one loop per silo, started by the first charge
         }
-        var slice = _slices.GetOrAdd((user, model), static (k, tier) => new Slice(k.User, k.Model, tier), userTier);
+        var slice = _slices.GetOrAdd((user, model, userTier), static k => new Slice(k.User, k.Model, k.Tier));
         while (true)
         {
             if (slice.TrySpend(cost, time.GetUtcNow()) is { } lease)
@@ -54,9 +54,9 @@ internal sealed partial class BudgetLeases(
     }
 
     /// <summary>Gives back what a failed inference was charged, if its slice is still the one held.</summary>
-    public void Refund(string user, string model, Guid lease, decimal cost)
+    public void Refund(string user, string? userTier, string model, Guid lease, decimal cost)
     {
-        if (_slices.TryGetValue((user, model), out var slice))
+        if (_slices.TryGetValue((user, model, userTier), out var slice))
         {
             slice.Refund(lease, cost);
         }
@@ -160,7 +160,7 @@ internal sealed partial class BudgetLeases(
     [LoggerMessage(Level = LogLevel.Warning, Message = "Could not return the KServe budget lease of user {User} on model {Model}")]
     private static partial void LogReturnFailed(ILogger logger, Exception error, string user, string model);
 
-    /// <summary>One (user, model) slice: what is left of its lease, and what it paid for so far.</summary>
+    /// <summary>One (user, model, user tier) slice: what is left of its lease, and what it paid for so far.</summary>
     private sealed class Slice(string user, string model, string? userTier)
     {
         private readonly Lock _lock = new();

@@ -18,7 +18,7 @@ internal sealed class BudgetMetrics
     {
         var meter = meterFactory.Create(InferenceMetrics.MeterName);
         _spend = meter.CreateCounter<double>("aifleet.budget.spend_dollars", "{USD}", "Money charged to users' budgets (settled), by model and user tier");
-        _openHolds = meter.CreateUpDownCounter<long>("aifleet.budget.open_holds", "{hold}", "Budget holds open (reserved, not yet settled or expired) on the budgets active on this silo");
+        _openHolds = meter.CreateUpDownCounter<long>("aifleet.budget.open_holds", "{hold}", "Budget holds open (reserved, not yet settled, not yet seen expired by their budget's next call) on the budgets active on this silo");
         _storeFailures = meter.CreateCounter<long>("aifleet.budget.store_failures", "{failure}", "Budget state or ledger reads and writes that failed (the request was refused or its settlement left queued), by operation");
         _refusals = meter.CreateCounter<long>("aifleet.budget.refusals", "{request}", "Requests a budget refused, by the limit that refused them (per_request_cap, max_parallel, daily_cap, monthly_cap, requests_per_minute, tokens_per_minute)");
     }

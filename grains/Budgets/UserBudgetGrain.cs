@@ -46,6 +46,8 @@ internal sealed partial class UserBudgetGrain(
     /// <summary>The open holds this activation has added to the open-holds gauge.</summary>
     private int _countedOpen;
 
+    private bool _deactivated;
+
     private TokenBucketRateLimiter? _requests;
 
     private TokenBucketRateLimiter? _tokens;
@@ -109,12 +111,18 @@ internal sealed partial class UserBudgetGrain(
     {
         metrics.HoldsOpened(-_countedOpen); // another activation (here or on another silo) counts them from now on
         _countedOpen = 0;
+        _deactivated = true; // a call still finishing must not count them here again
         return Task.CompletedTask;
     }
 
     /// <summary>Brings this silo's open-holds gauge in step with this budget's open holds.</summary>
     private void CountOpenHolds()
     {
+        if (_deactivated)
+        {
+            return;
+        }
+
         metrics.HoldsOpened(state.State.Open.Count - _countedOpen);
         _countedOpen = state.State.Open.Count;
     }

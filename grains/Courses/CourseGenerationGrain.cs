@@ -179,7 +179,7 @@ internal sealed partial class CourseGenerationGrain(
             }
             catch (Exception e) when (S.State == SagaStates.Running && IsPermanent(e))
             {
-                metrics.StepEnded(step, outcome, started);
+                metrics.StepEnded(step, "failed", started);
                 outcome = ""; // counted
                 LogFailed(logger, e, this.GetPrimaryKeyString(), S.Step);
                 await BeginCompensationAsync(SagaStates.Failed, $"step '{S.Step}' failed: {e.Message}");

@@ -7,7 +7,8 @@ namespace Orleans.AiFleet.Grains.Lifecycle;
 
 /// <summary>
 /// Per-version accuracy (from feedback), population stability index and drift flag as gauges on the
-/// <c>Orleans.AiFleet</c> meter, set by the model's experiments grain and exported by the silo it runs on.
+/// <c>Orleans.AiFleet</c> meter, set by the model's experiments grain and exported by the silo it runs on; taken
+/// down when that grain deactivates, so a silo never reports a model whose experiments grain it no longer holds.
 /// </summary>
 internal sealed class LifecycleGauges
 {
@@ -27,6 +28,16 @@ internal sealed class LifecycleGauges
 
     public void Set(string model, string version, double? accuracy, double? psi, bool? drifting) =>
         _values[(model, version)] = (accuracy, psi, drifting);
+
+    /// <summary>Stops reporting <paramref name="model"/> (its experiments grain deactivated here).</summary>
+    public void Remove(string model)
+    {
+        _arms.TryRemove(model, out _);
+        foreach (var key in _values.Keys.Where(k => k.Model == model))
+        {
+            _values.TryRemove(key, out _);
+        }
+    }
 
     /// <summary>The arms of <paramref name="model"/>'s live experiments (running or paused), replacing the last ones.</summary>
     public void SetArms(string model, IEnumerable<(string Experiment, ArmView Arm)> arms) =>

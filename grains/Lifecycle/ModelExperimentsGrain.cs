@@ -60,6 +60,7 @@ internal sealed partial class ModelExperimentsGrain(
     public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
     {
         _timer?.Dispose();
+        gauges.Remove(_model); // the activation that takes over reports them
         return Current is not null ? state.WriteStateAsync(cancellationToken) : Task.CompletedTask;
     }
 

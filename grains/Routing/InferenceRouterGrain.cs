@@ -89,7 +89,7 @@ internal sealed partial class InferenceRouterGrain(
         }
         catch
         {
-            leases.Refund(user, model.Name, lease, cost);
+            leases.Refund(user, request.UserTier, model.Name, lease, cost);
             throw;
         }
     }

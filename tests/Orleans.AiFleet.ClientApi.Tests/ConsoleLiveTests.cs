@@ -79,6 +79,18 @@ public sealed class ConsoleLiveTests(ConsoleLiveFixture fixture, BrowserFixture 
     public async Task ARunningCourseJob_IsCancelledFromThePage_AndItsHoldIsReleased()
     {
         fixture.Provider.Set("gpt-4o-mini", new FakeBehaviour(FirstTokenDelayMs: 5000)); // standard-chat: 5 s a call
+        try
+        {
+            await CancelFromThePageAsync();
+        }
+        finally
+        {
+            fixture.Provider.Set("gpt-4o-mini", new FakeBehaviour());
+        }
+    }
+
+    private async Task CancelFromThePageAsync()
+    {
         var user = $"console-cancel-{Guid.NewGuid():N}";
         using var http = fixture.Client(await fixture.NewUserKeyAsync(user));
         await using var context = await browser.Browser.NewContextAsync(new() { BaseURL = fixture.BaseAddress.ToString(), ViewportSize = new() { Width = 1300, Height = 800 } });
@@ -97,6 +109,5 @@ public sealed class ConsoleLiveTests(ConsoleLiveFixture fixture, BrowserFixture 
         Assert.True(ended["lessonsDone"]!.GetValue<int>() < 3, "the job finished before the cancel reached it");
         var budget = (await http.GetFromJsonAsync<JsonObject>("/v1/budget"))!;
         Assert.Equal(0m, budget["reserved"]!.GetValue<decimal>()); // no hold without an end
-        fixture.Provider.Set("gpt-4o-mini", new FakeBehaviour());
     }
 }

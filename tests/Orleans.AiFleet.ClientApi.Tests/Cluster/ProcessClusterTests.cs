@@ -181,7 +181,6 @@ public sealed class ProcessClusterTests(ProcessClusterFixture cluster) : IClassF
         Console.WriteLine($"fleet was on {fleetSilo}; moves recorded naming the dead silo: {moves}");
     }
 
-    /// <summary>digits v2 from the fleet API; inspection may answer 503 while the fleet grain itself moves, so it asks again.</summary>
     [Fact]
     public async Task EverySilo_ExportsItsReplicasAndFleets_OnItsOwnMetricsPort()
     {
@@ -199,7 +198,7 @@ public sealed class ProcessClusterTests(ProcessClusterFixture cluster) : IClassF
                     using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(5) };
                     scrapes.Add(await http.GetStringAsync($"http://127.0.0.1:{cluster.FirstMetricsPort + i}/metrics"));
                 }
-                catch (HttpRequestException)
+                catch (Exception e) when (e is HttpRequestException or TaskCanceledException)
                 {
                     // a silo the kill test took down
                 }
@@ -228,6 +227,7 @@ public sealed class ProcessClusterTests(ProcessClusterFixture cluster) : IClassF
             .Where(l => l.StartsWith(series + "{", StringComparison.Ordinal) && labels.All(label => l.Contains(label, StringComparison.Ordinal)))
             .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
 
+    /// <summary>digits v2 from the fleet API; inspection may answer 503 while the fleet grain itself moves, so it asks again.</summary>
     private async Task<JsonElement> DigitsV2Async()
     {
         var giveUp = DateTime.UtcNow + Deadline;
