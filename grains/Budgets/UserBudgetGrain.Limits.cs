@@ -51,9 +51,9 @@ internal sealed partial class UserBudgetGrain
             }
         }
 
-        if (_requests is not null && Available(_requests) < permits)
+        if (RequestsPerMinuteRefusal(permits) is { } perMinute)
         {
-            return ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute, $"more than {limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, limits.RequestsPerMinute, permits));
+            return perMinute;
         }
 
         if (_tokens is not null && tokens > limits.TokensPerMinute)
@@ -68,6 +68,12 @@ internal sealed partial class UserBudgetGrain
 
         return null;
     }
+
+    /// <summary>The requests-per-minute refusal of <paramref name="permits"/> more requests now, or null.</summary>
+    private ReserveResult? RequestsPerMinuteRefusal(int permits) =>
+        _requests is not null && Available(_requests) < permits
+            ? ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute, $"more than {Limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, Limits.RequestsPerMinute, permits))
+            : null;
 
     /// <summary>What may still be charged now without passing the daily or monthly cap, open holds counted.</summary>
     private decimal Headroom(DateTimeOffset now)

@@ -43,11 +43,6 @@ internal sealed partial class UserBudgetGrain(
 
     private decimal _reserved;
 
-    /// <summary>The open holds this activation has added to the open-holds gauge.</summary>
-    private int _countedOpen;
-
-    private bool _deactivated;
-
     private TokenBucketRateLimiter? _requests;
 
     private TokenBucketRateLimiter? _tokens;
@@ -107,33 +102,12 @@ internal sealed partial class UserBudgetGrain(
         CountOpenHolds();
     }
 
-    public override Task OnDeactivateAsync(DeactivationReason reason, CancellationToken cancellationToken)
-    {
-        metrics.HoldsOpened(-_countedOpen); // another activation (here or on another silo) counts them from now on
-        _countedOpen = 0;
-        _deactivated = true; // a call still finishing must not count them here again
-        return Task.CompletedTask;
-    }
-
-    /// <summary>Brings this silo's open-holds gauge in step with this budget's open holds.</summary>
-    private void CountOpenHolds()
-    {
-        if (_deactivated)
-        {
-            return;
-        }
-
-        metrics.HoldsOpened(state.State.Open.Count - _countedOpen);
-        _countedOpen = state.State.Open.Count;
-    }
-
     public Task<ReserveResult> AdmitFreeAsync()
     {
-        if (_requests is not null && Available(_requests) < 1)
+        if (RequestsPerMinuteRefusal(permits: 1) is { } refused)
         {
-            metrics.Refused(BudgetLimitCodes.RequestsPerMinute);
-            return Task.FromResult(ReserveResult.Refuse(BudgetLimitCodes.RequestsPerMinute,
-                $"more than {Limits.RequestsPerMinute} requests per minute", RetryAfter(_requests, Limits.RequestsPerMinute, 1)));
+            metrics.Refused(refused.RefusedBy);
+            return Task.FromResult(refused);
         }
 
         _requests?.AttemptAcquire(1).Dispose();
@@ -212,51 +186,6 @@ internal sealed partial class UserBudgetGrain(
         var permits = _requests is null ? request.Requests : Math.Clamp((int)Math.Min(Available(_requests), int.MaxValue), 1, request.Requests);
         _requests?.AttemptAcquire(permits).Dispose();
         return new LeaseResult(await HoldAsync(request.Model, amount, 0, request.Ttl, request.UserTier, now), amount, permits);
-    }
-
-    /// <summary>Opens a hold and makes it durable before granting it.</summary>
-    private async Task<ReserveResult> HoldAsync(string model, decimal cost, int tokens, TimeSpan? ttl, string? userTier, DateTimeOffset now)
-    {
-        var id = Guid.NewGuid();
-        var held = new HeldReservation(model, cost, tokens, now + (ttl ?? options.Value.ReservationTtl), userTier);
-        state.State.Open[id] = held;
-        _reserved += held.Cost;
-        CountOpenHolds();
-        try
-        {
-            await WriteAsync();
-        }
-        catch (Exception e)
-        {
-            // Not durable, so not granted: the hold is dropped and the caller told to come back.
-            if (state.State.Open.Remove(id))
-            {
-                _reserved -= held.Cost;
-            }
-
-            CountOpenHolds();
-
-            LogWriteFailed(logger, e, User);
-            metrics.StoreFailed("state_write");
-            throw AiFleetException.StoreUnavailable($"the budget of user '{User}' could not be saved; nothing was reserved: {e.Message}");
-        }
-
-        return ReserveResult.Grant(id, held.ExpiresAt);
-    }
-
-    public async Task<DateTimeOffset?> RenewAsync(Guid reservationId, TimeSpan? ttl = null)
-    {
-        var now = time.GetUtcNow();
-        ExpireDue(now);
-        if (!state.State.Open.TryGetValue(reservationId, out var held))
-        {
-            return null;
-        }
-
-        var renewed = held with { ExpiresAt = now + (ttl ?? options.Value.ReservationTtl) };
-        state.State.Open[reservationId] = renewed;
-        await WriteAsync();
-        return renewed.ExpiresAt;
     }
 
     public async Task<LedgerEntry?> SettleAsync(SettleRequest request)
