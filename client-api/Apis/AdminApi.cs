@@ -87,14 +87,18 @@ internal static class AdminApi
             ? problem
             : TypedResults.Ok(await UsageOfAsync(caller.UserId(), start, end, grains, calls));
 
+    /// <summary>Every user who holds a key, and the bootstrap admin, in order.</summary>
+    private static async Task<IEnumerable<string>> KeyHoldersAsync(IGrainFactory grains, ClusterCalls calls) =>
+        (await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(k => k.User).Append(ApiKeyValidator.BootstrapUser)
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+
     /// <summary>
     /// Every key holder's budget: caps, spend today and this month, and what is held by open holds. A budget that
     /// cannot be read now (its store is down) is left out rather than failing the whole list.
     /// </summary>
     internal static async Task<Ok<BudgetStatus[]>> AllBudgetsAsync(IGrainFactory grains, ClusterCalls calls)
     {
-        var users = (await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(k => k.User).Append(ApiKeyValidator.BootstrapUser)
-            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        var users = await KeyHoldersAsync(grains, calls);
         async Task<BudgetStatus?> StatusOrNothingAsync(string user)
         {
             try
@@ -118,8 +122,7 @@ internal static class AdminApi
             return problem;
         }
 
-        var users = (await calls.RunAsync(_ => Directory(grains).ListAsync())).Select(k => k.User).Append(ApiKeyValidator.BootstrapUser)
-            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
+        var users = await KeyHoldersAsync(grains, calls);
         return TypedResults.Ok(await Task.WhenAll(users.Select(u => UsageOfAsync(u, start, end, grains, calls))));
     }
 

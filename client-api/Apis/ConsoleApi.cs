@@ -74,7 +74,7 @@ internal static class ConsoleApi
         changes.MapPost("/keys/{id}/revoke", AdminApi.RevokeKeyAsync);
         changes.MapPost("/budgets/{user}", AdminApi.SetBudgetAsync);
         changes.MapPost("/jobs/{id}/cancel", async (string id, IGrainFactory grains, ClusterCalls calls) =>
-            await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).CancelAsync()) is { } status
+            CoursesApi.IsSagaId(id) && await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).CancelAsync()) is { } status
                 ? Results.Ok(status)
                 : Results.Problem($"no course job has id '{id}'", statusCode: StatusCodes.Status404NotFound, title: "Job not found"));
         return app;

@@ -177,10 +177,13 @@ internal static class CoursesApi
         return TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserCoursesGrain>(caller.UserId()).ListAsync(offset ?? 0, limit ?? 20)));
     }
 
+    /// <summary>Whether <paramref name="id"/> could name a saga (checked before a grain is activated for it).</summary>
+    internal static bool IsSagaId(string id) => id.StartsWith("saga_", StringComparison.Ordinal) && id.Length <= 64;
+
     /// <summary>The saga's status when it exists and the caller owns it or is an admin.</summary>
     private static async Task<SagaStatus?> OwnedAsync(string id, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
-        if (!id.StartsWith("saga_", StringComparison.Ordinal) || id.Length > 64)
+        if (!IsSagaId(id))
         {
             return null; // not a saga id: no grain is activated for it
         }

@@ -16,6 +16,8 @@ document.addEventListener("DOMContentLoaded", () => {
 });
 // An element holding text (never HTML: names and reasons come from users and models).
 const text = (tag, value, cls) => { const e = document.createElement(tag); e.textContent = value; if (cls) e.className = cls; return e; };
+// A table row of the given cells.
+const tableRow = (...cells) => { const tr = document.createElement("tr"); tr.append(...cells); return tr; };
 
 // Shared by every console page: reads the page's data with the session cookie every few seconds and hands it to the
 // page's render function; a lapsed session goes back to sign-in, a failure shows in the header and is retried.

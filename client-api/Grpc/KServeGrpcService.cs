@@ -77,7 +77,7 @@ internal sealed class KServeGrpcService(ModelCatalog catalog, ClusterCalls calls
 
         return asked.ParameterChoiceCase == InferParameter.ParameterChoiceOneofCase.StringParam && Priorities.TryParse(asked.StringParam, out var lane)
             ? lane
-            : throw AiFleetException.Invalid($"the 'priority' parameter must be a string: one of {string.Join(", ", Priorities.Names)}", "parameters");
+            : throw AiFleetException.Invalid($"the 'priority' parameter must be a string: one of {Priorities.List}", "parameters");
     }
 
     [Authorize(Policy = ApiKeyAuthenticationHandler.AdminPolicy)]

@@ -16,9 +16,6 @@ namespace Orleans.AiFleet.ClientApi.Hosting;
 /// <summary>client-api's own services: authentication, the model catalogue cache, warm-up and readiness, metrics.</summary>
 internal static class ApiServiceExtensions
 {
-    /// <summary>The meter the grains publish on (kept in step with the grains' InferenceMetrics).</summary>
-    public const string AiFleetMeter = "Orleans.AiFleet";
-
     /// <summary>Admins by Bearer key (tools) or by the sign-in cookie (people in a browser): the dashboard.</summary>
     public const string DashboardPolicy = "dashboard";
 

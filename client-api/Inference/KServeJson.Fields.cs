@@ -189,7 +189,7 @@ internal static partial class KServeJson
             {
                 if (reader.TokenType != JsonTokenType.String || !Priorities.TryParse(reader.GetString(), out var asked))
                 {
-                    error = $"'parameters.priority' must be one of {string.Join(", ", Priorities.Names)}";
+                    error = $"'parameters.priority' must be one of {Priorities.List}";
                     return false;
                 }
 

@@ -15,11 +15,10 @@ public enum Priority
 /// <summary>The lanes' names as written in configuration and requests: <c>low</c>, <c>normal</c>, <c>high</c>.</summary>
 public static class Priorities
 {
-    public const int Count = 3;
-
     private static readonly string[] LaneNames = ["low", "normal", "high"];
 
-    public static IReadOnlyList<string> Names => LaneNames;
+    /// <summary>The names as an error message lists them: <c>low, normal, high</c>.</summary>
+    public static readonly string List = string.Join(", ", LaneNames);
 
     public static string Name(this Priority priority) => LaneNames[(int)priority];
 

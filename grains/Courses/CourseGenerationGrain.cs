@@ -142,45 +142,20 @@ internal sealed partial class CourseGenerationGrain(
                 continue;
             }
 
-            var step = S.Step;
+            var step = S.State == SagaStates.Compensating ? SagaSteps.Compensate : S.Step; // S.Step stays where the saga stopped
             var started = System.Diagnostics.Stopwatch.GetTimestamp();
-            var outcome = "failed";
             try
             {
-                if (S.State == SagaStates.Compensating)
-                {
-                    step = SagaSteps.Compensate; // S.Step stays where the saga stopped
-                    await CompensateAsync();
-                    outcome = "ok";
-                    continue;
-                }
-
-                // The hold is kept open while a step runs, however long the steps take (and after a resume).
-                await using var renewal = S.Reservation == Guid.Empty ? null : HoldRenewal.Start(Budget, S.Reservation, RenewEvery, HoldFor, time);
-                using var span = Hosting.AiFleetTracing.Source.StartActivity($"saga.{S.Step}");
-                span?.SetTag("aifleet.saga", this.GetPrimaryKeyString());
-                switch (S.Step)
-                {
-                    case SagaSteps.Validate: await ValidateAsync(); break;
-                    case SagaSteps.Reserve: await ReserveAsync(); break;
-                    case SagaSteps.Outline: await OutlineAsync(); break;
-                    case SagaSteps.Lessons: await LessonsAsync(); break;
-                    case SagaSteps.CreateCourse: await CreateCourseAsync(); break;
-                    case SagaSteps.Settle: await SettleAsync(); break;
-                    default: throw new InvalidOperationException($"unknown step '{S.Step}'");
-                }
-
-                outcome = "ok";
+                await RunStepAsync();
+                metrics.StepEnded(step, "ok", started);
             }
             catch (OperationCanceledException) when (S.CancelRequested)
             {
-                // The loop turns to compensation.
-                outcome = "cancelled";
+                metrics.StepEnded(step, "cancelled", started); // the loop turns to compensation
             }
             catch (Exception e) when (S.State == SagaStates.Running && IsPermanent(e))
             {
                 metrics.StepEnded(step, "failed", started);
-                outcome = ""; // counted
                 LogFailed(logger, e, this.GetPrimaryKeyString(), S.Step);
                 await BeginCompensationAsync(SagaStates.Failed, $"step '{S.Step}' failed: {e.Message}");
             }
@@ -189,16 +164,8 @@ internal sealed partial class CourseGenerationGrain(
                 // The cluster itself is failing (a silo going down, storage unreachable): wait and try the step again;
                 // the reminder restarts the loop if this activation dies meanwhile.
                 metrics.StepEnded(step, "retried", started);
-                outcome = ""; // counted
                 LogRetrying(logger, e, this.GetPrimaryKeyString(), S.Step);
                 await Task.Delay(TimeSpan.FromSeconds(1));
-            }
-            finally
-            {
-                if (outcome.Length > 0)
-                {
-                    metrics.StepEnded(step, outcome, started);
-                }
             }
         }
 
@@ -208,6 +175,31 @@ internal sealed partial class CourseGenerationGrain(
             // Kept a while for its owner to read why, then deleted (the period only matters if the first tick is missed).
             var keep = options.Value.KeepEndedFor;
             await this.RegisterOrUpdateReminder(ExpireReminder, keep, keep < MinimumReminderPeriod ? MinimumReminderPeriod : keep);
+        }
+    }
+
+    /// <summary>The saga's current step, or a compensation pass while it is compensating.</summary>
+    private async Task RunStepAsync()
+    {
+        if (S.State == SagaStates.Compensating)
+        {
+            await CompensateAsync();
+            return;
+        }
+
+        // The hold is kept open while a step runs, however long the steps take (and after a resume).
+        await using var renewal = S.Reservation == Guid.Empty ? null : HoldRenewal.Start(Budget, S.Reservation, RenewEvery, HoldFor, time);
+        using var span = Hosting.AiFleetTracing.Source.StartActivity($"saga.{S.Step}");
+        span?.SetTag("aifleet.saga", this.GetPrimaryKeyString());
+        switch (S.Step)
+        {
+            case SagaSteps.Validate: await ValidateAsync(); break;
+            case SagaSteps.Reserve: await ReserveAsync(); break;
+            case SagaSteps.Outline: await OutlineAsync(); break;
+            case SagaSteps.Lessons: await LessonsAsync(); break;
+            case SagaSteps.CreateCourse: await CreateCourseAsync(); break;
+            case SagaSteps.Settle: await SettleAsync(); break;
+            default: throw new InvalidOperationException($"unknown step '{S.Step}'");
         }
     }
 

@@ -19,11 +19,19 @@ internal sealed class SagaIndexGrain(
     private static readonly TimeSpan SaveEvery = TimeSpan.FromSeconds(1);
 
     private bool _dirty;
+
+    /// <summary>How many indexed sagas are in each state, kept as entries change (for the gauge).</summary>
+    private readonly Dictionary<string, int> _states = new(StringComparer.Ordinal);
     private IGrainTimer? _saves;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
     {
         _saves = this.RegisterGrainTimer(SaveIfChangedAsync, new GrainTimerCreationOptions { DueTime = SaveEvery, Period = SaveEvery });
+        foreach (var saga in state.State.Sagas.Values)
+        {
+            Count(saga.State, +1);
+        }
+
         PublishStates();
         return Task.CompletedTask;
     }
@@ -43,13 +51,18 @@ internal sealed class SagaIndexGrain(
             return Task.CompletedTask; // a late report of an older step
         }
 
-        sagas[status.Id] = status;
-        if (sagas.Count > Capacity)
+        if (known is not null)
         {
-            foreach (var oldest in sagas.Values.OrderBy(s => s.UpdatedAt).Take(sagas.Count - Capacity).Select(s => s.Id).ToArray())
-            {
-                sagas.Remove(oldest);
-            }
+            Count(known.State, -1);
+        }
+
+        sagas[status.Id] = status;
+        Count(status.State, +1);
+        while (sagas.Count > Capacity)
+        {
+            var oldest = sagas.Values.MinBy(s => s.UpdatedAt)!;
+            sagas.Remove(oldest.Id);
+            Count(oldest.State, -1);
         }
 
         _dirty = true;
@@ -57,8 +70,20 @@ internal sealed class SagaIndexGrain(
         return Task.CompletedTask;
     }
 
-    private void PublishStates() =>
-        metrics.SetStates(state.State.Sagas.Values.GroupBy(s => s.State, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.Count(), StringComparer.Ordinal));
+    private void Count(string sagaState, int delta)
+    {
+        var count = _states.GetValueOrDefault(sagaState) + delta;
+        if (count == 0)
+        {
+            _states.Remove(sagaState);
+        }
+        else
+        {
+            _states[sagaState] = count;
+        }
+    }
+
+    private void PublishStates() => metrics.SetStates(new Dictionary<string, int>(_states, StringComparer.Ordinal));
 
     public Task<IReadOnlyList<SagaStatus>> ListAsync(string? user, int limit) =>
         Task.FromResult<IReadOnlyList<SagaStatus>>(state.State.Sagas.Values

@@ -13,8 +13,7 @@ internal sealed class SagaMetrics
 {
     private readonly Counter<long> _ended;
     private readonly Histogram<double> _stepDuration;
-    private readonly Lock _lock = new();
-    private Dictionary<string, int> _states = new(StringComparer.Ordinal);
+    private volatile Dictionary<string, int> _states = new(StringComparer.Ordinal); // replaced whole, never changed
 
     public SagaMetrics(IMeterFactory meterFactory)
     {
@@ -34,22 +33,8 @@ internal sealed class SagaMetrics
             new KeyValuePair<string, object?>("step", step), new KeyValuePair<string, object?>("outcome", outcome));
 
     /// <summary>Sets the gauge's counts by state (the saga index, after each change; empty when it deactivates).</summary>
-    public void SetStates(Dictionary<string, int> counts)
-    {
-        lock (_lock)
-        {
-            _states = counts;
-        }
-    }
+    public void SetStates(Dictionary<string, int> counts) => _states = counts;
 
-    private IEnumerable<Measurement<int>> ReadStates()
-    {
-        Dictionary<string, int> states;
-        lock (_lock)
-        {
-            states = _states;
-        }
-
-        return states.Select(s => new Measurement<int>(s.Value, new KeyValuePair<string, object?>("state", s.Key))).ToArray();
-    }
+    private IEnumerable<Measurement<int>> ReadStates() =>
+        _states.Select(s => new Measurement<int>(s.Value, new KeyValuePair<string, object?>("state", s.Key)));
 }

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using System.Diagnostics.Metrics;
-using Orleans.AiFleet.GrainInterfaces.Lifecycle;
 using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Lifecycle;
@@ -14,7 +13,10 @@ internal sealed class LifecycleGauges
 {
     private readonly ConcurrentDictionary<(string Model, string Version), (double? Accuracy, double? Psi, bool? Drifting)> _values = new();
 
-    private readonly ConcurrentDictionary<string, (string Experiment, string Version, string Role, double Share, long Requests)[]> _arms = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, ArmShare[]> _arms = new(StringComparer.Ordinal);
+
+    /// <summary>One arm of a live experiment: its share of traffic (percent) and the requests it has served.</summary>
+    public readonly record struct ArmShare(string Experiment, string Version, string Role, double Share, long Requests);
 
     public LifecycleGauges(IMeterFactory meterFactory)
     {
@@ -40,8 +42,7 @@ internal sealed class LifecycleGauges
     }
 
     /// <summary>The arms of <paramref name="model"/>'s live experiments (running or paused), replacing the last ones.</summary>
-    public void SetArms(string model, IEnumerable<(string Experiment, ArmView Arm)> arms) =>
-        _arms[model] = arms.Select(a => (a.Experiment, a.Arm.Version, a.Arm.Role, a.Arm.SharePercent ?? 0, a.Arm.Requests)).ToArray();
+    public void SetArms(string model, IEnumerable<ArmShare> arms) => _arms[model] = arms.ToArray();
 
     private IEnumerable<Measurement<double>> ReadArms(bool shares)
     {

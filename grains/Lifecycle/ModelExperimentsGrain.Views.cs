@@ -8,8 +8,7 @@ internal sealed partial class ModelExperimentsGrain
     private ExperimentView View(Experiment experiment)
     {
         var spec = experiment.Spec;
-        var share = experiment.SharePercent;
-        var candidateShare = spec.Kind == ExperimentKinds.Shadow ? 0 : share;
+        var candidateShare = CandidateShare(experiment);
         var arms = new[]
         {
             Arm(spec.Candidate, "candidate", candidateShare, experiment.Total.GetValueOrDefault(spec.Candidate), experiment.Labels.GetValueOrDefault(spec.Candidate), spec.Confidence),
@@ -18,6 +17,18 @@ internal sealed partial class ModelExperimentsGrain
         var tests = experiment.IsLive ? Test(experiment).Statistics : experiment.Decisions.LastOrDefault()?.Statistics ?? new Dictionary<string, double>();
         return new ExperimentView(experiment.Id, _model, experiment.State, spec, experiment.Step, experiment.StartedAt, experiment.EndedAt,
             arms, tests.Where(t => t.Key.EndsWith("PValue", StringComparison.Ordinal)).ToDictionary(), experiment.Decisions.ToArray());
+    }
+
+    /// <summary>The candidate's share of live traffic (a shadow's candidate serves none: it is mirrored).</summary>
+    private static double CandidateShare(Experiment experiment) => experiment.Spec.Kind == ExperimentKinds.Shadow ? 0 : experiment.SharePercent;
+
+    /// <summary>The arms' shares and requests as the gauges report them: counts only, none of the report's statistics.</summary>
+    private static IEnumerable<LifecycleGauges.ArmShare> ArmShares(Experiment experiment)
+    {
+        var spec = experiment.Spec;
+        var candidateShare = CandidateShare(experiment);
+        yield return new(experiment.Id, spec.Candidate, "candidate", candidateShare, experiment.Total.GetValueOrDefault(spec.Candidate)?.Requests ?? 0);
+        yield return new(experiment.Id, spec.Baseline, "baseline", 100 - candidateShare, experiment.Total.GetValueOrDefault(spec.Baseline)?.Requests ?? 0);
     }
 
     private ArmView Arm(string version, string role, double? share, VersionCounts? counts, LabelCounts? labels, double confidence = 0.95)
@@ -60,7 +71,7 @@ internal sealed partial class ModelExperimentsGrain
     /// <summary>Accuracy, drift and request counts of every version, for this silo's /metrics.</summary>
     private void PublishGauges()
     {
-        gauges.SetArms(_model, state.State.Experiments.Where(e => e.IsLive).SelectMany(e => View(e).Arms.Select(a => (e.Id, a))));
+        gauges.SetArms(_model, state.State.Experiments.Where(e => e.IsLive).SelectMany(ArmShares));
         foreach (var version in _live.Keys.Union(_liveLabels.Keys).Union(_drift.Keys))
         {
             var labels = _liveLabels.GetValueOrDefault(version);

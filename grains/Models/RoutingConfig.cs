@@ -53,7 +53,7 @@ public sealed record RoutingConfig
 
             if (!Priorities.TryParse(lane, out _))
             {
-                errors.Add($"lanes.{tier} must be one of {string.Join(", ", Priorities.Names)}, not '{lane}'");
+                errors.Add($"lanes.{tier} must be one of {Priorities.List}, not '{lane}'");
             }
         }
 

@@ -61,14 +61,12 @@ public sealed class CourseApiTests(ApiFixture fixture)
         var done = await UntilDoneAsync(http, id);
 
         Assert.Equal(("succeeded", 4, 4), (done["state"]!.GetValue<string>(), done["lessonsDone"]!.GetValue<int>(), done["lessonsTotal"]!.GetValue<int>()));
-        static bool Has(string scrape, string series, params string[] labels) => scrape.Split('\n')
-            .Any(l => l.StartsWith(series + "{", StringComparison.Ordinal) && labels.All(label => l.Contains(label, StringComparison.Ordinal)));
         await Eventually.TrueAsync(async () =>
         {
             var scrape = await fixture.Http.GetStringAsync("/metrics");
-            return Has(scrape, "aifleet_sagas_ended_total", "state=\"succeeded\"")
-                && Has(scrape, "aifleet_sagas_step_duration_seconds_count", "step=\"lessons\"", "outcome=\"ok\"")
-                && Has(scrape, "aifleet_sagas", "state=\"succeeded\"");
+            return Scrape.Has(scrape, "aifleet_sagas_ended_total", "state=\"succeeded\"")
+                && Scrape.Has(scrape, "aifleet_sagas_step_duration_seconds_count", "step=\"lessons\"", "outcome=\"ok\"")
+                && Scrape.Has(scrape, "aifleet_sagas", "state=\"succeeded\"");
         }, "the ended saga, its lessons step's duration and the sagas by state in /metrics");
         var courseId = done["courseId"]!.GetValue<string>();
         var course = (await http.GetFromJsonAsync<JsonObject>($"/v1/courses/{courseId}"))!;

@@ -167,8 +167,7 @@ public sealed class KServeApiTests(ApiFixture fixture)
     {
         await Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(3));
         var text = await Http.GetStringAsync("/metrics");
-        var ours = string.Join('\n', text.Split('\n').Where(l => l.StartsWith("aifleet_", StringComparison.Ordinal)
-            || l.StartsWith("# HELP aifleet_", StringComparison.Ordinal) || l.StartsWith("# TYPE aifleet_", StringComparison.Ordinal))) + "\n";
+        var ours = Scrape.Ours(text);
         Assert.Contains("_seconds_bucket{", ours);
 
         var (exitCode, output) = await Promtool.RunAsync(ours, "check", "metrics");

@@ -1,7 +1,5 @@
-using System.Globalization;
 using System.Net;
 using System.Net.Http.Json;
-using System.Text.RegularExpressions;
 
 namespace Orleans.AiFleet.ClientApi.Tests;
 
@@ -15,8 +13,8 @@ public sealed class MetricsTests(ApiFixture fixture)
         var user = $"metrics-{Guid.NewGuid():N}";
         using var http = fixture.Client(await fixture.NewUserKeyAsync(user, "premium"));
         var before = await ScrapeAsync();
-        var spentBefore = Value(before, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"", "tier=\"premium\"");
-        var refusedBefore = Value(before, "aifleet_budget_refusals_total", "limit=\"per_request_cap\"");
+        var spentBefore = Scrape.Sum(before, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"", "tier=\"premium\"");
+        var refusedBefore = Scrape.Sum(before, "aifleet_budget_refusals_total", "limit=\"per_request_cap\"");
 
         using var embedded = await http.PostAsJsonAsync("/v1/embeddings", new { model = "text-encoder", input = $"spend for {user}" });
         Assert.Equal(HttpStatusCode.OK, embedded.StatusCode);
@@ -26,12 +24,12 @@ public sealed class MetricsTests(ApiFixture fixture)
         Assert.NotEqual(HttpStatusCode.OK, refused.StatusCode);
 
         var after = await ScrapeAsync();
-        Assert.True(Value(after, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"", "tier=\"premium\"") > spentBefore, "spend by model and tier did not move after a charged embedding");
+        Assert.True(Scrape.Sum(after, "aifleet_budget_spend_dollars_total", "model=\"text-encoder\"", "tier=\"premium\"") > spentBefore, "spend by model and tier did not move after a charged embedding");
         Assert.Matches(@"(?m)^aifleet_budget_open_holds(\{[^}]*\})? \d+", after);
-        Assert.Equal(refusedBefore + 1, Value(after, "aifleet_budget_refusals_total", "limit=\"per_request_cap\""));
-        Assert.True(Value(after, "aifleet_fleet_desired_replicas", "model=\"digits\"", "version=\"2\"") >= 2);
-        Assert.True(Value(after, "aifleet_fleet_ready_replicas", "model=\"digits\"", "version=\"2\"") >= 2);
-        Assert.Equal(0, Value(after, "aifleet_inference_queue_length", "model=\"digits\"", "version=\"2\""));
+        Assert.Equal(refusedBefore + 1, Scrape.Sum(after, "aifleet_budget_refusals_total", "limit=\"per_request_cap\""));
+        Assert.True(Scrape.Sum(after, "aifleet_fleet_desired_replicas", "model=\"digits\"", "version=\"2\"") >= 2);
+        Assert.True(Scrape.Sum(after, "aifleet_fleet_ready_replicas", "model=\"digits\"", "version=\"2\"") >= 2);
+        Assert.Equal(0, Scrape.Sum(after, "aifleet_inference_queue_length", "model=\"digits\"", "version=\"2\""));
     }
 
     [Fact]
@@ -39,7 +37,7 @@ public sealed class MetricsTests(ApiFixture fixture)
     {
         using var body = await fixture.Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(1));
         Assert.Equal(HttpStatusCode.OK, body.StatusCode);
-        var before = Value(await ScrapeAsync(), "aifleet_inference_requests_total", "model=\"digits\"");
+        var before = Scrape.Sum(await ScrapeAsync(), "aifleet_inference_requests_total", "model=\"digits\"");
         Assert.True(before >= 1, "this host's digits requests are not in its scrape");
 
         // A second host in the same process makes meters of the same name, serves 3 requests and stops.
@@ -53,7 +51,7 @@ public sealed class MetricsTests(ApiFixture fixture)
                 using var answer = await otherHttp.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(1));
                 Assert.Equal(HttpStatusCode.OK, answer.StatusCode);
             }
-            Assert.Equal(3, Value(await otherHttp.GetStringAsync("/metrics"), "aifleet_inference_requests_total", "model=\"digits\""));
+            Assert.Equal(3, Scrape.Sum(await otherHttp.GetStringAsync("/metrics"), "aifleet_inference_requests_total", "model=\"digits\""));
         }
         finally
         {
@@ -62,7 +60,7 @@ public sealed class MetricsTests(ApiFixture fixture)
 
         using var after = await fixture.Http.PostJsonAsync("/v2/models/digits/infer", KServe.DigitsBody(1));
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
-        Assert.Equal(before + 1, Value(await ScrapeAsync(), "aifleet_inference_requests_total", "model=\"digits\""));
+        Assert.Equal(before + 1, Scrape.Sum(await ScrapeAsync(), "aifleet_inference_requests_total", "model=\"digits\""));
     }
 
     private sealed class DigitsOnlyApiFixture() : ApiFixtureBase(TestRepository.Create("digits", ("digits", _ => { })));
@@ -73,11 +71,4 @@ public sealed class MetricsTests(ApiFixture fixture)
         await Task.Delay(TimeSpan.FromSeconds(1.1));
         return await fixture.Http.GetStringAsync("/metrics");
     }
-
-    /// <summary>The sum of the samples of <paramref name="series"/> whose labels include all of <paramref name="labels"/> (0 when none).</summary>
-    private static double Value(string scrape, string series, params string[] labels) =>
-        scrape.Split('\n')
-            .Where(l => l.StartsWith(series + "{", StringComparison.Ordinal) && labels.All(l.Contains))
-            .Select(l => double.Parse(Regex.Match(l, @"\}\s+(\S+)").Groups[1].Value, CultureInfo.InvariantCulture))
-            .Sum();
 }

@@ -37,13 +37,7 @@ public sealed class TracingTests(TracingFixture fixture)
         ActivitySource.AddActivityListener(listener);
         var trace = ActivityTraceId.CreateRandom();
 
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/traced/infer")
-        {
-            Content = new StringContent(KServe.DigitsBody(0).ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
-        using var response = await fixture.Http.SendAsync(request);
-        response.EnsureSuccessStatusCode();
+        await InferInTraceAsync(0, trace);
 
         Activity? batch = null;
         for (var giveUp = DateTime.UtcNow.AddSeconds(5); batch is null; await Task.Delay(50))
@@ -64,13 +58,7 @@ public sealed class TracingTests(TracingFixture fixture)
     public async Task Metrics_InOpenMetricsFormat_CarryTheTraceIdOfASampledRequest()
     {
         var trace = ActivityTraceId.CreateRandom();
-        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/traced/infer")
-        {
-            Content = new StringContent(KServe.DigitsBody(1).ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
-        };
-        request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
-        using var response = await fixture.Http.SendAsync(request);
-        response.EnsureSuccessStatusCode();
+        await InferInTraceAsync(1, trace);
 
         // A request's latency bucket keeps its trace id as an exemplar (the exporter caches a scrape for a moment).
         var scrape = "";
@@ -84,5 +72,17 @@ public sealed class TracingTests(TracingFixture fixture)
         }, $"an exemplar with trace {trace}");
 
         Assert.Contains(scrape.Split('\n'), l => l.StartsWith("aifleet_", StringComparison.Ordinal) && l.Contains($"trace_id=\"{trace}\"", StringComparison.Ordinal));
+    }
+
+    /// <summary>A KServe inference of one digit sent inside <paramref name="trace"/> (a sampled W3C traceparent).</summary>
+    private async Task InferInTraceAsync(int digit, ActivityTraceId trace)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/v2/models/traced/infer")
+        {
+            Content = new StringContent(KServe.DigitsBody(digit).ToJsonString(), System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("traceparent", $"00-{trace}-{ActivitySpanId.CreateRandom()}-01");
+        using var response = await fixture.Http.SendAsync(request);
+        response.EnsureSuccessStatusCode();
     }
 }

@@ -204,15 +204,12 @@ public sealed class ProcessClusterTests(ProcessClusterFixture cluster) : IClassF
                 }
             }
 
-            var ready = scrapes.Sum(s => Value(s, "aifleet_fleet_ready_replicas", "model=\"digits\"", "version=\"2\""));
-            var everyOneHoldsAReplica = scrapes.All(s => s.Contains("aifleet_inference_queue_length{", StringComparison.Ordinal)
-                && s.Split('\n').Any(l => l.StartsWith("aifleet_inference_queue_length{", StringComparison.Ordinal) && l.Contains("model=\"digits\"", StringComparison.Ordinal) && l.Contains("version=\"2\"", StringComparison.Ordinal)));
+            var ready = scrapes.Sum(s => Scrape.Sum(s, "aifleet_fleet_ready_replicas", "model=\"digits\"", "version=\"2\""));
+            var everyOneHoldsAReplica = scrapes.All(s => Scrape.Has(s, "aifleet_inference_queue_length", "model=\"digits\"", "version=\"2\""));
             if (scrapes.Count > 0 && ready == 2 && everyOneHoldsAReplica)
             {
                 Assert.All(scrapes, s => Assert.Contains("orleans_", s));
-                var ours = string.Join('\n', scrapes[0].Split('\n').Where(l => l.StartsWith("aifleet_", StringComparison.Ordinal)
-                    || l.StartsWith("# HELP aifleet_", StringComparison.Ordinal) || l.StartsWith("# TYPE aifleet_", StringComparison.Ordinal))) + "\n";
-                var (exitCode, output) = await Promtool.RunAsync(ours, "check", "metrics");
+                var (exitCode, output) = await Promtool.RunAsync(Scrape.Ours(scrapes[0]), "check", "metrics");
                 Assert.True(exitCode == 0 && output.Length == 0, $"promtool check metrics on a silo's series (exit {exitCode}):\n{output}");
                 return;
             }
@@ -221,11 +218,6 @@ public sealed class ProcessClusterTests(ProcessClusterFixture cluster) : IClassF
             await Task.Delay(1000);
         }
     }
-
-    private static double Value(string scrape, string series, params string[] labels) =>
-        scrape.Split('\n')
-            .Where(l => l.StartsWith(series + "{", StringComparison.Ordinal) && labels.All(label => l.Contains(label, StringComparison.Ordinal)))
-            .Sum(l => double.Parse(l[(l.LastIndexOf('}') + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>digits v2 from the fleet API; inspection may answer 503 while the fleet grain itself moves, so it asks again.</summary>
     private async Task<JsonElement> DigitsV2Async()

@@ -35,9 +35,8 @@ public sealed class ConsoleRolloutTests(LifecycleFixture fixture, BrowserFixture
         var started = await fixture.Http.GetFromJsonAsync<JsonElement>($"/v1/experiments/{id}");
         Assert.Equal(("console", "canary", "1", "2"), (started.GetProperty("model").GetString(), started.GetProperty("spec").GetProperty("kind").GetString(),
             started.GetProperty("spec").GetProperty("candidate").GetString(), started.GetProperty("spec").GetProperty("baseline").GetString()));
-        await Eventually.TrueAsync(async () => (await fixture.Http.GetStringAsync("/metrics")).Split('\n').Any(l =>
-            l.StartsWith("aifleet_rollout_share_percent{", StringComparison.Ordinal) && l.Contains("model=\"console\"", StringComparison.Ordinal)
-            && l.Contains("role=\"candidate\"", StringComparison.Ordinal) && l.EndsWith(" 5", StringComparison.Ordinal)), "the canary's 5 % share in /metrics");
+        await Eventually.TrueAsync(async () => Scrape.Sum(await fixture.Http.GetStringAsync("/metrics"), "aifleet_rollout_share_percent",
+            "model=\"console\"", "role=\"candidate\"") == 5, "the canary's 5 % share in /metrics");
         var forged = await page.APIRequest.PostAsync($"/console/api/experiments/{id}/promote"); // the session cookie, no token
         Assert.Equal(400, forged.Status);
         await experiment.Locator("button[data-action=rollback]").ClickAsync();
