@@ -14,10 +14,19 @@ internal sealed partial class UserBudgetGrain
     {
         _nextWrite ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var mine = _nextWrite.Task;
-        _writing ??= WriteLoopAsync();
+        if (!_writing)
+        {
+            // The flag is set before the loop starts, not from its task: a loop that ends synchronously (a store that
+            // fails at once while disconnected) would otherwise clear it before `??=` stored its finished task, and no
+            // write would ever start again.
+            _writing = true;
+            _ = WriteLoopAsync();
+        }
+
         return mine;
     }
 
+    /// <summary>Writes until nothing is waiting; never throws (every failure goes to that write's waiters).</summary>
     private async Task WriteLoopAsync()
     {
         while (_nextWrite is { } done)
@@ -44,7 +53,7 @@ internal sealed partial class UserBudgetGrain
             }
         }
 
-        _writing = null;
+        _writing = false;
     }
 
     private void Apply(LedgerEntry entry)

@@ -49,7 +49,7 @@ internal sealed partial class UserBudgetGrain(
 
     private TaskCompletionSource? _nextWrite;
 
-    private Task? _writing;
+    private bool _writing;
 
     private string User => this.GetPrimaryKeyString();
 

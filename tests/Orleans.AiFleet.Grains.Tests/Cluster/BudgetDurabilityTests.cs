@@ -56,8 +56,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
         Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
 
         // Redis stops answering (SIGSTOP: hung, not gone, so its data is intact for the resume).
-        var pid = own.Pid;
-        Signal("STOP", pid);
+        own.Signal("STOP");
         try
         {
             // Refused within the store timeout (1 s by default; the review saw 5.4 s), plus a heartbeat and slack.
@@ -69,7 +68,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
         }
         finally
         {
-            Signal("CONT", pid);
+            own.Signal("CONT");
         }
 
         output.WriteLine($"Redis resumed (SIGCONT): reserves granted again after {await UntilGrantedAsync(budget):0} ms");
@@ -86,8 +85,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
         var budget = host.Services.GetRequiredService<IGrainFactory>().GetGrain<IUserBudgetGrain>($"user-{Guid.NewGuid():N}");
         Assert.True((await budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1))).Granted);
 
-        var pid = own.Pid;
-        Signal("KILL", pid);
+        own.Signal("KILL");
         var watch = System.Diagnostics.Stopwatch.StartNew();
         await FailureAssert.ThrowsAsync(FailureKind.Unavailable, () => budget.ReserveAsync(new ReserveRequest("m", 0.10m, 1)));
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(2.5), $"a killed Redis took {watch.Elapsed.TotalSeconds:0.0} s to refuse");
@@ -113,8 +111,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
         var request = Samples.Digit("digits", 0) with { User = user };
         Assert.Equal("digits", (await WarmAsync(() => router.InferAsync(request))).Model); // leases this silo a slice of the budget
 
-        var pid = own.Pid;
-        Signal("STOP", pid);
+        own.Signal("STOP");
         try
         {
             for (var i = 1; i <= 10; i++)
@@ -126,7 +123,7 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
         }
         finally
         {
-            Signal("CONT", pid);
+            own.Signal("CONT");
         }
 
         await host.StopAsync();
@@ -168,36 +165,6 @@ public sealed class BudgetDurabilityTests(PostgresFixture postgres, RedisFixture
                 await Task.Delay(200);
             }
         }
-    }
-
-    /// <summary>A Redis of a test's own (scripts/redis.sh on a free port), so stopping or killing it disturbs no other test.</summary>
-    private sealed class OwnRedis(Dictionary<string, string> environment, string address) : IAsyncDisposable
-    {
-        public string Address { get; } = address;
-
-        public int Pid => int.Parse(File.ReadAllText(Path.Combine(environment["AIFLEET_REDIS_DIR"], "redis.pid")).Trim(), System.Globalization.CultureInfo.InvariantCulture);
-
-        public static async Task<OwnRedis> StartAsync()
-        {
-            var environment = new Dictionary<string, string>
-            {
-                ["AIFLEET_REDIS_PORT"] = TestHosts.FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture),
-                ["AIFLEET_REDIS_DIR"] = Directory.CreateTempSubdirectory("aifleet-redis-").FullName,
-            };
-            return new OwnRedis(environment, (await ServiceScript.RunAsync("redis", ["start"], environment)).Trim());
-        }
-
-        /// <summary>Starts it again after a kill: empty, as this Redis keeps nothing on disk.</summary>
-        public Task RestartAsync() => ServiceScript.RunAsync("redis", ["start"], environment);
-
-        public async ValueTask DisposeAsync() => await ServiceScript.RunAsync("redis", ["stop"], environment);
-    }
-
-    private static void Signal(string signal, int pid)
-    {
-        using var kill = System.Diagnostics.Process.Start("kill", [$"-{signal}", pid.ToString(System.Globalization.CultureInfo.InvariantCulture)])!;
-        kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
     }
 
     private Task<IHost> StartAsync(string clusterId, string redisAddress) =>
