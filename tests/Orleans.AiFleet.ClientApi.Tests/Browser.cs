@@ -27,3 +27,13 @@ public sealed class BrowserFixture : IAsyncLifetime
         _playwright?.Dispose();
     }
 }
+
+/// <summary>Waits shared by the browser tests.</summary>
+internal static class Pages
+{
+    /// <summary>
+    /// A navigation counts once the new page's response is committed; a test then waits for the element it needs.
+    /// Console pages poll every 2 s, so "network idle" may never come, and waiting for it timed out under load.
+    /// </summary>
+    public static readonly PageWaitForURLOptions Committed = new() { WaitUntil = WaitUntilState.Commit };
+}

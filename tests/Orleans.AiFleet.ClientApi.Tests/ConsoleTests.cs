@@ -157,7 +157,7 @@ public sealed partial class ConsoleTests(ApiFixture fixture, BrowserFixture brow
         Assert.Contains("/signin?ReturnUrl=" + Uri.EscapeDataString(path), page.Url, StringComparison.Ordinal);
         await page.FillAsync("#key", TestKeys.Admin);
         await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**" + path);
+        await page.WaitForURLAsync("**" + path, Pages.Committed);
         return page;
     }
 

@@ -21,7 +21,7 @@ public sealed class DashboardSignInTests(ApiFixture fixture, BrowserFixture brow
         Assert.EndsWith("/signin?ReturnUrl=%2Fdashboard", page.Url, StringComparison.Ordinal); // sent to sign in, not shown a 401
         await page.FillAsync("#key", TestKeys.Admin);
         var posted = await page.RunAndWaitForResponseAsync(() => page.ClickAsync("#signin"), r => r.Request.Method == "POST");
-        await page.WaitForURLAsync("**/dashboard**");
+        await page.WaitForURLAsync("**/dashboard**", Pages.Committed);
 
         Assert.Equal((int)HttpStatusCode.Redirect, posted.Status);
         var session = (await context.CookiesAsync()).Single(c => c.Name == "aifleet_session");
@@ -70,7 +70,7 @@ public sealed class DashboardSignInTests(ApiFixture fixture, BrowserFixture brow
         await page.GotoAsync("/signin");
         await page.FillAsync("#key", userKey);
         await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**/console/me");
+        await page.WaitForURLAsync("**/console/me", Pages.Committed);
 
         await page.Locator("#who", new() { HasTextString = user }).WaitForAsync();
         await page.Locator("#usage td", new() { HasTextString = "text-encoder" }).First.WaitForAsync();

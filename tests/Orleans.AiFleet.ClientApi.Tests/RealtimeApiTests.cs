@@ -114,7 +114,7 @@ public sealed class RealtimeApiTests(ApiFixture fixture, BrowserFixture browser)
         await page.GotoAsync("/signin");
         await page.FillAsync("#key", TestKeys.Admin);
         await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**/dashboard**");
+        await page.WaitForURLAsync("**/dashboard**", Pages.Committed);
 
         // The page's own WebSocket: the browser sends the session cookie with the upgrade; no header can be set.
         var pixels = string.Join(',', Samples.Pixels(7).Fp32!.Select(v => v.ToString(System.Globalization.CultureInfo.InvariantCulture)));

@@ -98,6 +98,10 @@ internal sealed record Routes(string Method, Func<Mutator, string> Path, JsonNod
         request.RequestUri!.OriginalString.Contains("%00", StringComparison.Ordinal)
         || request.Headers.Any(h => h.Value.Any(v => v.Any(c => c < ' ' && c != '\t')));
 
+    /// <summary>Whether <paramref name="path"/> is <paramref name="prefix"/> or below it, segment by segment, as the server decides.</summary>
+    private static bool Under(string path, string prefix) =>
+        path == prefix || path.StartsWith(prefix + "/", StringComparison.Ordinal);
+
     /// <summary>Whether an error body is in the shape of the protocol its route speaks.</summary>
     public static bool IsErrorShape(string path, string body)
     {
@@ -105,12 +109,13 @@ internal sealed record Routes(string Method, Func<Mutator, string> Path, JsonNod
         {
             using var doc = JsonDocument.Parse(body);
             var root = doc.RootElement;
-            if (path.StartsWith("/v2", StringComparison.Ordinal))
+            // KServe's shape for /v2 and everything under /v2/, routes or not; "/v2oK" is no KServe path.
+            if (Under(path, "/v2"))
             {
                 return root.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String;
             }
 
-            if (path.StartsWith("/v1/models", StringComparison.Ordinal) || path.StartsWith("/v1/chat", StringComparison.Ordinal) || path.StartsWith("/v1/embeddings", StringComparison.Ordinal))
+            if (Under(path, "/v1/models") || Under(path, "/v1/chat") || Under(path, "/v1/embeddings"))
             {
                 return root.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.Object && e.TryGetProperty("message", out var message) && message.ValueKind == JsonValueKind.String;
             }

@@ -16,7 +16,7 @@ public sealed class ConsoleRolloutTests(LifecycleFixture fixture, BrowserFixture
         await page.GotoAsync("/console/rollouts");
         await page.FillAsync("#key", TestKeys.Admin);
         await page.ClickAsync("#signin");
-        await page.WaitForURLAsync("**/console/rollouts");
+        await page.WaitForURLAsync("**/console/rollouts", Pages.Committed);
 
         // Started from the page: a version the model lacks is refused with the server's message, then a 5 % canary.
         await page.FillAsync("#start-model", "console");
