@@ -101,7 +101,23 @@ public sealed partial record ModelConfig
 
         ValidateTensors("inputs", Inputs, errors);
         ValidateTensors("outputs", Outputs, errors);
+        ValidatePrice(errors);
         return errors;
+    }
+
+    /// <summary>Every model served on <c>/v2</c> prices its work: a call that runs is never free.</summary>
+    private void ValidatePrice(List<string> errors)
+    {
+        if (Cost.TokensInput is { } named && !Inputs.Any(i => i.Name == named && i.Datatype == "INT64"))
+        {
+            errors.Add($"cost.tokensInput '{named}' must name an INT64 input");
+        }
+
+        var tokensPriced = Cost.CostPer1kTokens > 0 && TokensInput is not null;
+        if (Cost.CostPerInference <= 0 && !tokensPriced)
+        {
+            errors.Add("cost: a model served on /v2 needs a price for its work: costPerInference above 0, or costPer1kTokens above 0 with a token input (cost.tokensInput, or an input named input_ids)");
+        }
     }
 
     private void ValidateRemote(List<string> errors)
@@ -179,6 +195,11 @@ public sealed partial record ModelConfig
             if (t.Mask && t.Datatype != "INT64")
             {
                 errors.Add($"{kind}.{t.Name}: a mask must be INT64");
+            }
+
+            if (t.VocabSize is { } vocab && (vocab < 1 || t.Datatype != "INT64"))
+            {
+                errors.Add($"{kind}.{t.Name}: vocabSize is for INT64 token ids and must be at least 1");
             }
         }
 

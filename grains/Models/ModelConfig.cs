@@ -9,7 +9,7 @@ namespace Orleans.AiFleet.Grains.Models;
 /// (0 or absent: unbounded but for the batch, which maxBatchSize bounds); <see cref="Mask"/> marks an attention mask,
 /// whose values must be 0 or 1 with at least one 1 per row (an all-zero row would make mean pooling divide by zero).
 /// </summary>
-public sealed record TensorConfig(string Name, string Datatype, long[] Shape, long[]? MaxShape = null, bool Mask = false);
+public sealed record TensorConfig(string Name, string Datatype, long[] Shape, long[]? MaxShape = null, bool Mask = false, long? VocabSize = null);
 
 /// <summary>How many replicas a version runs and when the fleet scales them (the fleet grain reads the rest).</summary>
 public sealed record ReplicaPolicy(
@@ -38,8 +38,12 @@ public sealed record LanesConfig(LaneLimits? High = null, LaneLimits? Normal = n
 /// <summary>Where a version runs: CUDA when <see cref="PreferGpu"/> and available, else CPU.</summary>
 public sealed record ExecutionConfig(bool PreferGpu = true, int IntraOpThreads = 1);
 
-/// <summary>What one inference costs, for budgets (per inference for local models).</summary>
-public sealed record CostConfig(decimal CostPerInference = 0m, decimal CostPer1kTokens = 0m);
+/// <summary>
+/// What work costs, for budgets: per inference (per row of a KServe call) and per 1k tokens. On <c>/v2</c> a call's
+/// tokens are the elements of its <see cref="TokensInput"/> (by default an input named <c>input_ids</c>), so a
+/// token-priced model is never free over KServe.
+/// </summary>
+public sealed record CostConfig(decimal CostPerInference = 0m, decimal CostPer1kTokens = 0m, string? TokensInput = null);
 
 /// <summary>
 /// How a causal language model generates text: its character vocabulary (a JSON list beside the config; 0 padding,
@@ -94,6 +98,9 @@ public sealed partial record ModelConfig
     public ExecutionConfig Execution { get; init; } = new();
     public LanesConfig Lanes { get; init; } = new();
     public CostConfig Cost { get; init; } = new();
+
+    /// <summary>The input whose elements count as tokens for the per-1k-token price on <c>/v2</c>, if any.</summary>
+    public string? TokensInput => Cost.TokensInput ?? (Inputs.Any(i => i.Name == "input_ids") ? "input_ids" : null);
     public double Quality { get; init; }
 
     /// <summary>The catalogue tier (routing.json's user tiers say who may use which); local models are self-hosted.</summary>

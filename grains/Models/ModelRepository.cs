@@ -3,6 +3,7 @@ using System.Text.Json;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Models;
 
 namespace Orleans.AiFleet.Grains.Models;
@@ -61,6 +62,19 @@ internal sealed record RepositoryModel(string Name, string Folder, ModelConfig C
     /// <summary>What <paramref name="tokens"/> tokens cost on this model, per call plus per 1k tokens, rounded up to the nano-dollar.</summary>
     public decimal Price(int tokens) =>
         Money.Ceiling(Config.Cost.CostPerInference + (Config.Cost.CostPer1kTokens * tokens / 1000m));
+
+    /// <summary>
+    /// What a KServe call costs: per row, plus per 1k tokens of its token input, rounded up to the nano-dollar. Never 0
+    /// for a loaded local model, whose config must price its work (a call of no rows is charged as one).
+    /// </summary>
+    public decimal Price(InferenceRequest request)
+    {
+        var rows = Config.MaxBatchSize > 0 && request.Inputs is [{ Shape: [var first, ..] }, ..] ? Math.Max(first, 1) : 1;
+        var tokens = Config.TokensInput is { } input && request.Inputs.FirstOrDefault(t => t.Name == input) is { } ids
+            ? Math.Max(ids.ShapeElementCount(), 0)
+            : 0;
+        return Money.Ceiling((Config.Cost.CostPerInference * rows) + (Config.Cost.CostPer1kTokens * tokens / 1000m));
+    }
 
     public ModelDescriptor ToDescriptor() => new(
         Name, Config.Platform, Versions, DefaultVersion,

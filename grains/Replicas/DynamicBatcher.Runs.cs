@@ -70,9 +70,10 @@ internal sealed partial class DynamicBatcher
                 RunGroup([p], isolateFailures: false);
             }
         }
-        catch (OnnxRuntimeException e)
+        catch (OnnxRuntimeException)
         {
-            Fail(group, AiFleetException.Invalid($"model '{_session.Model}' version {_session.Version} rejected the input: {e.Message}"), "invalid");
+            // ONNX Runtime's message names graph nodes (/tokens/Gather): internals, not the caller's business.
+            Fail(group, AiFleetException.Invalid($"model '{_session.Model}' version {_session.Version} rejected the input: its values are outside what the model accepts"), "invalid");
         }
         catch (Exception e)
         {

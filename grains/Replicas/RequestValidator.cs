@@ -133,6 +133,26 @@ internal static class RequestValidator
         {
             CheckMask(t);
         }
+
+        if (spec.VocabSize is { } vocab)
+        {
+            CheckTokenIds(t.Name, t.Int64!, vocab);
+        }
+    }
+
+    /// <summary>
+    /// Token ids within the model's vocabulary, checked before anything runs: an id past it would fail inside the
+    /// graph, after the rows batched with it had been computed, with a message naming the graph's internals.
+    /// </summary>
+    public static void CheckTokenIds(string input, long[] values, long vocabSize)
+    {
+        for (var i = 0; i < values.Length; i++)
+        {
+            if ((ulong)values[i] >= (ulong)vocabSize)
+            {
+                throw AiFleetException.Invalid($"input '{input}' holds {values[i]} at position {i}; token ids must be from 0 to {vocabSize - 1} (vocabSize {vocabSize})", input);
+            }
+        }
     }
 
     /// <summary>An attention mask: 0s and 1s, at least one 1 in every row (the last dimension is the sequence).</summary>

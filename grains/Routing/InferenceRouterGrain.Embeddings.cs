@@ -58,13 +58,14 @@ internal sealed partial class InferenceRouterGrain
 
         var outcome = "failed";
         var lane = repository.Routing.Lane(request.UserTier, null);
+        var runs = misses.Select(i => InferAsync(
+            new InferenceRequest(model.Name, version,
+                [Tensor.FromInt64s("input_ids", [1, inputs[i].Length], inputs[i]), Tensor.FromInt64s("attention_mask", [1, inputs[i].Length], Ones(inputs[i].Length))],
+                [SentenceEmbedding], Priority: lane),
+            cancellationToken)).ToArray();
         try
         {
-            var answers = await Task.WhenAll(misses.Select(i => InferAsync(
-                new InferenceRequest(model.Name, version,
-                    [Tensor.FromInt64s("input_ids", [1, inputs[i].Length], inputs[i]), Tensor.FromInt64s("attention_mask", [1, inputs[i].Length], Ones(inputs[i].Length))],
-                    [SentenceEmbedding], Priority: lane),
-                cancellationToken)));
+            var answers = await Task.WhenAll(runs);
             for (var m = 0; m < misses.Length; m++)
             {
                 var vector = answers[m].Outputs[0].Fp32!;
@@ -82,11 +83,30 @@ internal sealed partial class InferenceRouterGrain
         }
         finally
         {
-            await budget.SettleAsync(new SettleRequest(hold.ReservationId, outcome == "ok" ? cost : 0m, outcome == "ok" ? missTokens : 0, outcome));
+            // What ran is charged even when the request as a whole failed: no work without a price.
+            var (charged, chargedTokens) = outcome == "ok" ? (cost, missTokens) : Ran(model, runs, misses, inputs);
+            await budget.SettleAsync(new SettleRequest(hold.ReservationId, charged, chargedTokens, outcome));
         }
     }
 
     private const string SentenceEmbedding = "sentence_embedding";
+
+    /// <summary>The price and tokens of the inputs whose runs finished, never more than the hold.</summary>
+    private static (decimal Cost, int Tokens) Ran(RepositoryModel model, Task<InferenceResponse>[] runs, int[] misses, List<long[]> inputs)
+    {
+        var count = 0;
+        var tokens = 0;
+        for (var m = 0; m < runs.Length; m++)
+        {
+            if (runs[m].IsCompletedSuccessfully)
+            {
+                count++;
+                tokens += inputs[misses[m]].Length;
+            }
+        }
+
+        return count == 0 ? (0m, 0) : (Money.Ceiling((model.Config.Cost.CostPerInference * count) + (model.Config.Cost.CostPer1kTokens * tokens / 1000m)), tokens);
+    }
 
     private List<long[]> Tokenize(RepositoryModel model, EmbeddingRequest request)
     {
@@ -109,13 +129,19 @@ internal sealed partial class InferenceRouterGrain
         }
         else
         {
-            // Ids past the vocabulary are refused by the model itself (a 400 naming the input).
+            // Every input is checked before any runs: one bad id must not fail the request after the others ran.
             inputs = request.TokenIds!.ToList();
+            var vocab = model.Config.Inputs.FirstOrDefault(t => t.Name == "input_ids")?.VocabSize ?? long.MaxValue;
             for (var i = 0; i < inputs.Count; i++)
             {
-                if (inputs[i].Length == 0 || inputs[i].Any(id => id < 0))
+                if (inputs[i] is not { Length: > 0 } ids)
                 {
-                    throw AiFleetException.Invalid($"input {i} must be a non-empty list of token ids of zero or more");
+                    throw AiFleetException.Invalid($"input {i} must be a non-empty list of token ids", "input");
+                }
+
+                if (Array.FindIndex(ids, id => (ulong)id >= (ulong)vocab) is var bad and >= 0)
+                {
+                    throw AiFleetException.Invalid($"input {i} holds token id {ids[bad]}; model '{model.Name}' takes ids from 0 to {vocab - 1}", "input");
                 }
             }
         }

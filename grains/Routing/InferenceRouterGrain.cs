@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Lifecycle;
 using Orleans.AiFleet.Grains.Hosting;
@@ -81,7 +80,7 @@ internal sealed partial class InferenceRouterGrain(
             return await ServeAsync(replicas, request, user, policy, cancellationToken);
         }
 
-        var cost = Money.Ceiling(model.Config.Cost.CostPerInference * Rows(model, request));
+        var cost = model.Price(request);
         var lease = await leases.ChargeAsync(user, request.UserTier, model.Name, cost);
         try
         {
@@ -180,10 +179,6 @@ internal sealed partial class InferenceRouterGrain(
     }
 
     /// <summary>Inferences in a request: its rows when the model batches (dimension 0), else one.</summary>
-    private static int Rows(RepositoryModel model, InferenceRequest request) =>
-        model.Config.MaxBatchSize > 0 && request.Inputs is [{ Shape: [var rows, ..] }, ..]
-            ? (int)Math.Clamp(rows, 1, model.Config.MaxBatchSize)
-            : 1;
 
     public async Task<decimal> EstimateChatAsync(ChatRequest request) =>
         (await planner.PlanAsync(request)).Candidates.Max(c => c.WorstCase);

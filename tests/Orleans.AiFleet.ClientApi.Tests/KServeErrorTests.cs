@@ -70,13 +70,14 @@ public sealed class KServeErrorTests(ApiFixture fixture)
     }
 
     [Fact]
-    public async Task Infer_TokenIdOutsideVocabulary_Returns400FromTheModel()
+    public async Task Infer_TokenIdOutsideVocabulary_Returns400NamingTheValue_NotTheGraphsInternals()
     {
         var response = await fixture.Http.PostRawAsync("/v2/models/text-encoder/infer",
             "{\"inputs\":[{\"name\":\"input_ids\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[2,99999999,3]},{\"name\":\"attention_mask\",\"shape\":[1,3],\"datatype\":\"INT64\",\"data\":[1,1,1]}]}");
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        Assert.Contains("rejected the input", (await response.JsonAsync()).GetProperty("error").GetString());
+        var error = (await response.JsonAsync()).GetProperty("error").GetString()!;
+        Assert.Equal("input 'input_ids' holds 99999999 at position 1; token ids must be from 0 to 4676 (vocabSize 4677)", error);
     }
 
     [Theory]

@@ -104,7 +104,7 @@ public sealed class OpenAiSdkTests(ApiFixture fixture)
     [InlineData("""{"model":"text-encoder","input":[1,"a"]}""", "'input' must be a string")]
     [InlineData("""{"model":"text-encoder","input":"x","encoding_format":"hex"}""", "'encoding_format' must be one of: float, base64")]
     [InlineData("""{"model":"digits","input":"x"}""", "does not produce embeddings")]
-    [InlineData("""{"model":"text-encoder","input":[[2,-5,3]]}""", "token ids of zero or more")]
+    [InlineData("""{"model":"text-encoder","input":[[2,-5,3]]}""", "input 0 holds token id -5")]
     [InlineData("""not json""", "not valid JSON")]
     public async Task BadEmbeddingRequests_Are400_InOpenAisErrorShape(string body, string expected)
     {
