@@ -25,6 +25,16 @@ internal static class InputBounds
     /// <summary>An <c>Idempotency-Key</c> header.</summary>
     public const int MaxIdempotencyKeyLength = 200;
 
+    /// <summary>A client's request id (KServe's <c>id</c>, a WebSocket message's <c>id</c>): echoed in bodies only.</summary>
+    public const int MaxClientIdLength = 256;
+
+    /// <summary>What a client id may be: at most <see cref="MaxClientIdLength"/> characters, none a control character.</summary>
+    public const string ClientIdRule = "'id' must be at most 256 characters, none of them control characters";
+
+    /// <summary>Whether <paramref name="id"/> is a client id the server may keep and echo (null: none given).</summary>
+    public static bool IsClientId(string? id) =>
+        id is null || (id.Length <= MaxClientIdLength && !id.Any(char.IsControl));
+
     /// <summary>A grain key taken from a path (a user, a job, a course): printable, not blank, at most <see cref="MaxNameLength"/>.</summary>
     public static bool IsKey(string? key) =>
         key is { Length: > 0 and <= MaxNameLength } && !string.IsNullOrWhiteSpace(key) && !key.Any(char.IsControl);

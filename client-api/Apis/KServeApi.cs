@@ -151,14 +151,9 @@ internal static class KServeApi
         }
 
         http.Response.Headers[ModelHeader] = $"{response.Model}/{response.Version}"; // the version that answered (the split's pick)
-        if (response.Id is not null)
+        if (response.RequestId is not null)
         {
-            http.Response.Headers[RequestIdHeader] = response.Id; // what POST /v1/feedback judges
-        }
-
-        if (request.Id is null)
-        {
-            response = response with { Id = null }; // the body's id is the client's (the protocol's rule); ours is in the header
+            http.Response.Headers[RequestIdHeader] = response.RequestId; // the server's own id, what POST /v1/feedback judges; never client text
         }
 
         await KServeJsonWriter.WriteInferResponseAsync(http.Response, response, ct, binary);

@@ -204,7 +204,7 @@ internal static class RealtimeApi
                 }
             }
 
-            return (id is { Length: <= 256 } ? id : null, model, version);
+            return InputBounds.IsClientId(id) ? (id, model, version) : throw AiFleetException.Invalid(InputBounds.ClientIdRule, "id");
         }
 
         private async Task SendAsync(Action<Utf8JsonWriter> write, CancellationToken cancellationToken)

@@ -58,12 +58,17 @@ internal sealed class KServeGrpcService(ModelCatalog catalog, ClusterCalls calls
         var caller = context.GetHttpContext().User;
         var outputs = request.Outputs.Count == 0 ? null : request.Outputs.Select(o => o.Name).ToArray();
         var id = string.IsNullOrEmpty(request.Id) ? null : request.Id;
+        if (!InputBounds.IsClientId(id))
+        {
+            throw AiFleetException.Invalid(InputBounds.ClientIdRule, "id");
+        }
+
         var call = new InferenceRequest(model.Name, version, inputs, outputs, id, caller.UserId(), caller.UserTier(), AskedPriority(request));
         var response = await calls.RunAsync(token => catalog.Router.InferAsync(call, token), context.CancellationToken);
         // Sent with the answer's HEADERS frame; WriteResponseHeadersAsync would flush a frame of its own per call.
         var headers = context.GetHttpContext().Response.Headers;
         headers[KServeApi.ModelHeader] = $"{response.Model}/{response.Version}";
-        headers[KServeApi.RequestIdHeader] = response.Id ?? "";
+        headers[KServeApi.RequestIdHeader] = response.RequestId ?? ""; // the server's own id, never client text
         return GrpcTensors.Write(response, id, raw: request.RawInputContents.Count > 0);
     }
 

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Diagnostics.CodeAnalysis;
 using System.Text.Json;
+using Orleans.AiFleet.ClientApi.Apis;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.ClientApi.Inference;
@@ -90,7 +91,13 @@ internal static partial class KServeJson
                     return false;
                 }
 
-                id = reader.GetString();
+                // Bounded before it is decoded: at most 4 UTF-8 bytes a character (an escape takes 6 for 1 or 2).
+                if ((reader.HasValueSequence ? reader.ValueSequence.Length : reader.ValueSpan.Length) > InputBounds.MaxClientIdLength * 6
+                    || !InputBounds.IsClientId(id = reader.GetString()))
+                {
+                    error = InputBounds.ClientIdRule;
+                    return false;
+                }
             }
             else if (reader.ValueTextEquals("inputs"u8))
             {

@@ -14,10 +14,15 @@ public sealed record InferenceRequest(
     [property: Id(6)] string? UserTier = null,
     [property: Id(7)] Priority? Priority = null);
 
-/// <summary>The answer to an <see cref="InferenceRequest"/>: the version that served it and the outputs.</summary>
+/// <summary>
+/// The answer to an <see cref="InferenceRequest"/>: the version that served it and the outputs. <see cref="Id"/> is the
+/// client's id, echoed; <see cref="RequestId"/> is the server's own id for a user's request, the one feedback judges
+/// and the only one that goes into a response header.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.InferenceResponse")]
 public sealed record InferenceResponse(
     [property: Id(0)] string Model,
     [property: Id(1)] string Version,
     [property: Id(2)] string? Id,
-    [property: Id(3)] IReadOnlyList<Tensor> Outputs);
+    [property: Id(3)] IReadOnlyList<Tensor> Outputs,
+    [property: Id(4)] string? RequestId = null);

@@ -72,7 +72,6 @@ internal sealed partial class InferenceRouterGrain(
 
         request = request with
         {
-            Id = request.Id ?? NewRequestId(), // every answer can be judged by feedback
             Priority = repository.Routing.Lane(request.UserTier, request.Priority), // the lane the tier allows, or a lower one asked for
         };
         if (!leases.Enabled)
@@ -113,7 +112,10 @@ internal sealed partial class InferenceRouterGrain(
         }
 
         Served(request.Model, replicas.Version, failed: false, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-        lifecycle.Answered(request.Model, user, request.Id!, replicas.Version, response.Outputs);
+        // Every answer can be judged by feedback, under an id of the server's own: the client's id is theirs to echo,
+        // never a key kept in memory.
+        response = response with { RequestId = NewRequestId() };
+        lifecycle.Answered(request.Model, user, response.RequestId, replicas.Version, response.Outputs);
         if (policy.Shadow is { } shadow && shadow.Version != replicas.Version && policy.Mirrors())
         {
             _ = MirrorAsync(request with { Version = shadow.Version, User = null, Priority = Priority.Low }, response);

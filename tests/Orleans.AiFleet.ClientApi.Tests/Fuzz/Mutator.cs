@@ -15,7 +15,7 @@ internal sealed class Mutator(int seed)
     private static readonly string[] Strings =
     [
         "", " ", "\u0000", "\\", "\"", "null", "NaN", "-1", "1e309", "../../etc/passwd", "<script>alert(1)</script>",
-        "%00%ff", "\ud83d\ude00", "\u202e", "auto", "digits", "text-encoder", "chat-lm", "user", "system", "base64", "float",
+        "%00%ff", "\ud83d\ude00", "\u202e", "\n", "\t", "\u00e9", "\u0001", "auto", "digits", "text-encoder", "chat-lm", "user", "system", "base64", "float",
     ];
 
     private static readonly JsonNode?[] Numbers =

@@ -75,7 +75,7 @@ public sealed class ExperimentTests(LifecycleFixture fixture)
         {
             var user = $"user-{i % 200}";
             var answer = await router.InferAsync(new InferenceRequest("ab", null, [Samples.HeldOutPixels(i)], User: user));
-            await experiments.FeedbackAsync(new Feedback(user, answer.Id!, [Samples.HeldOutLabel(i)], null));
+            await experiments.FeedbackAsync(new Feedback(user, answer.RequestId!, [Samples.HeldOutLabel(i)], null));
             if (i % 25 == 0 && (view = await fixture.Http.GetFromJsonAsync<JsonElement>($"/v1/experiments/{id}")).GetProperty("state").GetString() != ExperimentStates.Running)
             {
                 break;

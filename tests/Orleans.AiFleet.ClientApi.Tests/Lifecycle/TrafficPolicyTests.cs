@@ -57,9 +57,11 @@ public sealed class TrafficPolicyTests(LifecycleFixture fixture)
 
         using var user = fixture.Client(await fixture.NewUserKeyAsync("split-user"));
         using var response = await user.PostJsonAsync("/v2/models/split/infer", KServe.DigitsBody(0));
-        var version = (await response.JsonAsync()).GetProperty("model_version").GetString();
+        var body = await response.JsonAsync();
+        var version = body.GetProperty("model_version").GetString();
         Assert.Equal($"split/{version}", response.Headers.GetValues("x-aifleet-model").Single());
-        Assert.Equal("digits-0", response.Headers.GetValues("x-aifleet-request-id").Single()); // the body's id, for feedback
+        Assert.Equal("digits-0", body.GetProperty("id").GetString()); // the client's id, echoed in the body
+        Assert.Matches("^[0-9a-f]{32}$", response.Headers.GetValues("x-aifleet-request-id").Single()); // the server's own, for feedback
     }
 
     [Fact]
