@@ -6,7 +6,22 @@ namespace Orleans.AiFleet.Grains.Courses;
 /// <summary>What the saga tells its watchers: its status, its events, and each new event pushed as it is recorded.</summary>
 internal sealed partial class CourseGenerationGrain
 {
-    public Task<SagaStatus?> GetStatusAsync() => Task.FromResult(S.Request is null ? null : Status());
+    public Task<SagaStatus?> GetStatusAsync() => Task.FromResult(S.Request is null ? Unknown<SagaStatus>() : Status());
+
+    /// <summary>
+    /// A lookup of a saga that does not exist (a made-up id): answered null, and the empty activation ends at once,
+    /// so thousands of such lookups leave no activations behind.
+    /// </summary>
+    private T? Unknown<T>()
+        where T : class
+    {
+        if (_admitting is null)
+        {
+            DeactivateOnIdle();
+        }
+
+        return null;
+    }
 
     public Task<IReadOnlyList<SagaEvent>> GetEventsAsync(long after) =>
         Task.FromResult<IReadOnlyList<SagaEvent>>(S.Events.Where(e => e.Seq > after).ToArray());

@@ -12,7 +12,53 @@ internal sealed partial class CourseGenerationGrain
 
     private IUserBudgetGrain Budget => GrainFactory.GetGrain<IUserBudgetGrain>(S.User!);
 
-    private async Task ValidateAsync()
+    /// <summary>
+    /// Admission, before anything is kept: the request's checks, its estimate under the ceiling, and the hold on the
+    /// user's budget (caps, requests per minute, parallel requests). A refusal leaves nothing behind (no state, no
+    /// reminder, no index entry, no activation), so a flood of starts cannot fill the store with failed sagas.
+    /// </summary>
+    private async Task AdmitAsync(string user, string? userTier, CourseRequest request)
+    {
+        if (request.Validate() is { Count: > 0 } errors)
+        {
+            DeactivateOnIdle();
+            throw AiFleetException.Invalid(string.Join("; ", errors));
+        }
+
+        (S.User, S.UserTier, S.Request) = (user, userTier, request); // the prompts the estimate prices are built from these
+        Guid reservation;
+        try
+        {
+            S.Reserved = await EstimateAsync();
+            reservation = await HoldAsync();
+        }
+        catch
+        {
+            (S.User, S.UserTier, S.Request, S.Reserved) = (null, null, null, 0m);
+            DeactivateOnIdle();
+            throw;
+        }
+
+        (S.Reservation, S.State, S.Step, S.CreatedAt) = (reservation, SagaStates.Running, SagaSteps.Outline, time.GetUtcNow());
+        Record(SagaSteps.Validate, "started", $"course on '{request.Subject}' ({request.Lessons} lessons) accepted");
+        Record(SagaSteps.Reserve, "reserved", string.Create(CultureInfo.InvariantCulture, $"${S.Reserved} held on the budget of '{user}'"));
+        try
+        {
+            await SaveAsync();
+            await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeEvery, options.Value.ResumeEvery);
+        }
+        catch
+        {
+            // Not kept, so not run: the hold ends here rather than an hour from now.
+            await Budget.SettleAsync(new SettleRequest(reservation, 0m, 0, "not_started"));
+            throw;
+        }
+
+        EnsureRunning();
+    }
+
+    /// <summary>What the whole course may cost, refused when over the request's budget ceiling.</summary>
+    private async Task<decimal> EstimateAsync()
     {
         var r = S.Request!;
         var longest = Enumerable.Range(0, r.Lessons).Select(LessonPrompt).Append(OutlinePrompt()).MaxBy(p => p.Length)!;
@@ -24,20 +70,29 @@ internal sealed partial class CourseGenerationGrain
                 $"the course may cost up to ${estimate} ({r.Lessons + 1} model calls at ${perCall} each), more than its budget ceiling ${ceiling}"));
         }
 
-        S.Reserved = estimate;
-        await AdvanceAsync(SagaSteps.Reserve, "validated", string.Create(CultureInfo.InvariantCulture, $"request valid; the course may cost up to ${estimate}"));
+        return estimate;
     }
 
-    private async Task ReserveAsync()
+    /// <summary>The saga's one hold, for its whole estimate (a concurrent start of the same saga waits for this one).</summary>
+    private async Task<Guid> HoldAsync()
     {
         var r = S.Request!;
-        var hold = await Budget.ReserveAsync(new ReserveRequest("course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor, UserTier: S.UserTier));
-        if (!hold.Granted)
-        {
-            throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
-        }
+        var hold = await Budget.ReserveAsync(new ReserveRequest(
+            "course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor, UserTier: S.UserTier));
+        return hold.Granted ? hold.ReservationId : throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+    }
 
-        S.Reservation = hold.ReservationId;
+    /// <summary>The first step of a saga admitted before admission moved ahead of persistence (state written by an older build).</summary>
+    private async Task ValidateAsync()
+    {
+        S.Reserved = await EstimateAsync();
+        await AdvanceAsync(SagaSteps.Reserve, "validated", string.Create(CultureInfo.InvariantCulture, $"request valid; the course may cost up to ${S.Reserved}"));
+    }
+
+    /// <summary>The second step of such an older saga.</summary>
+    private async Task ReserveAsync()
+    {
+        S.Reservation = await HoldAsync();
         await AdvanceAsync(SagaSteps.Outline, "reserved", string.Create(CultureInfo.InvariantCulture, $"${S.Reserved} held on the budget of '{S.User}'"));
     }
 

@@ -50,6 +50,9 @@ internal sealed partial class CourseGenerationGrain(
 
     private Task? _run;
 
+    /// <summary>The admission under way, so a concurrent start of the same saga waits for it rather than holding twice.</summary>
+    private Task? _admitting;
+
     private SagaState S => state.State;
 
     public override Task OnActivateAsync(CancellationToken cancellationToken)
@@ -67,22 +70,24 @@ internal sealed partial class CourseGenerationGrain(
 
     public async Task<SagaStatus> StartAsync(string user, string? userTier, CourseRequest request)
     {
-        if (S.Request is not null)
+        if (_admitting is { } pending)
         {
-            return Status();
+            await pending; // the same saga started twice at once: one admission, one hold
+        }
+        else if (S.Request is null)
+        {
+            var admitting = AdmitAsync(user, userTier, request);
+            _admitting = admitting;
+            try
+            {
+                await admitting;
+            }
+            finally
+            {
+                _admitting = null;
+            }
         }
 
-        if (request.Validate() is { Count: > 0 } errors)
-        {
-            throw AiFleetException.Invalid(string.Join("; ", errors));
-        }
-
-        var now = time.GetUtcNow();
-        (S.User, S.UserTier, S.Request, S.State, S.Step, S.CreatedAt) = (user, userTier, request, SagaStates.Running, SagaSteps.Validate, now);
-        Record(SagaSteps.Validate, "started", $"course on '{request.Subject}' ({request.Lessons} lessons) accepted");
-        await SaveAsync();
-        await this.RegisterOrUpdateReminder(ResumeReminder, options.Value.ResumeEvery, options.Value.ResumeEvery);
-        EnsureRunning();
         return Status();
     }
 
@@ -90,7 +95,7 @@ internal sealed partial class CourseGenerationGrain(
     {
         if (S.Request is null)
         {
-            return null;
+            return Unknown<SagaStatus>();
         }
 
         if (!SagaStates.IsTerminal(S.State) && !S.CancelRequested)

@@ -25,7 +25,15 @@ internal sealed class CourseGrain([PersistentState("course", AiFleetStorage.Name
         await state.WriteOwnStateAsync();
     }
 
-    public Task<Course?> GetAsync() => Task.FromResult(state.State.Course);
+    public Task<Course?> GetAsync()
+    {
+        if (state.State.Course is null)
+        {
+            DeactivateOnIdle(); // a made-up id: no activation is kept for it
+        }
+
+        return Task.FromResult(state.State.Course);
+    }
 
     public async Task DeleteAsync()
     {

@@ -16,6 +16,9 @@ internal sealed class SagaIndexGrain(
     /// <summary>How many sagas the index keeps (the least recently updated go first).</summary>
     public const int Capacity = 1000;
 
+    /// <summary>How many of those one user's sagas may take: past it, that user's own oldest go, never another's.</summary>
+    public const int PerUser = 100;
+
     private static readonly TimeSpan SaveEvery = TimeSpan.FromSeconds(1);
 
     private bool _dirty;
@@ -58,16 +61,26 @@ internal sealed class SagaIndexGrain(
 
         sagas[status.Id] = status;
         Count(status.State, +1);
+        var mine = sagas.Values.Where(s => s.User == status.User).ToList();
+        if (mine.Count > PerUser)
+        {
+            Evict(mine.MinBy(s => s.UpdatedAt)!);
+        }
+
         while (sagas.Count > Capacity)
         {
-            var oldest = sagas.Values.MinBy(s => s.UpdatedAt)!;
-            sagas.Remove(oldest.Id);
-            Count(oldest.State, -1);
+            Evict(sagas.Values.MinBy(s => s.UpdatedAt)!);
         }
 
         _dirty = true;
         PublishStates();
         return Task.CompletedTask;
+    }
+
+    private void Evict(SagaStatus saga)
+    {
+        state.State.Sagas.Remove(saga.Id);
+        Count(saga.State, -1);
     }
 
     private void Count(string sagaState, int delta)

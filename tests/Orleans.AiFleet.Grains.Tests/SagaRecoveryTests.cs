@@ -20,7 +20,7 @@ public sealed class SagaClusterFixture : IAsyncLifetime
             silo.AddAiFleet().UseAiFleetRedisState(redis);
             // Reminders every 2 s, so a test can see one resume a saga nobody calls.
             silo.Services.Configure<Orleans.Hosting.ReminderOptions>(o => o.MinimumReminderPeriod = TimeSpan.FromSeconds(1));
-            silo.Services.Configure<Courses.CourseOptions>(o => o.ResumeEvery = TimeSpan.FromSeconds(2));
+            silo.Services.Configure<global::Orleans.AiFleet.Grains.Courses.CourseOptions>(o => o.ResumeEvery = TimeSpan.FromSeconds(2));
             silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = TestRepository.Shipped);
         });
         Cluster = builder.Build();
