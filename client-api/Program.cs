@@ -7,12 +7,15 @@ using Orleans.AiFleet.ClientApi.Hosting;
 using Orleans.AiFleet.ClientApi.Grpc;
 
 var builder = WebApplication.CreateBuilder(args);
+builder.UseDefaultUrlsUnlessConfigured();
 builder.AddAiFleetCluster();
 builder.AddAiFleetApi();
+builder.AddBrowserSecurity();
 builder.AddAiFleetGrpc();
 
 var app = builder.Build();
 app.UseExceptionHandler();
+app.UseBrowserSecurity();
 app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(30) });
 app.UseRouting();
 app.UseBodyLimits();

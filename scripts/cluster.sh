@@ -59,7 +59,7 @@ start() {
     sleep 0.5
   done
   [ "$active" -ge "$n" ] || { echo "only $active of $n silos turned Active within 60 s; see $dir/logs" >&2; exit 1; }
-  nohup env Urls="$http" AIFLEET__GRPC__PORT="$grpc" ASPNETCORE_CONTENTROOT="$(dirname "$api")" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
+  nohup env ASPNETCORE_URLS="$http" AIFLEET__GRPC__PORT="$grpc" ASPNETCORE_CONTENTROOT="$(dirname "$api")" dotnet "$api" >"$dir/logs/client-api.log" 2>&1 &
   echo "client-api $!" >>"$dir/pids"
   for _ in $(seq 1 120); do
     curl -sf "$http/health/ready" >/dev/null 2>&1 && { echo "cluster ready: $n silos, client-api at $http, logs in $dir/logs, admin key in $dir/admin-key"; return 0; }

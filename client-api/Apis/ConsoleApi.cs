@@ -80,6 +80,10 @@ internal static class ConsoleApi
         return app;
     }
 
+    /// <summary>Every console page's HTML (for the content security policy's script hashes).</summary>
+    public static IEnumerable<string> Pages() =>
+        Files.Where(f => f.Key.EndsWith(".html", StringComparison.Ordinal)).Select(f => System.Text.Encoding.UTF8.GetString(f.Value.Bytes.Value));
+
     private static IResult Serve(string name) => TypedResults.Bytes(Files[name].Bytes.Value, Files[name].ContentType);
 
     private static byte[] Embedded(string name)

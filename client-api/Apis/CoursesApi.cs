@@ -9,7 +9,6 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Http.HttpResults;
 using Orleans.AiFleet.ClientApi.Auth;
-using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Courses;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
@@ -162,7 +161,7 @@ internal static class CoursesApi
 
     private static async Task<Results<Ok<Course>, ProblemHttpResult>> CourseAsync(string courseId, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
-        await AdmitLookupAsync(caller, grains, calls);
+        await Admission.AdmitAsync(caller, grains, calls);
         var course = InputBounds.IsKey(courseId) ? await calls.RunAsync(_ => grains.GetGrain<ICourseGrain>(courseId).GetAsync()) : null;
         return course is not null && (course.User == caller.UserId() || caller.IsAdmin())
             ? TypedResults.Ok(course)
@@ -185,7 +184,7 @@ internal static class CoursesApi
     /// <summary>The saga's status when it exists and the caller owns it or is an admin.</summary>
     private static async Task<SagaStatus?> OwnedAsync(string id, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
-        await AdmitLookupAsync(caller, grains, calls);
+        await Admission.AdmitAsync(caller, grains, calls);
         if (!IsSagaId(id))
         {
             return null; // not a saga id: no grain is activated for it
@@ -193,16 +192,6 @@ internal static class CoursesApi
 
         var status = await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).GetStatusAsync());
         return status is not null && (status.User == caller.UserId() || caller.IsAdmin()) ? status : null;
-    }
-
-    /// <summary>A lookup is a request like any other: it takes one of the caller's requests per minute, or is refused (429).</summary>
-    private static async Task AdmitLookupAsync(ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
-    {
-        var admitted = await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(caller.UserId()).AdmitFreeAsync());
-        if (!admitted.Granted)
-        {
-            throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);
-        }
     }
 
     private static ProblemHttpResult NotFound(string id) =>

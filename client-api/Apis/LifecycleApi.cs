@@ -175,6 +175,7 @@ internal static class LifecycleApi
 
     private static async Task<IResult> FeedbackAsync(FeedbackBody body, ClaimsPrincipal caller, ModelCatalog catalog, IGrainFactory grains, ClusterCalls calls)
     {
+        await Admission.AdmitAsync(caller, grains, calls); // counted like any request, found or not
         if (body.Model is null)
         {
             throw AiFleetException.Invalid("'model' is required", "model");

@@ -7,6 +7,7 @@ using Orleans.AiFleet.ClientApi.Cluster;
 using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Hosting;
 using Orleans.AiFleet.ClientApi.Inference;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
 
 namespace Orleans.AiFleet.ClientApi.Apis;
 
@@ -14,10 +15,13 @@ namespace Orleans.AiFleet.ClientApi.Apis;
 /// Real-time predictions over one WebSocket (<c>GET /v2/ws</c>): many KServe infer requests per connection, each a
 /// text message <c>{"id", "model", "version"?, "inputs", "outputs"?}</c>, answered as they finish (in any order) with
 /// the KServe response and the same <c>id</c>, or <c>{"id", "error", "code"}</c>. The key is checked at the upgrade
-/// (a Bearer header, or a browser's signed-in session cookie). At most <see cref="MaxInFlight"/> requests run per
-/// connection: past that the server stops reading, so a fast sender is held back by TCP. A message is at most
-/// <see cref="MaxMessageBytes"/>; a bigger one closes the connection (1009). On shutdown the requests in flight are
-/// answered, then the connection closes with 1001.
+/// (a Bearer header, or a browser's signed-in session cookie from this site's own origin) and again every
+/// <see cref="AuthOptions.SocketRecheckSeconds"/>: a revoked key closes the connection with 1008. A user holds at most
+/// <see cref="MaxConnectionsPerUser"/> connections on one client-api (429 past that). At most <see cref="MaxInFlight"/>
+/// requests run per connection: past that the server stops reading, so a fast sender is held back by TCP. A message is
+/// at most <see cref="MaxMessageBytes"/>; a bigger one closes the connection (1009). Buffers are taken from a pool as
+/// messages arrive, so an idle connection holds a few kilobytes. On shutdown the requests in flight are answered, then
+/// the connection closes with 1001.
 /// </summary>
 internal static class RealtimeApi
 {
@@ -25,34 +29,70 @@ internal static class RealtimeApi
 
     public const int MaxMessageBytes = 1024 * 1024;
 
+    public const int MaxConnectionsPerUser = 16;
+
+    /// <summary>What an idle connection holds for its next message; it grows, from the pool, only as a message needs.</summary>
+    private const int FirstBufferBytes = 4096;
+
     public static IEndpointRouteBuilder MapRealtimeApi(this IEndpointRouteBuilder app)
     {
         app.MapGet("/v2/ws", ConnectAsync).RequireAuthorization(ApiServiceExtensions.BrowserOrBearerPolicy).WithTags("KServe v2 WebSocket");
         return app;
     }
 
-    private static async Task<IResult> ConnectAsync(HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, IHostApplicationLifetime lifetime)
+    private static async Task<IResult> ConnectAsync(
+        HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, IHostApplicationLifetime lifetime,
+        ApiKeyValidator validator, SocketConnections connections, Microsoft.Extensions.Options.IOptions<AuthOptions> auth)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
             return KServeErrors.Invalid("this route is a WebSocket: send an upgrade request");
         }
 
-        using var socket = await http.WebSockets.AcceptWebSocketAsync();
-        var connection = new Connection(socket, caller.UserId(), caller.UserTier(), catalog, calls);
-        await connection.RunAsync(http.RequestAborted, lifetime.ApplicationStopping);
+        // A session cookie rides along with any page's request: only this site's own pages may use it for a socket.
+        var bearer = http.Request.Headers.Authorization.ToString();
+        if (bearer.Length == 0 && http.Request.Headers.Origin is [{ } origin] && !SameOrigin(origin, http.Request))
+        {
+            throw AiFleetException.Forbidden("a signed-in session may open a WebSocket only from this site's own pages");
+        }
+
+        var keyHash = bearer.Length > 7 ? ApiKeyValidator.HashOf(bearer[7..].Trim()) : caller.FindFirst(ApiKeyValidator.KeyHashClaim)?.Value;
+        var user = caller.UserId();
+        if (!connections.TryOpen(user, MaxConnectionsPerUser))
+        {
+            throw AiFleetException.OverBudget(BudgetLimitCodes.MaxParallel, $"this user already holds {MaxConnectionsPerUser} WebSocket connections; close one first", TimeSpan.FromSeconds(1));
+        }
+
+        try
+        {
+            using var socket = await http.WebSockets.AcceptWebSocketAsync();
+            var stillValid = keyHash is null ? () => ValueTask.FromResult(false) : (Func<ValueTask<bool>>)(() => validator.IsActiveNowAsync(keyHash));
+            var connection = new Connection(socket, user, caller.UserTier(), catalog, calls, stillValid, TimeSpan.FromSeconds(auth.Value.SocketRecheckSeconds));
+            await connection.RunAsync(http.RequestAborted, lifetime.ApplicationStopping);
+        }
+        finally
+        {
+            connections.Close(user);
+        }
+
         return TypedResults.Empty;
     }
 
-    private sealed class Connection(WebSocket socket, string user, string? tier, ModelCatalog catalog, ClusterCalls calls)
+    private static bool SameOrigin(string origin, HttpRequest request) =>
+        Uri.TryCreate(origin, UriKind.Absolute, out var uri)
+        && string.Equals(uri.Authority, request.Host.Value, StringComparison.OrdinalIgnoreCase);
+
+    private sealed class Connection(
+        WebSocket socket, string user, string? tier, ModelCatalog catalog, ClusterCalls calls, Func<ValueTask<bool>> stillValid, TimeSpan recheckEvery)
     {
         private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
         private readonly SemaphoreSlim _send = new(1, 1);
+        private byte[] _buffer = ArrayPool<byte>.Shared.Rent(FirstBufferBytes);
 
         public async Task RunAsync(CancellationToken aborted, CancellationToken stopping)
         {
             using var reading = CancellationTokenSource.CreateLinkedTokenSource(aborted, stopping);
-            var buffer = new byte[MaxMessageBytes];
+            var watching = WatchKeyAsync(reading);
             try
             {
                 while (socket.State == WebSocketState.Open)
@@ -62,7 +102,7 @@ internal static class RealtimeApi
                     WebSocketMessageType type;
                     try
                     {
-                        (length, type) = await ReceiveAsync(buffer, reading.Token);
+                        (length, type) = await ReceiveAsync(reading.Token);
                     }
                     catch
                     {
@@ -83,16 +123,29 @@ internal static class RealtimeApi
                         return;
                     }
 
-                    _ = AnswerAsync(buffer.AsSpan(0, length).ToArray(), aborted);
+                    _ = AnswerAsync(_buffer.AsSpan(0, length).ToArray(), aborted);
+                    if (_buffer.Length > FirstBufferBytes)
+                    {
+                        // A big message came and went: what stays with the idle connection is small again.
+                        ArrayPool<byte>.Shared.Return(_buffer);
+                        _buffer = ArrayPool<byte>.Shared.Rent(FirstBufferBytes);
+                    }
                 }
             }
             catch (OperationCanceledException)
             {
-                // The client went away, or the server is stopping: answer what runs, then close.
+                // The client went away, the server is stopping or the key was revoked: answer what runs, then close.
             }
             catch (WebSocketException)
             {
                 return; // the connection broke
+            }
+            finally
+            {
+                ArrayPool<byte>.Shared.Return(_buffer);
+                _buffer = [];
+                await reading.CancelAsync();
+                await watching;
             }
 
             for (var i = 0; i < MaxInFlight; i++)
@@ -102,24 +155,79 @@ internal static class RealtimeApi
 
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
             {
-                var status = stopping.IsCancellationRequested ? WebSocketCloseStatus.EndpointUnavailable : WebSocketCloseStatus.NormalClosure;
-                await socket.CloseAsync(status, stopping.IsCancellationRequested ? "the server is stopping" : "", CancellationToken.None)
+                var (status, reason) = stopping.IsCancellationRequested ? (WebSocketCloseStatus.EndpointUnavailable, "the server is stopping")
+                    : (WebSocketCloseStatus.NormalClosure, "");
+                await socket.CloseAsync(status, reason, CancellationToken.None)
                     .WaitAsync(TimeSpan.FromSeconds(5)).ContinueWith(static _ => { }, TaskScheduler.Default);
             }
         }
 
-        /// <summary>One whole message; length -1 when it is bigger than the buffer.</summary>
-        private async Task<(int Length, WebSocketMessageType Type)> ReceiveAsync(byte[] buffer, CancellationToken cancellationToken)
+        /// <summary>Asks whether the key is still active every <c>recheckEvery</c>; a revoked key stops the reading.</summary>
+        private async Task WatchKeyAsync(CancellationTokenSource reading)
+        {
+            using var timer = new PeriodicTimer(recheckEvery);
+            try
+            {
+                while (await timer.WaitForNextTickAsync(reading.Token))
+                {
+                    bool valid;
+                    try
+                    {
+                        valid = await stillValid();
+                    }
+                    catch (Exception e) when (e is not OperationCanceledException)
+                    {
+                        continue; // the cluster could not say: asked again next tick, the connection goes on meanwhile
+                    }
+
+                    if (!valid)
+                    {
+                        // Closed from here, not by cancelling the pending read (that would abort the connection with
+                        // no close frame): the client answers the close, the read loop sees it and ends.
+                        await _send.WaitAsync(reading.Token);
+                        try
+                        {
+                            await socket.CloseOutputAsync(WebSocketCloseStatus.PolicyViolation, "the key was revoked", reading.Token);
+                        }
+                        finally
+                        {
+                            _send.Release();
+                        }
+
+                        await Task.Delay(TimeSpan.FromSeconds(5), reading.Token);
+                        await reading.CancelAsync(); // a client that never answered the close is cut off
+                        return;
+                    }
+                }
+            }
+            catch (OperationCanceledException)
+            {
+                // The connection ended first.
+            }
+        }
+
+        /// <summary>One whole message into <see cref="_buffer"/>, grown from the pool as it needs; length -1 past the bound.</summary>
+        private async Task<(int Length, WebSocketMessageType Type)> ReceiveAsync(CancellationToken cancellationToken)
         {
             var length = 0;
             while (true)
             {
-                if (length == buffer.Length)
+                var room = Math.Min(_buffer.Length, MaxMessageBytes) - length;
+                if (room == 0)
                 {
-                    return (-1, WebSocketMessageType.Text);
+                    if (length >= MaxMessageBytes)
+                    {
+                        return (-1, WebSocketMessageType.Text);
+                    }
+
+                    var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(_buffer.Length * 2, MaxMessageBytes));
+                    _buffer.AsSpan(0, length).CopyTo(bigger);
+                    ArrayPool<byte>.Shared.Return(_buffer);
+                    _buffer = bigger;
+                    continue;
                 }
 
-                var part = await socket.ReceiveAsync(buffer.AsMemory(length), cancellationToken);
+                var part = await socket.ReceiveAsync(_buffer.AsMemory(length, room), cancellationToken);
                 if (part.MessageType == WebSocketMessageType.Close)
                 {
                     return (0, WebSocketMessageType.Close);

@@ -31,13 +31,21 @@ internal static class SignInApi
             StatusCodes.Status200OK);
 
     private static async Task<IResult> SignInAsync(
-        HttpContext http, [FromForm] string? key, [FromForm] string? returnUrl, ApiKeyValidator validator, IAntiforgery antiforgery)
+        HttpContext http, [FromForm] string? key, [FromForm] string? returnUrl, ApiKeyValidator validator, IAntiforgery antiforgery, AuthFailureThrottle throttle)
     {
+        if (throttle.IsThrottled(http))
+        {
+            http.Response.Headers.RetryAfter = ((int)AuthFailureThrottle.RetryAfter.TotalSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
+            return Page(http, antiforgery, LocalOrDashboard(returnUrl), "Too many failed sign-ins from this address: try again in a minute.",
+                StatusCodes.Status429TooManyRequests);
+        }
+
         var principal = key is { Length: > 0 and <= InputBounds.MaxBearerLength }
             ? await validator.AuthenticateAsync(key.Trim(), CookieAuthenticationDefaults.AuthenticationScheme)
             : null;
         if (principal is null)
         {
+            throttle.Failed(http);
             return Page(http, antiforgery, LocalOrDashboard(returnUrl), "That key was not accepted: it is unknown or revoked.",
                 StatusCodes.Status401Unauthorized);
         }
@@ -56,9 +64,9 @@ internal static class SignInApi
         return TypedResults.LocalRedirect(Path);
     }
 
-    /// <summary>Only a path on this site: never an open redirect.</summary>
+    /// <summary>Only a path on this site, with no control characters (a tab or newline in it is refused): never an open redirect.</summary>
     private static string LocalOrDashboard(string? url) =>
-        url is { Length: > 1 and < 512 } && url[0] == '/' && url[1] is not ('/' or '\\') ? url : "/dashboard";
+        url is { Length: > 1 and < 512 } && url[0] == '/' && url[1] is not ('/' or '\\') && !url.Any(char.IsControl) ? url : "/dashboard";
 
     private static IResult Page(HttpContext http, IAntiforgery antiforgery, string returnUrl, string? error, int status)
     {

@@ -2,6 +2,7 @@ using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
+using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.GrainInterfaces.Auth;
 
 namespace Orleans.AiFleet.ClientApi.Auth;
@@ -15,7 +16,8 @@ internal sealed class ApiKeyAuthenticationHandler(
     IOptionsMonitor<AuthenticationSchemeOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    ApiKeyValidator validator) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
+    ApiKeyValidator validator,
+    AuthFailureThrottle throttle) : AuthenticationHandler<AuthenticationSchemeOptions>(options, logger, encoder)
 {
     public const string SchemeName = "ApiKey";
     public const string AdminPolicy = "admin";
@@ -39,15 +41,39 @@ internal sealed class ApiKeyAuthenticationHandler(
             return AuthenticateResult.Fail($"the API key is not valid (longer than {Apis.InputBounds.MaxBearerLength} characters)");
         }
 
-        var principal = await validator.AuthenticateAsync(header[7..].Trim(), SchemeName);
-        return principal is null
-            ? AuthenticateResult.Fail("the API key is not valid (unknown or revoked)")
-            : AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
+        var key = header[7..].Trim();
+        if (throttle.IsThrottled(Context))
+        {
+            // Past this address's failed attempts: only a key already known valid here passes; nothing is looked up.
+            if (validator.AuthenticateCached(key) is { } known)
+            {
+                return AuthenticateResult.Success(new AuthenticationTicket(known, SchemeName));
+            }
+
+            Context.Items[AuthFailureThrottle.ThrottledItem] = true;
+            return AuthenticateResult.Fail("too many failed API keys from this address: try again in a minute");
+        }
+
+        var principal = await validator.AuthenticateAsync(key, SchemeName);
+        if (principal is null)
+        {
+            throttle.Failed(Context);
+            return AuthenticateResult.Fail("the API key is not valid (unknown or revoked)");
+        }
+
+        return AuthenticateResult.Success(new AuthenticationTicket(principal, SchemeName));
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var failure = (await HandleAuthenticateOnceSafeAsync()).Failure?.Message;
+        if (Context.Items.ContainsKey(AuthFailureThrottle.ThrottledItem))
+        {
+            await FailureRenderer.WriteAsync(Context, AiFleetException.OverBudget(
+                GrainInterfaces.Budgets.BudgetLimitCodes.RequestsPerMinute, failure!, AuthFailureThrottle.RetryAfter));
+            return;
+        }
+
         await ApiErrors.UnauthorizedAsync(Context, failure ?? "an API key is required: send 'Authorization: Bearer <key>'");
     }
 

@@ -72,6 +72,17 @@ internal sealed partial class ApiKeyValidator
         return await AuthenticateAsync(key, hash, id, scheme);
     }
 
+    /// <summary>The principal for a key this client-api already holds as valid, without asking the cluster; else null.</summary>
+    public ClaimsPrincipal? AuthenticateCached(string key)
+    {
+        if (key.Length > Apis.InputBounds.MaxBearerLength)
+        {
+            return null;
+        }
+
+        return _cache.TryGetValue(HashOf(key), out var cached) && cached.Until > _time.GetTimestamp() ? cached.Principal : null;
+    }
+
     /// <summary>The hash id a key is known by (lowercase hex SHA-256), as kept in caches and session cookies.</summary>
     public static string HashOf(string key) => Convert.ToHexString(SHA256.HashData(Encoding.UTF8.GetBytes(key))).ToLowerInvariant();
 
@@ -86,6 +97,20 @@ internal sealed partial class ApiKeyValidator
         if (_cache.TryGetValue(hashId, out var cached) && cached.Until > _time.GetTimestamp())
         {
             return cached.Principal is not null;
+        }
+
+        return await IsActiveNowAsync(hashId);
+    }
+
+    /// <summary>
+    /// Whether the key (by hash) is active now, asked of the cluster rather than the cache: for long-lived connections,
+    /// which re-check every few seconds, so a revocation reaches them within that period.
+    /// </summary>
+    public async ValueTask<bool> IsActiveNowAsync(string hashId)
+    {
+        if (hashId == Convert.ToHexString(_adminHash).ToLowerInvariant())
+        {
+            return true;
         }
 
         var info = await _calls.RunAsync(_ => _grains.GetGrain<IApiKeyGrain>(hashId).GetAsync());

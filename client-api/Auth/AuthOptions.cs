@@ -17,6 +17,16 @@ public sealed class AuthOptions
 
     /// <summary>How long client-api trusts a key lookup; a revoked key stops working within this time.</summary>
     public int CacheSeconds { get; set; } = DefaultCacheSeconds;
+
+    public const int DefaultFailedAttemptsPerMinute = 30;
+
+    /// <summary>Failed keys and sign-ins one client address may make in a minute before it is answered 429.</summary>
+    public int FailedAttemptsPerMinute { get; set; } = DefaultFailedAttemptsPerMinute;
+
+    public const int DefaultSocketRecheckSeconds = 10;
+
+    /// <summary>How often an open WebSocket asks the cluster whether its key is still active (a revoked one closes it, 1008).</summary>
+    public int SocketRecheckSeconds { get; set; } = DefaultSocketRecheckSeconds;
 }
 
 /// <summary>
@@ -55,14 +65,23 @@ internal sealed class AuthOptionsValidator(IConfiguration? configuration = null)
             errors.Add($"{AuthOptions.SectionName}:CacheSeconds must be between 0 and 300");
         }
 
+        if (o.FailedAttemptsPerMinute < 1)
+        {
+            errors.Add($"{AuthOptions.SectionName}:FailedAttemptsPerMinute must be at least 1");
+        }
+
+        if (o.SocketRecheckSeconds is < 1 or > 60)
+        {
+            errors.Add($"{AuthOptions.SectionName}:SocketRecheckSeconds must be between 1 and 60");
+        }
+
         return errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 
     /// <summary>The first configured listening URL whose host is not loopback (<c>*</c>, <c>+</c>, 0.0.0.0, a name or address), or null.</summary>
     internal static string? BeyondLoopback(IConfiguration configuration)
     {
-        var urls = (configuration["urls"] ?? configuration["ASPNETCORE_URLS"] ?? "")
-            .Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+        var urls = Hosting.ListenUrls.Of(configuration)
             .Concat(configuration.GetSection("Kestrel:Endpoints").GetChildren().Select(e => e["Url"]).OfType<string>());
         foreach (var url in urls)
         {

@@ -8,6 +8,9 @@ internal enum ErrorProtocol
     ProblemDetails,
     KServe,
     OpenAi,
+
+    /// <summary>A gRPC call (content type <c>application/grpc</c>): a status in headers, never an HTTP error body.</summary>
+    Grpc,
 }
 
 /// <summary>Endpoint metadata naming the route group's <see cref="ErrorProtocol"/>.</summary>
@@ -25,6 +28,11 @@ internal static class ErrorProtocols
     /// <summary>The matched endpoint's protocol; for a request that matched none (an unknown route), its path decides.</summary>
     public static ErrorProtocol Of(HttpContext http)
     {
+        if (http.Request.ContentType is { } type && type.StartsWith("application/grpc", StringComparison.OrdinalIgnoreCase))
+        {
+            return ErrorProtocol.Grpc; // whatever the route: a gRPC client reads only gRPC statuses
+        }
+
         // The exception handler clears the endpoint before handlers run; its feature keeps the one that failed.
         var endpoint = http.GetEndpoint() ?? http.Features.Get<IExceptionHandlerFeature>()?.Endpoint;
         if (endpoint?.Metadata.GetMetadata<ErrorProtocolMetadata>() is { } declared)

@@ -39,6 +39,12 @@ internal static class FailureRenderer
         var code = failure?.Code ?? FailureCodes.Internal;
         var field = failure?.Field;
         var protocol = ErrorProtocols.Of(http);
+        if (protocol == ErrorProtocol.Grpc)
+        {
+            WriteGrpc(http, failure, message, code);
+            return;
+        }
+
         var body = protocol switch
         {
             ErrorProtocol.KServe => JsonSerializer.SerializeToUtf8Bytes(new KServeError(message), Json),
@@ -62,6 +68,39 @@ internal static class FailureRenderer
         http.Response.ContentType = protocol == ErrorProtocol.ProblemDetails ? "application/problem+json" : "application/json";
         http.Response.ContentLength = body.Length;
         await http.Response.Body.WriteAsync(body);
+    }
+
+    /// <summary>
+    /// A refusal made before a gRPC service runs (401, 403, 413, 429 from middleware): answered as gRPC itself answers,
+    /// HTTP 200 with only headers, <c>grpc-status</c> and a percent-encoded <c>grpc-message</c>, so generated clients
+    /// read a status instead of failing on an HTTP status they do not expect.
+    /// </summary>
+    private static void WriteGrpc(HttpContext http, AiFleetException? failure, string message, string code)
+    {
+        http.Response.Clear();
+        http.Response.StatusCode = StatusCodes.Status200OK;
+        http.Response.ContentType = "application/grpc";
+        var status = failure is null ? global::Grpc.Core.StatusCode.Internal : Grpc.GrpcFailures.CodeOf(failure.Kind);
+        http.Response.Headers["grpc-status"] = ((int)status).ToString(CultureInfo.InvariantCulture);
+        http.Response.Headers["grpc-message"] = PercentEncode(message);
+        http.Response.Headers["aifleet-code"] = code;
+        if (failure is { Kind: FailureKind.RateLimited or FailureKind.Unavailable })
+        {
+            var after = failure.RetryAfter ?? TimeSpan.FromSeconds(1);
+            http.Response.Headers["retry-after"] = Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture);
+        }
+    }
+
+    /// <summary>gRPC's encoding of a status message: printable ASCII but '%' as is, every other UTF-8 byte as %XX.</summary>
+    private static string PercentEncode(string message)
+    {
+        var text = new System.Text.StringBuilder(message.Length);
+        foreach (var b in System.Text.Encoding.UTF8.GetBytes(message))
+        {
+            text.Append(b is >= 0x20 and <= 0x7E and not (byte)'%' ? (char)b : $"%{b:X2}");
+        }
+
+        return text.ToString();
     }
 
     private static string OpenAiType(AiFleetException? failure) => failure switch

@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Orleans.AiFleet.ClientApi.Failures;
+using Orleans.AiFleet.ClientApi.Hosting;
 
 namespace Orleans.AiFleet.ClientApi.Grpc;
 
@@ -32,7 +33,7 @@ internal static class GrpcEndpoint
                 return;
             }
 
-            var urls = (configuration["urls"] ?? "http://localhost:5000").Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var urls = ListenUrls.Of(configuration);
             foreach (var url in urls)
             {
                 var address = BindingAddress.Parse(url);

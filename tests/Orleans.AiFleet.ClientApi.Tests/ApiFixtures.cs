@@ -84,10 +84,15 @@ public abstract class ApiFixtureBase : WebApplicationFactory<Program>, IAsyncLif
         builder.UseSetting("AiFleet:Models:Path", _repository);
         builder.UseSetting("AiFleet:Auth:AdminKey", TestKeys.Admin);
         builder.UseSetting("AiFleet:Auth:CacheSeconds", "0"); // revocation takes effect at once
+        builder.UseSetting("AiFleet:Auth:SocketRecheckSeconds", "1"); // so is a socket's, within a second
+        builder.UseSetting("AiFleet:Auth:FailedAttemptsPerMinute", FailedAttemptsPerMinute.ToString()); // every test calls from loopback
         builder.UseSetting("AiFleet:Embedded:SiloPort", TestHosts.FreePort().ToString());
         builder.UseSetting("AiFleet:Embedded:GatewayPort", TestHosts.FreePort().ToString());
         builder.ConfigureTestServices(ConfigureTestServices);
     }
+
+    /// <summary>High by default: the suites send many bad keys from one address on purpose.</summary>
+    protected virtual int FailedAttemptsPerMinute => 100_000;
 
     protected virtual void ConfigureTestServices(IServiceCollection services)
     {
