@@ -166,6 +166,8 @@ public static class AiFleetSiloBuilderExtensions
         silo.Services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(configuration));
         silo.Services.TryAddSingleton<ILedgerStore, RedisLedgerStore>();
         silo.Services.TryAddSingleton<ResponseCache, RedisResponseCache>();
+        var timeout = storeTimeout ?? AiFleetClusterOptions.DefaultStoreTimeout;
+        silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => ActivatorUtilities.CreateInstance<StoreWarmup>(sp, timeout));
         return silo;
     }
 
