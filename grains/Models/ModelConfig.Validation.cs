@@ -45,6 +45,11 @@ public sealed partial record ModelConfig
             errors.Add("maxBatchSize must be 0 (no batching) or more");
         }
 
+        if (MaxBatchElements is < 1)
+        {
+            errors.Add("maxBatchElements must be at least 1");
+        }
+
         if (MaxQueueDelayMs < 0)
         {
             errors.Add("maxQueueDelayMs must be 0 or more");

@@ -89,6 +89,13 @@ public sealed partial record ModelConfig
     public string Platform { get; init; } = DefaultPlatform;
     public string? DefaultVersion { get; init; }
     public int MaxBatchSize { get; init; } = 32;
+
+    /// <summary>
+    /// The most elements any one input may hold in one run (rows × sequence for token ids), so what one request or
+    /// one batch makes the runtime allocate stays within what the host can hold; null: bounded by rows and maxShape only.
+    /// A request over it is a 413; a batch stops filling before it.
+    /// </summary>
+    public long? MaxBatchElements { get; init; }
     public int MaxQueueDelayMs { get; init; } = 2;
     public int MaxQueueLength { get; init; } = 256;
     public int RequestTimeoutMs { get; init; } = 10_000;

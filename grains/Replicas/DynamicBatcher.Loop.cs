@@ -74,19 +74,21 @@ internal sealed partial class DynamicBatcher
     {
         var target = Math.Clamp(_lastBatchRows, 1, _maxBatchRows);
         var floor = batch[0].Lane.Priority;
+        var elements = batch[0].Request.Elements;
         while (true)
         {
             Drain();
             while (rows < _maxBatchRows && NextLane() is { } lane)
             {
                 var next = lane.Ready.Peek();
-                if (rows + next.Request.Rows > _maxBatchRows || lane.Priority < floor)
+                if (rows + next.Request.Rows > _maxBatchRows || elements + next.Request.Elements > _maxBatchElements || lane.Priority < floor)
                 {
                     return rows;
                 }
 
                 batch.Add(Take(lane));
                 rows += next.Request.Rows;
+                elements += next.Request.Elements;
             }
 
             if (rows >= target || rows >= _maxBatchRows)

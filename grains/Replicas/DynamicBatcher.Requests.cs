@@ -70,7 +70,7 @@ internal sealed partial class DynamicBatcher
             }
         }
 
-        public RunOptions Options { get; } = new();
+        public RunOptions Options { get; } = ModelSession.NewRunOptions();
 
         public bool Terminated { get; private set; }
 

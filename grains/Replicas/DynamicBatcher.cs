@@ -42,6 +42,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
     private int _sweeping;
     private int _lastBatchRows = 1;
     private double _virtualTime;
+    private readonly long _maxBatchElements;
     private long _completed;
     private long _batches;
     private long _terminatedRuns;
@@ -53,6 +54,7 @@ internal sealed partial class DynamicBatcher : IAsyncDisposable
         _metrics = metrics;
         _time = time;
         _maxBatchRows = session.Config.MaxBatchSize;
+        _maxBatchElements = session.Config.MaxBatchElements ?? long.MaxValue;
         _maxQueueDelay = TimeSpan.FromMilliseconds(session.Config.MaxQueueDelayMs);
         _lanes = CreateLanes(session.Config);
         _queue = Channel.CreateUnbounded<Pending>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = false });

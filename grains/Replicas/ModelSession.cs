@@ -65,8 +65,19 @@ internal sealed class ModelSession : IDisposable
             return _session.Run(options, _inputNames, inputs, outputNames);
         }
 
-        using var runOptions = new RunOptions();
+        using var runOptions = NewRunOptions();
         return _session.Run(runOptions, _inputNames, inputs, outputNames);
+    }
+
+    /// <summary>
+    /// Options for one run: the CPU arena gives back, at the end of the run, the memory the run grew it by. Without
+    /// this a burst of large requests left the arena at its peak for good (about 210 MB over 64 maximal chat-lm calls).
+    /// </summary>
+    public static RunOptions NewRunOptions()
+    {
+        var options = new RunOptions();
+        options.AddRunConfigEntry("memory.enable_memory_arena_shrinkage", "cpu:0");
+        return options;
     }
 
     public void Dispose()

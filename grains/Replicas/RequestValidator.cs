@@ -4,7 +4,11 @@ using Orleans.AiFleet.Grains.Models;
 namespace Orleans.AiFleet.Grains.Replicas;
 
 /// <summary>A request checked against its model: inputs in the graph's order, outputs resolved, rows counted.</summary>
-internal sealed record PreparedRequest(InferenceRequest Request, Tensor[] Inputs, string[] Outputs, int Rows);
+internal sealed record PreparedRequest(InferenceRequest Request, Tensor[] Inputs, string[] Outputs, int Rows)
+{
+    /// <summary>The most elements any one of its inputs holds: what it adds to a batch's element bound.</summary>
+    public long Elements { get; } = Inputs.Length == 0 ? 0 : Inputs.Max(t => t.Length);
+}
 
 /// <summary>
 /// The one check of a request against a model's signature, done on the replica so that every caller (HTTP,
@@ -65,6 +69,12 @@ internal static class RequestValidator
         if (config.MaxBatchSize > 0 && rows > config.MaxBatchSize)
         {
             throw Invalid($"the request has {rows} rows; model '{model}' takes at most {config.MaxBatchSize} (maxBatchSize)");
+        }
+
+        if (config.MaxBatchElements is { } most && Array.Find(inputs, t => t.Length > most) is { } big)
+        {
+            throw AiFleetException.TooLarge(
+                $"input '{big.Name}' holds {big.Length} elements (shape {FormatShape(big.Shape)}); model '{model}' takes at most {most} in one request (maxBatchElements: fewer rows or shorter rows)", big.Name);
         }
 
         return new PreparedRequest(request, inputs, ResolveOutputs(config, model, request.Outputs), config.MaxBatchSize > 0 ? (int)rows : 1);
