@@ -7,6 +7,16 @@ namespace Orleans.AiFleet.ClientApi.Tests;
 /// <summary>Builds KServe v2 bodies and reads answers, as a client of the protocol would.</summary>
 internal static class KServe
 {
+    /// <summary>A chat-lm body of <paramref name="rows"/> × <paramref name="sequence"/> token ids (and a zero state per row).</summary>
+    public static object ChatLmBody(int rows, int sequence) => new
+    {
+        inputs = new object[]
+        {
+            new { name = "input_ids", shape = new[] { rows, sequence }, datatype = "INT64", data = Enumerable.Repeat(5L, rows * sequence) },
+            new { name = "state", shape = new[] { rows, 256 }, datatype = "FP32", data = new float[rows * 256] },
+        },
+    };
+
     public static JsonObject DigitsBody(int first, int rows = 1, params string[] outputs)
     {
         var data = new JsonArray();

@@ -39,16 +39,6 @@ public sealed class MoneyTests(ApiFixture fixture)
         Assert.Equal("budget_exceeded", error.GetProperty("code").GetString());
     }
 
-    /// <summary>chat-lm is priced per 1k tokens: over KServe its tokens are input_ids' elements, rows × sequence.</summary>
-    private static object ChatLmTensors(int rows, int sequence) => new
-    {
-        inputs = new object[]
-        {
-            new { name = "input_ids", shape = new[] { rows, sequence }, datatype = "INT64", data = Enumerable.Repeat(5L, rows * sequence) },
-            new { name = "state", shape = new[] { rows, 256 }, datatype = "FP32", data = new float[rows * 256] },
-        },
-    };
-
     [Fact]
     public async Task ChatLmOverKServe_IsChargedItsTokens_AndASpentCapRefusesIt()
     {
@@ -59,7 +49,7 @@ public sealed class MoneyTests(ApiFixture fixture)
         var codes = new List<HttpStatusCode>();
         for (var i = 0; i < 4; i++)
         {
-            using var response = await http.PostAsJsonAsync("/v2/models/chat-lm/infer", ChatLmTensors(2, 5));
+            using var response = await http.PostAsJsonAsync("/v2/models/chat-lm/infer", KServe.ChatLmBody(2, 5));
             codes.Add(response.StatusCode);
         }
 

@@ -13,25 +13,16 @@ public sealed class NativeMemoryFloodTests(ApiFixture fixture, Xunit.Abstraction
 {
     private const long BoundBytes = 100L << 20;
 
-    private static object ChatLm(int rows, int sequence) => new
-    {
-        inputs = new object[]
-        {
-            new { name = "input_ids", shape = new[] { rows, sequence }, datatype = "INT64", data = Enumerable.Repeat(7L, rows * sequence) },
-            new { name = "state", shape = new[] { rows, 256 }, datatype = "FP32", data = new float[rows * 256] },
-        },
-    };
-
     [Fact]
     public async Task AnOverLargeRequest_Is413_AndAFloodOfMaximalOnes_LeavesResidentMemoryWithin100MB()
     {
-        using var tooLarge = await fixture.Http.PostAsJsonAsync("/v2/models/chat-lm/infer", ChatLm(64, 2048));
+        using var tooLarge = await fixture.Http.PostAsJsonAsync("/v2/models/chat-lm/infer", KServe.ChatLmBody(64, 2048));
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, tooLarge.StatusCode);
         Assert.Contains("maxBatchElements", await tooLarge.Content.ReadAsStringAsync(), StringComparison.Ordinal);
 
-        await FloodAsync(ChatLm(1, 16), 16); // warm with small requests: the code paths, not the memory
+        await FloodAsync(KServe.ChatLmBody(1, 16), 16); // warm with small requests: the code paths, not the memory
         var before = Resident();
-        var maximal = ChatLm(8, 2048); // 16,384 tokens: chat-lm's maxBatchElements
+        var maximal = KServe.ChatLmBody(8, 2048); // 16,384 tokens: chat-lm's maxBatchElements
 
         await FloodAsync(maximal, 64);
         var peak = Resident();
