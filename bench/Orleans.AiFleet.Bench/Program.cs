@@ -23,10 +23,11 @@ if (args.Length >= 4 && args[0] == "ttft")
     return 0;
 }
 
-if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing" or "sagas" or "lifecycle")
+if (args.Length >= 1 && args[0] is "cluster" or "budget" or "routing" or "sagas" or "lifecycle" or "sockets")
 {
     var clusterReport = args[0] switch
     {
+        "sockets" => await SocketBench.RunAsync(args),
         "cluster" => await ClusterBench.RunAsync(args),
         "budget" => await BudgetBench.RunAsync(args),
         "sagas" => await SagaBench.RunAsync(args),
@@ -82,7 +83,7 @@ Task<Dictionary<(string, string, int), LoadGenerator.Result>> MeasureFleetAsync(
     return MeasureServerAsync(name,
         Processes.Start("dotnet", $"\"{clientApi}\"", new()
         {
-            ["Urls"] = $"http://127.0.0.1:{port}",
+            ["ASPNETCORE_URLS"] = $"http://127.0.0.1:{port}",
             ["AiFleet__Grpc__Port"] = grpcPort.ToString(CultureInfo.InvariantCulture),
             ["AiFleet__Models__Path"] = repo,
             ["AiFleet__Embedded__SiloPort"] = Processes.FreePort().ToString(CultureInfo.InvariantCulture),
