@@ -63,6 +63,9 @@ public sealed class AiFleetClusterOptions
     /// </summary>
     public bool? Gpu { get; set; }
 
+    /// <summary>Mutual TLS on the silo and gateway ports (<see cref="ClusterTlsOptions"/>).</summary>
+    public ClusterTlsOptions Tls { get; set; } = new();
+
     public bool IsConfigured => !string.IsNullOrWhiteSpace(Postgres);
 }
 
@@ -102,9 +105,19 @@ internal sealed class AiFleetClusterOptionsValidator : IValidateOptions<AiFleetC
             errors.Add($"{at}:StoreTimeout must be from 100 ms to 1 min (was {o.StoreTimeout})");
         }
 
-        if (!IPAddress.TryParse(o.AdvertisedAddress, out _))
+        if (!IPAddress.TryParse(o.AdvertisedAddress, out var advertised))
         {
             errors.Add($"{at}:AdvertisedAddress '{o.AdvertisedAddress}' is not an IP address");
+        }
+        else if (ClusterTlsOptionsValidator.RequireTlsOffLoopback(o.Tls, advertised) is { } missingTls)
+        {
+            errors.Add(missingTls);
+        }
+
+        var tls = new ClusterTlsOptionsValidator().Validate(null, o.Tls);
+        if (tls.Failed)
+        {
+            errors.AddRange(tls.Failures);
         }
 
         return errors.Count > 0 ? ValidateOptionsResult.Fail(errors) : ValidateOptionsResult.Success;

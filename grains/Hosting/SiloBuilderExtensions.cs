@@ -109,8 +109,9 @@ public static class AiFleetSiloBuilderExtensions
 
     /// <summary>
     /// Cluster mode: membership in PostgreSQL through Orleans' ADO.NET clustering running this project's query texts
-    /// (db/), on the endpoints the options name. The options are validated here, before anything starts, so a bad
-    /// setting stops the silo with a message naming it.
+    /// (db/), listening on the advertised address only, with mutual TLS on the silo and gateway ports when a
+    /// certificate is configured (<see cref="ClusterTlsOptions"/>). The options are validated here, before anything
+    /// starts, so a bad setting (a reachable silo without a certificate, say) stops the silo with a message naming it.
     /// </summary>
     public static ISiloBuilder UseAiFleetCluster(this ISiloBuilder silo, AiFleetClusterOptions options)
     {
@@ -126,7 +127,20 @@ public static class AiFleetSiloBuilderExtensions
             o.ClusterId = options.ClusterId;
             o.ServiceId = options.ServiceId;
         });
-        silo.ConfigureEndpoints(IPAddress.Parse(options.AdvertisedAddress), options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: true);
+        var advertised = IPAddress.Parse(options.AdvertisedAddress);
+        silo.ConfigureEndpoints(advertised, options.SiloPort, options.GatewayPort, listenOnAnyHostAddress: false);
+        silo.Configure<EndpointOptions>(o =>
+        {
+            // Listen on the advertised address only. Said outright: Kubernetes hosting fills listening endpoints left
+            // unset with 0.0.0.0 (every interface of the pod).
+            o.SiloListeningEndpoint = new IPEndPoint(advertised, options.SiloPort);
+            o.GatewayListeningEndpoint = new IPEndPoint(advertised, options.GatewayPort);
+        });
+        if (options.Tls.IsConfigured)
+        {
+            ClusterTls.Load(options.Tls).Secure(silo);
+        }
+
         silo.UseAdoNetClustering(o =>
         {
             o.Invariant = PostgresInvariant;

@@ -37,11 +37,11 @@ internal static class TestHosts
     /// <summary>
     /// A started silo host in cluster mode, joined through PostgreSQL membership: on the shipped models unless a
     /// repository is given, with state in Redis when a Redis address is given (else in memory), on a manual clock
-    /// when one is given.
+    /// when one is given, with mutual TLS when TLS settings are given.
     /// </summary>
     public static async Task<IHost> StartClusterSiloAsync(
         string postgres, string clusterId, int siloPort, int gatewayPort,
-        string? redis = null, TimeProvider? clock = null, string? repository = null)
+        string? redis = null, TimeProvider? clock = null, string? repository = null, ClusterTlsOptions? tls = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
@@ -60,6 +60,7 @@ internal static class TestHosts
                 SiloPort = siloPort,
                 GatewayPort = gatewayPort,
                 Redis = redis,
+                Tls = tls ?? new(),
             });
 
             silo.Services.Configure<ModelRepositoryOptions>(o => o.Path = repository ?? TestRepository.Shipped);

@@ -15,7 +15,7 @@ public sealed partial class KubernetesManifestTests
 {
     private const string NameLabel = "app.kubernetes.io/name";
 
-    private static readonly Lazy<IReadOnlyList<object>> Objects = new(Render);
+    internal static readonly Lazy<IReadOnlyList<object>> Objects = new(Render);
 
     [Fact]
     public void Kustomize_RendersEveryObjectOfTheDeployment_StrictlyParsed()
@@ -159,7 +159,7 @@ public sealed partial class KubernetesManifestTests
         }
     }
 
-    private static V1Deployment Deployment(string name) => Objects.Value.OfType<V1Deployment>().Single(d => d.Metadata.Name == name);
+    internal static V1Deployment Deployment(string name) => Objects.Value.OfType<V1Deployment>().Single(d => d.Metadata.Name == name);
 
     /// <summary>Every pod template (Deployments, StatefulSets, Jobs), with the StatefulSets' volume claim names.</summary>
     private static IEnumerable<(string Name, V1PodTemplateSpec Template, IReadOnlyCollection<string> Claims)> Pods()
@@ -219,7 +219,7 @@ public sealed partial class KubernetesManifestTests
         return (selector.MatchLabels ?? new Dictionary<string, string>()).All(l => labels.TryGetValue(l.Key, out var v) && v == l.Value);
     }
 
-    private static string RepositoryRoot => Path.GetDirectoryName(TestRepository.Shipped)!;
+    internal static string RepositoryRoot => Path.GetDirectoryName(TestRepository.Shipped)!;
 
     private static IReadOnlyList<object> Render()
     {
