@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Net.Http.Json;
 using System.Net.WebSockets;
 using System.Text;
 using System.Text.Json.Nodes;
@@ -44,7 +43,7 @@ internal static class SocketBench
                 }
             }
 
-            var report = new StringBuilder(CultureInfo.InvariantCulture, $"### Re-checking keys on WebSockets: {Sockets} sockets of one user key, KServe digits, {windows} alternating windows of {seconds} s\n\n");
+            var report = new StringBuilder().Append(CultureInfo.InvariantCulture, $"### Re-checking keys on WebSockets: {Sockets} sockets of one user key, KServe digits, {windows} alternating windows of {seconds} s\n\n");
             report.Append("| key re-check | req/s per window | mean req/s |\n|---|---|---:|\n");
             for (var i = 0; i < servers.Length; i++)
             {
@@ -87,7 +86,7 @@ internal static class SocketBench
         return created!["key"]!.GetValue<string>();
     }
 
-    /// <summary>Answers per second over <paramref name="sockets"/>, each sending its next request when the last is answered.</summary>
+    /// <summary>Answers per second over <see cref="Sockets"/> sockets, each sending its next request when the last is answered.</summary>
     private static async Task<double> MeasureAsync(Uri server, string key, TimeSpan duration)
     {
         var message = Encoding.UTF8.GetBytes(new JsonObject
