@@ -133,7 +133,8 @@ internal sealed partial class ModelExperimentsGrain(
 
         var experiment = Current is { State: ExperimentStates.Running } current && IsArm(current, record.Version) ? current : null;
         var (correct, counted, notCounted) = FeedbackCounting.Count(
-            record, feedback, Of(_liveLabels, record.Version), experiment is null ? null : Of(experiment.Labels, record.Version));
+            record, feedback, Of(_liveLabels, record.Version), experiment is null ? null : Of(experiment.Labels, record.Version),
+            experiment is null ? 0 : FeedbackCounting.UserCap(experiment.Spec.MinLabels, Options.MaxUserLabelShare));
         PublishGauges();
         return new FeedbackResult(_model, record.Version, rows, correct, experiment?.Id, counted, notCounted);
     }

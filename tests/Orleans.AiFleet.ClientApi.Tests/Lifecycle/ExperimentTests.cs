@@ -136,6 +136,8 @@ public sealed class ExperimentTests(LifecycleFixture fixture)
             Assert.Equal(60, TrafficPolicyTests.Version(live, version).GetProperty("requests").GetInt64());
             Assert.Equal(60, TrafficPolicyTests.Version(live, version).GetProperty("labelled").GetInt64());
         }
+
+        Assert.Equal(ExperimentStates.RolledBack, (await ActAsync(id, "rollback")).GetProperty("state").GetString()); // the console's test expects none running
     }
 
     [Fact]
