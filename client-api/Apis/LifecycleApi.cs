@@ -207,7 +207,11 @@ internal static class LifecycleApi
 
         var feedback = new Feedback(caller.UserId(), id, labels, scores);
         var result = await calls.RunAsync(_ => grains.GetGrain<IModelExperimentsGrain>(body.Model).FeedbackAsync(feedback));
-        return TypedResults.Ok(new { model = result.Model, version = result.Version, rows = result.Rows, correct = result.Correct });
+        return TypedResults.Ok(new
+        {
+            model = result.Model, version = result.Version, rows = result.Rows, correct = result.Correct,
+            experiment = result.Experiment, countedInExperiment = result.CountedInExperiment, notCountedBecause = result.NotCountedBecause,
+        });
     }
 
     private static IModelExperimentsGrain Experiments(IGrainFactory grains, string id)

@@ -63,6 +63,9 @@ public sealed record ExperimentDecision(
 /// One version's figures in an experiment (since it started) or live (since the grain activated): requests users got
 /// from it, requests mirrored to it as a shadow, errors of both and their rate over both, latency quantiles over
 /// both, accuracy from feedback with its Wilson interval, mean absolute error of scores, shadow agreement, and drift.
+/// In an experiment only requests the traffic policy routed count (not those that named their version), each user's
+/// feedback counts up to a cap: <see cref="Labellers"/> is how many users' feedback counts in the arm and
+/// <see cref="LabelsOverCap"/> the rows left out by the cap (both null in the live view, which counts everything).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ArmView")]
 public sealed record ArmView(
@@ -82,7 +85,9 @@ public sealed record ArmView(
     [property: Id(13)] long Mirrored,
     [property: Id(14)] double? Agreement,
     [property: Id(15)] double? Psi,
-    [property: Id(16)] bool Drifting);
+    [property: Id(16)] bool Drifting,
+    [property: Id(17)] int? Labellers = null,
+    [property: Id(18)] long? LabelsOverCap = null);
 
 /// <summary>An experiment as the report shows it.</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ExperimentView")]

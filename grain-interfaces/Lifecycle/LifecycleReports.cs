@@ -54,7 +54,8 @@ public sealed class VersionCounts
 
 /// <summary>
 /// An answer a user got, remembered for feedback: per row, the predicted class (the arg-max of the model's first
-/// output) and the first output's first value (a score, for models that return one number).
+/// output) and the first output's first value (a score, for models that return one number). <see cref="Pinned"/>: the
+/// request named its version, so the traffic policy did not route it (feedback on it never counts in an experiment).
 /// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.PredictionRecord")]
 public sealed record PredictionRecord(
@@ -62,7 +63,8 @@ public sealed record PredictionRecord(
     [property: Id(1)] string RequestId,
     [property: Id(2)] string Version,
     [property: Id(3)] int[] Labels,
-    [property: Id(4)] float[] Scores);
+    [property: Id(4)] float[] Scores,
+    [property: Id(5)] bool Pinned = false);
 
 /// <summary>
 /// Sampled live inputs of one version on one silo, binned on the edges of the version's reference profile: counts
@@ -73,13 +75,18 @@ public sealed record InputCounts(
     [property: Id(0)] string Version,
     [property: Id(1)] long[][] Counts);
 
-/// <summary>One silo's report on one model: per-version counts, answers to remember, sampled inputs.</summary>
+/// <summary>
+/// One silo's report on one model: per-version counts of the requests the traffic policy routed (<see cref="Versions"/>)
+/// and of those that named their version (<see cref="Pinned"/>: they count for the version, never in an experiment's
+/// arms; null from a silo of an earlier release), answers to remember, sampled inputs.
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.LifecycleReport")]
 public sealed record LifecycleReport(
     [property: Id(0)] string Silo,
     [property: Id(1)] IReadOnlyList<VersionCounts> Versions,
     [property: Id(2)] IReadOnlyList<PredictionRecord> Predictions,
-    [property: Id(3)] IReadOnlyList<InputCounts> Inputs);
+    [property: Id(3)] IReadOnlyList<InputCounts> Inputs,
+    [property: Id(4)] IReadOnlyList<VersionCounts>? Pinned = null);
 
 /// <summary>The truth about one earlier answer: a class per row (<see cref="Labels"/>) or a number per row (<see cref="Scores"/>).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.Feedback")]
@@ -89,10 +96,27 @@ public sealed record Feedback(
     [property: Id(2)] int[]? Labels,
     [property: Id(3)] double[]? Scores);
 
-/// <summary>What feedback was matched to: the version that answered, rows judged, and how many it got right.</summary>
+/// <summary>
+/// What feedback was matched to: the version that answered, rows judged, and how many it got right (all of them count
+/// for the version). When that version is an arm of the model's running experiment: the experiment, the rows counted in
+/// its arm, and why the others were not (<see cref="FeedbackExclusions"/>; null when all were).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.FeedbackResult")]
 public sealed record FeedbackResult(
     [property: Id(0)] string Model,
     [property: Id(1)] string Version,
     [property: Id(2)] int Rows,
-    [property: Id(3)] int Correct);
+    [property: Id(3)] int Correct,
+    [property: Id(4)] string? Experiment = null,
+    [property: Id(5)] int CountedInExperiment = 0,
+    [property: Id(6)] string? NotCountedBecause = null);
+
+/// <summary>Why feedback rows do not count in an experiment's arm, though they count for the version.</summary>
+public static class FeedbackExclusions
+{
+    /// <summary>The request named its version: the traffic policy did not route it, so it is no sample of the arm.</summary>
+    public const string Pinned = "pinned";
+
+    /// <summary>The user's rows in this arm reached the per-user cap (<c>AiFleet:Lifecycle:MaxUserLabelShare</c> of <c>minLabels</c>).</summary>
+    public const string UserCap = "user-cap";
+}

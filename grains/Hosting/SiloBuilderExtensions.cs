@@ -55,7 +55,8 @@ public static class AiFleetSiloBuilderExtensions
         services.TryAddSingleton<DriftProfiles>();
         services.TryAddSingleton<LifecycleReporter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, LifecycleReporter>(sp => sp.GetRequiredService<LifecycleReporter>()));
-        services.AddOptions<LifecycleOptions>().BindConfiguration(LifecycleOptions.SectionName);
+        services.AddOptions<LifecycleOptions>().BindConfiguration(LifecycleOptions.SectionName).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<LifecycleOptions>, LifecycleOptionsValidator>());
         services.AddOptions<BudgetOptions>().BindConfiguration(BudgetOptions.SectionName);
         services.AddOptions<ResponseCacheOptions>().BindConfiguration(ResponseCacheOptions.SectionName);
         services.AddOptions<FleetOptions>().BindConfiguration(FleetOptions.SectionName);

@@ -62,7 +62,11 @@ public sealed class Experiment
     public double SharePercent => State == ExperimentStates.Promoted ? 100 : State == ExperimentStates.RolledBack ? 0 : Spec.Steps[Step];
 }
 
-/// <summary>Feedback on one version: rows labelled and right, and for scores, rows scored and their summed absolute error.</summary>
+/// <summary>
+/// Feedback on one version: rows labelled and right, and for scores, rows scored and their summed absolute error. In
+/// an experiment's arm also the rows counted per user and the rows left out by the per-user cap (the live figures
+/// leave both empty). Users are the owners of admin-issued keys, so the map grows with the user base, not with traffic.
+/// </summary>
 [GenerateSerializer, Alias("aifleet.LabelCounts")]
 public sealed class LabelCounts
 {
@@ -77,4 +81,12 @@ public sealed class LabelCounts
 
     [Id(3)]
     public double AbsoluteError { get; set; }
+
+    /// <summary>Rows (labelled or scored) counted per user.</summary>
+    [Id(4)]
+    public Dictionary<string, long> ByUser { get; set; } = new(StringComparer.Ordinal);
+
+    /// <summary>Rows not counted because their user had reached the cap.</summary>
+    [Id(5)]
+    public long OverCap { get; set; }
 }

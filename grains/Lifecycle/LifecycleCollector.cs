@@ -6,7 +6,9 @@ namespace Orleans.AiFleet.Grains.Lifecycle;
 
 /// <summary>
 /// This silo's tally of what each model version did for users since the last report: requests, errors and
-/// latency; mirrored (shadow) requests and whether they agreed; the answers to remember for feedback; sampled inputs.
+/// latency, apart for requests that named their version (pinned: the traffic policy did not route them, so they are no
+/// sample of an experiment's arm); mirrored (shadow) requests and whether they agreed; the answers to remember for
+/// feedback; sampled inputs.
 /// Routers and replicas add to it under a short lock per model; <see cref="LifecycleReporter"/> drains it every
 /// <see cref="LifecycleOptions.ReportEvery"/> into one message per model. Off the request's path: nothing here waits.
 /// </summary>
@@ -22,12 +24,13 @@ internal sealed class LifecycleCollector
 
     private long _dropped;
 
-    public void Served(string model, string version, bool failed, double milliseconds)
+    /// <summary>A user's request; <paramref name="pinned"/> when it named its version.</summary>
+    public void Served(string model, string version, bool pinned, bool failed, double milliseconds)
     {
         var pending = Of(model);
         lock (pending)
         {
-            var counts = pending.Counts(version);
+            var counts = pinned ? Pending.Counts(pending.Pinned, version) : Pending.Counts(pending.Versions, version);
             counts.Requests++;
             counts.Errors += failed ? 1 : 0;
             counts.Latency.Add(milliseconds);
@@ -40,7 +43,7 @@ internal sealed class LifecycleCollector
         var pending = Of(model);
         lock (pending)
         {
-            var counts = pending.Counts(version);
+            var counts = Pending.Counts(pending.Versions, version);
             counts.Mirrored++;
             counts.MirrorErrors += failed ? 1 : 0;
             counts.Latency.Add(milliseconds);
@@ -50,7 +53,7 @@ internal sealed class LifecycleCollector
     }
 
     /// <summary>Remembers a user's answer (its predicted class and score per row) for feedback.</summary>
-    public void Answered(string model, string user, string requestId, string version, IReadOnlyList<Tensor> outputs)
+    public void Answered(string model, string user, string requestId, string version, bool pinned, IReadOnlyList<Tensor> outputs)
     {
         var (labels, scores) = Predictions.Of(outputs);
         var pending = Of(model);
@@ -62,7 +65,7 @@ internal sealed class LifecycleCollector
                 return;
             }
 
-            pending.Predictions.Add(new PredictionRecord(user, requestId, version, labels, scores));
+            pending.Predictions.Add(new PredictionRecord(user, requestId, version, labels, scores, pinned));
         }
     }
 
@@ -105,8 +108,10 @@ internal sealed class LifecycleCollector
                     silo,
                     pending.Versions.Values.ToArray(),
                     pending.Predictions.ToArray(),
-                    pending.Inputs.Select(i => new InputCounts(i.Key, i.Value)).ToArray());
+                    pending.Inputs.Select(i => new InputCounts(i.Key, i.Value)).ToArray(),
+                    pending.Pinned.Values.ToArray());
                 pending.Versions.Clear();
+                pending.Pinned.Clear();
                 pending.Predictions.Clear();
                 pending.Inputs.Clear();
             }
@@ -119,19 +124,23 @@ internal sealed class LifecycleCollector
 
     private sealed class Pending
     {
+        /// <summary>Requests the traffic policy routed, and mirrored ones.</summary>
         public Dictionary<string, VersionCounts> Versions { get; } = new(StringComparer.Ordinal);
+
+        /// <summary>Requests that named their version.</summary>
+        public Dictionary<string, VersionCounts> Pinned { get; } = new(StringComparer.Ordinal);
 
         public List<PredictionRecord> Predictions { get; } = [];
 
         public Dictionary<string, long[][]> Inputs { get; } = new(StringComparer.Ordinal);
 
-        public bool IsEmpty => Versions.Count == 0 && Predictions.Count == 0 && Inputs.Count == 0;
+        public bool IsEmpty => Versions.Count == 0 && Pinned.Count == 0 && Predictions.Count == 0 && Inputs.Count == 0;
 
-        public VersionCounts Counts(string version)
+        public static VersionCounts Counts(Dictionary<string, VersionCounts> versions, string version)
         {
-            if (!Versions.TryGetValue(version, out var counts))
+            if (!versions.TryGetValue(version, out var counts))
             {
-                Versions[version] = counts = new VersionCounts { Version = version };
+                versions[version] = counts = new VersionCounts { Version = version };
             }
 
             return counts;

@@ -9,14 +9,17 @@ internal sealed partial class ModelExperimentsGrain
     {
         var spec = experiment.Spec;
         var candidateShare = CandidateShare(experiment);
-        var arms = new[]
-        {
-            Arm(spec.Candidate, "candidate", candidateShare, experiment.Total.GetValueOrDefault(spec.Candidate), experiment.Labels.GetValueOrDefault(spec.Candidate), spec.Confidence),
-            Arm(spec.Baseline, "baseline", 100 - candidateShare, experiment.Total.GetValueOrDefault(spec.Baseline), experiment.Labels.GetValueOrDefault(spec.Baseline), spec.Confidence),
-        };
+        var arms = new[] { InArm(spec.Candidate, "candidate", candidateShare), InArm(spec.Baseline, "baseline", 100 - candidateShare) };
         var tests = experiment.IsLive ? Test(experiment).Statistics : experiment.Decisions.LastOrDefault()?.Statistics ?? new Dictionary<string, double>();
         return new ExperimentView(experiment.Id, _model, experiment.State, spec, experiment.Step, experiment.StartedAt, experiment.EndedAt,
             arms, tests.Where(t => t.Key.EndsWith("PValue", StringComparison.Ordinal)).ToDictionary(), experiment.Decisions.ToArray());
+
+        ArmView InArm(string version, string role, double share)
+        {
+            var labels = experiment.Labels.GetValueOrDefault(version) ?? new LabelCounts();
+            return Arm(version, role, share, experiment.Total.GetValueOrDefault(version), labels, spec.Confidence)
+                with { Labellers = labels.ByUser.Count, LabelsOverCap = labels.OverCap };
+        }
     }
 
     /// <summary>The candidate's share of live traffic (a shadow's candidate serves none: it is mirrored).</summary>

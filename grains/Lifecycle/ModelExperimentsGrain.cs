@@ -80,6 +80,11 @@ internal sealed partial class ModelExperimentsGrain(
             }
         }
 
+        foreach (var counts in report.Pinned ?? [])
+        {
+            Of(_live, counts.Version).Add(counts); // the version's own figures only: the policy did not route these
+        }
+
         foreach (var prediction in report.Predictions)
         {
             _memory.Add(prediction);
@@ -126,50 +131,15 @@ internal sealed partial class ModelExperimentsGrain(
             throw AiFleetException.Invalid($"the answer had {record.Labels.Length} row(s); the feedback has {rows}", feedback.Labels is null ? "scores" : "labels");
         }
 
-        var (correct, absoluteError) = Judge(record, feedback);
-        Add(Of(_liveLabels, record.Version), feedback, rows, correct, absoluteError);
-        if (Current is { State: ExperimentStates.Running } current && IsArm(current, record.Version))
-        {
-            Add(Of(current.Labels, record.Version), feedback, rows, correct, absoluteError);
-        }
-
+        var experiment = Current is { State: ExperimentStates.Running } current && IsArm(current, record.Version) ? current : null;
+        var (correct, counted, notCounted) = FeedbackCounting.Count(
+            record, feedback, Of(_liveLabels, record.Version), experiment is null ? null : Of(experiment.Labels, record.Version),
+            experiment is null ? 0 : FeedbackCounting.UserCap(experiment.Spec.MinLabels, Options.MaxUserLabelShare));
         PublishGauges();
-        return new FeedbackResult(_model, record.Version, rows, correct);
+        return new FeedbackResult(_model, record.Version, rows, correct, experiment?.Id, counted, notCounted);
     }
 
     private static readonly TimeSpan FeedbackPoll = TimeSpan.FromMilliseconds(50);
-
-    private static (int Correct, double AbsoluteError) Judge(PredictionRecord record, Feedback feedback)
-    {
-        var (correct, absoluteError) = (0, 0.0);
-        for (var r = 0; r < record.Labels.Length; r++)
-        {
-            if (feedback.Labels is { } labels)
-            {
-                correct += labels[r] == record.Labels[r] ? 1 : 0;
-            }
-            else
-            {
-                absoluteError += Math.Abs(feedback.Scores![r] - record.Scores[r]);
-            }
-        }
-
-        return (correct, absoluteError);
-    }
-
-    private static void Add(LabelCounts counts, Feedback feedback, int rows, int correct, double absoluteError)
-    {
-        if (feedback.Labels is not null)
-        {
-            counts.Labelled += rows;
-            counts.Correct += correct;
-        }
-        else
-        {
-            counts.Scored += rows;
-            counts.AbsoluteError += absoluteError;
-        }
-    }
 
     public Task<ExperimentView?> GetAsync(string id) =>
         Task.FromResult(state.State.Experiments.FirstOrDefault(e => e.Id == id) is { } experiment ? View(experiment) : null);

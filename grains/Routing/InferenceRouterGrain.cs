@@ -94,12 +94,15 @@ internal sealed partial class InferenceRouterGrain(
 
     /// <summary>
     /// A user's request: run, counted for its version (requests, errors, latency), its answer remembered for
-    /// feedback, and when the policy mirrors it, sent to the shadow version as well, off the user's path.
+    /// feedback, and when the policy mirrors it, sent to the shadow version as well, off the user's path. A request
+    /// that named its version is counted and remembered as pinned: the policy did not route it, so neither it nor
+    /// feedback on it counts in an experiment's arms (one user could otherwise pick the arm and label it at will).
     /// </summary>
     private async Task<InferenceResponse> ServeAsync(
         RoutingTableCache.ReplicaSet replicas, InferenceRequest request, string user, TrafficPolicy policy, CancellationToken cancellationToken)
     {
         var started = Stopwatch.GetTimestamp();
+        var pinned = !string.IsNullOrEmpty(request.Version);
         InferenceResponse response;
         try
         {
@@ -107,15 +110,15 @@ internal sealed partial class InferenceRouterGrain(
         }
         catch (Exception e) when (Faults.CountsAgainstVersion(e, cancellationToken))
         {
-            Served(request.Model, replicas.Version, failed: true, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Served(request.Model, replicas.Version, pinned, failed: true, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
             throw;
         }
 
-        Served(request.Model, replicas.Version, failed: false, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+        Served(request.Model, replicas.Version, pinned, failed: false, Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         // Every answer can be judged by feedback, under an id of the server's own: the client's id is theirs to echo,
         // never a key kept in memory.
         response = response with { RequestId = NewRequestId() };
-        lifecycle.Answered(request.Model, user, response.RequestId, replicas.Version, response.Outputs);
+        lifecycle.Answered(request.Model, user, response.RequestId, replicas.Version, pinned, response.Outputs);
         if (policy.Shadow is { } shadow && shadow.Version != replicas.Version && policy.Mirrors())
         {
             _ = MirrorAsync(request with { Version = shadow.Version, User = null, Priority = Priority.Low }, response);
@@ -124,9 +127,9 @@ internal sealed partial class InferenceRouterGrain(
         return response;
     }
 
-    private void Served(string model, string version, bool failed, double ms)
+    private void Served(string model, string version, bool pinned, bool failed, double ms)
     {
-        lifecycle.Served(model, version, failed, ms);
+        lifecycle.Served(model, version, pinned, failed, ms);
         metrics.Served(model, version, failed, ms);
     }
 

@@ -44,6 +44,54 @@ public sealed class FeedbackTests(LifecycleFixture fixture)
     }
 
     [Fact]
+    public async Task Feedback_OneUsersLabelsPastTheCap_AreNotCountedInTheExperiment_AndEachArmReportsItsLabellers()
+    {
+        // minLabels 50 at the default share of 10 %: a user's labels count for at most 5 in an arm.
+        using var start = await fixture.Http.PostAsJsonAsync("/v1/admin/experiments",
+            new { model = "fair-cap", kind = "ab", candidate = "2", baseline = "1", steps = new[] { 50.0 }, minLabels = 50 });
+        Assert.Equal(HttpStatusCode.Created, start.StatusCode);
+        var id = (await start.JsonAsync()).GetProperty("id").GetString()!;
+        var byUser = new List<(string Version, List<System.Text.Json.JsonElement> Results)>();
+        for (var u = 0; u < 5; u++)
+        {
+            using var user = fixture.Client(await fixture.NewUserKeyAsync($"capped-{u}"));
+            var results = new List<System.Text.Json.JsonElement>();
+            // Four users label 8 answers one by one; the fifth, one answer of 8 rows.
+            foreach (var (first, rows) in u < 4 ? Enumerable.Range(0, 8).Select(i => (i, 1)) : [(0, 8)])
+            {
+                using var answer = await user.PostJsonAsync("/v2/models/fair-cap/infer", KServe.DigitsBody(first, rows));
+                var labels = Enumerable.Range(first, rows).Select(Samples.Label).ToArray();
+                using var feedback = await user.PostAsJsonAsync("/v1/feedback",
+                    new { model = "fair-cap", id = answer.Headers.GetValues("x-aifleet-request-id").Single(), labels });
+                Assert.Equal(HttpStatusCode.OK, feedback.StatusCode);
+                results.Add(await feedback.JsonAsync());
+            }
+
+            byUser.Add((results[0].GetProperty("version").GetString()!, results)); // a user stays in one arm
+        }
+
+        var arms = (await fixture.Http.GetFromJsonAsync<System.Text.Json.JsonElement>($"/v1/experiments/{id}")).GetProperty("arms").EnumerateArray()
+            .ToDictionary(a => a.GetProperty("version").GetString()!);
+        foreach (var (version, arm) in arms)
+        {
+            var users = byUser.Count(b => b.Version == version);
+            Assert.Equal(5 * users, arm.GetProperty("labelled").GetInt64());
+            Assert.Equal(users, arm.GetProperty("labellers").GetInt32());
+            Assert.Equal(3 * users, arm.GetProperty("labelsOverCap").GetInt64());
+        }
+
+        foreach (var (_, results) in byUser)
+        {
+            Assert.Equal(5, results.Sum(r => r.GetProperty("countedInExperiment").GetInt32()));
+            Assert.All(results, r => Assert.Equal(id, r.GetProperty("experiment").GetString()));
+            Assert.Equal("user-cap", results[^1].GetProperty("notCountedBecause").GetString());
+        }
+
+        using var rollback = await fixture.Http.PostAsync($"/v1/admin/experiments/{id}/rollback", null); // the console's test expects none running
+        Assert.Equal(HttpStatusCode.OK, rollback.StatusCode);
+    }
+
+    [Fact]
     public async Task FeedbackWithTheWrongNumberOfRows_IsRefused_AndCanBeSentAgainRight()
     {
         using var answer = await fixture.Http.PostJsonAsync("/v2/models/feedback/infer", KServe.DigitsBody(0, rows: 3));

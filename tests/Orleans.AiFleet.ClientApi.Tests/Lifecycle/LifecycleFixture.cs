@@ -10,7 +10,8 @@ namespace Orleans.AiFleet.ClientApi.Tests.Lifecycle;
 /// sampled for drift.
 /// </summary>
 public sealed class LifecycleFixture() : ApiFixtureBase(TestRepository.Create("digits",
-    Copy("split"), Copy("shadow"), Copy("canary-errors"), Copy("canary-latency"), Copy("canary-good"), Copy("ab"), Copy("feedback"), Copy("drift"), Copy("console")))
+    Copy("split"), Copy("shadow"), Copy("canary-errors"), Copy("canary-latency"), Copy("canary-good"), Copy("ab"), Copy("feedback"), Copy("drift"), Copy("console"),
+    Copy("fair-pinned"), Copy("fair-cap")))
 {
     private static (string, Action<System.Text.Json.Nodes.JsonObject>) Copy(string name) =>
         (name, c => c["replicas"] = new System.Text.Json.Nodes.JsonObject
