@@ -83,30 +83,13 @@ internal sealed partial class InferenceRouterGrain
         }
         finally
         {
-            // What ran is charged even when the request as a whole failed: no work without a price.
-            var (charged, chargedTokens) = outcome == "ok" ? (cost, missTokens) : Ran(model, runs, misses, inputs);
-            await budget.SettleAsync(new SettleRequest(hold.ReservationId, charged, chargedTokens, outcome));
+            // Delivered, charged; failed or cancelled (every input was checked before any ran, so a failure here is the
+            // cluster's or the caller's hang-up), nothing was delivered and nothing is charged.
+            await budget.SettleAsync(new SettleRequest(hold.ReservationId, outcome == "ok" ? cost : 0m, outcome == "ok" ? missTokens : 0, outcome));
         }
     }
 
     private const string SentenceEmbedding = "sentence_embedding";
-
-    /// <summary>The price and tokens of the inputs whose runs finished, never more than the hold.</summary>
-    private static (decimal Cost, int Tokens) Ran(RepositoryModel model, Task<InferenceResponse>[] runs, int[] misses, List<long[]> inputs)
-    {
-        var count = 0;
-        var tokens = 0;
-        for (var m = 0; m < runs.Length; m++)
-        {
-            if (runs[m].IsCompletedSuccessfully)
-            {
-                count++;
-                tokens += inputs[misses[m]].Length;
-            }
-        }
-
-        return count == 0 ? (0m, 0) : (Money.Ceiling((model.Config.Cost.CostPerInference * count) + (model.Config.Cost.CostPer1kTokens * tokens / 1000m)), tokens);
-    }
 
     private List<long[]> Tokenize(RepositoryModel model, EmbeddingRequest request)
     {

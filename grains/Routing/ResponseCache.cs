@@ -41,9 +41,11 @@ public abstract class ResponseCache
         {
             value = await ReadAsync(key);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
-            value = null; // a cache that cannot answer is a miss, never a failed request
+            // A cache that cannot answer is a miss, never a failed request: whatever the client throws (a timeout, a
+            // lost connection, or, seen while Redis was stalled under load, its pipe reader's InvalidOperationException).
+            value = null;
         }
 
         _requests.Add(1, new("kind", kind), new("result", value is null ? "miss" : "hit"));
@@ -56,7 +58,7 @@ public abstract class ResponseCache
         {
             await WriteAsync(key, value);
         }
-        catch (Exception e) when (e is RedisException or TimeoutException)
+        catch (Exception e) when (e is not OperationCanceledException)
         {
             // Not cached this time.
         }

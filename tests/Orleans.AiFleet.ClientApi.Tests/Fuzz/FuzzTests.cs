@@ -54,15 +54,17 @@ public sealed class FuzzTests(ApiFixture fixture, Xunit.Abstractions.ITestOutput
         using var http = new HttpClient { BaseAddress = fixture.BaseAddress, Timeout = TimeSpan.FromSeconds(60) };
         var next = -1;
 
-        await Task.WhenAll(Enumerable.Range(0, 8).Select(worker => Task.Run(async () =>
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => Task.Run(async () =>
         {
-            var mutator = new Mutator(seed * 31 + worker);
             int i;
             while ((i = Interlocked.Increment(ref next)) < Cases)
             {
+                // A mutator per case, seeded by the seed and the case's number: case i is the same request in every
+                // run, whichever worker takes it (one per worker made the cases depend on the workers' timing).
+                var mutator = new Mutator(unchecked((seed * 100_003) + i));
                 var route = routes[mutator.Next(routes.Length)];
                 using var request = route.Build(mutator, userKey);
-                var what = $"#{i} {request.Method} {Trim(request.RequestUri!.ToString())}";
+                var what = $"#{i} {request.Method} {Trim(request.RequestUri!.ToString())} [{Trim(string.Join("; ", request.Headers.Select(h => $"{h.Key}: {string.Join(",", h.Value)}")))}]";
                 try
                 {
                     using var response = await http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);

@@ -87,8 +87,12 @@ internal sealed record Routes(string Method, Func<Mutator, string> Path, JsonNod
         return request;
     }
 
-    /// <summary>Header values go out as ASCII (HttpClient refuses anything else), control characters included.</summary>
-    private static string Ascii(string text) => new(text.Select(c => c < 128 ? c : '?').ToArray());
+    /// <summary>
+    /// Header values go out as ASCII (HttpClient refuses anything else), control characters included but CR and LF:
+    /// a raw line break would end the header early and the rest of it would be read as the connection's next request,
+    /// so the 400 Kestrel rightly gives it would land on an innocent request sent after it.
+    /// </summary>
+    private static string Ascii(string text) => new(text.Select(c => c < 128 && c is not ('\r' or '\n') ? c : '?').ToArray());
 
     /// <summary>
     /// A request Kestrel itself refuses before any route sees it (a control character in a header, a NUL in the
