@@ -98,16 +98,22 @@ public sealed class FolderModelStore(IOptions<ModelRepositoryOptions> options) :
 
 /// <summary>
 /// Cluster mode's store: one row per version in <c>aifleet_model_versions</c> (db/002_model_versions.sql, also
-/// created on first use), the ONNX file as <c>bytea</c>. Each silo fetches a version once into a local cache named
-/// by its content hash, so a version's bytes are downloaded once per silo whatever its name.
+/// created on first use when missing), the ONNX file as <c>bytea</c>. Each silo fetches a version once into a local
+/// cache named by its content hash, so a version's bytes are downloaded once per silo whatever its name.
 /// </summary>
 public sealed class PostgresModelStore(string connectionString) : IModelStore
 {
+    // Only when the table is missing: PostgreSQL checks CREATE on the schema even for CREATE TABLE IF NOT EXISTS on a
+    // table that exists, and the least-privilege roles of k8s/postgres/roles.sql have no CREATE.
     private const string Schema = """
-        CREATE TABLE IF NOT EXISTS aifleet_model_versions (
-            model text NOT NULL, version text NOT NULL, sha256 text NOT NULL, bytes bigint NOT NULL,
-            config text NULL, profile text NULL, uploaded_at timestamptz NOT NULL, onnx bytea NOT NULL,
-            PRIMARY KEY (model, version));
+        DO $$ BEGIN
+            IF to_regclass('aifleet_model_versions') IS NULL THEN
+                CREATE TABLE IF NOT EXISTS aifleet_model_versions (
+                    model text NOT NULL, version text NOT NULL, sha256 text NOT NULL, bytes bigint NOT NULL,
+                    config text NULL, profile text NULL, uploaded_at timestamptz NOT NULL, onnx bytea NOT NULL,
+                    PRIMARY KEY (model, version));
+            END IF;
+        END $$;
         """;
 
     private static readonly string Cache = Path.Combine(Path.GetTempPath(), "aifleet-model-cache");

@@ -69,4 +69,15 @@ internal static class TestHosts
         await host.StartAsync();
         return host;
     }
+
+    /// <summary>A started external client of the cluster, finding its gateways in PostgreSQL membership.</summary>
+    public static async Task<IHost> StartClusterClientAsync(string postgres, string clusterId)
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        builder.UseOrleansClient(client => client.UseAiFleetCluster(new AiFleetClusterOptions { Postgres = postgres, ClusterId = clusterId }));
+        var host = builder.Build();
+        await host.StartAsync();
+        return host;
+    }
 }

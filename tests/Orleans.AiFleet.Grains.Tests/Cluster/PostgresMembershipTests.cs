@@ -1,9 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
-using Microsoft.Extensions.Logging;
 using Npgsql;
 using Orleans.AiFleet.GrainInterfaces.Inference;
-using Orleans.AiFleet.Grains.Hosting;
 
 namespace Orleans.AiFleet.Grains.Tests.Cluster;
 
@@ -24,7 +21,7 @@ public sealed class PostgresMembershipTests(PostgresFixture postgres) : IClassFi
         var (port1, gateway1, port2, gateway2) = (TestHosts.FreePort(), TestHosts.FreePort(), TestHosts.FreePort(), TestHosts.FreePort());
         using var silo1 = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, port1, gateway1);
         using var silo2 = await TestHosts.StartClusterSiloAsync(postgres.ConnectionString, clusterId, port2, gateway2);
-        using var clientHost = await StartClientAsync(clusterId);
+        using var clientHost = await TestHosts.StartClusterClientAsync(postgres.ConnectionString, clusterId);
         var client = clientHost.Services.GetRequiredService<IClusterClient>();
 
         await WaitUntilAsync(async () => (await StatusesAsync(clusterId)).Count(s => s.Status == Active) == 2, "two active silos in PostgreSQL");
@@ -43,16 +40,6 @@ public sealed class PostgresMembershipTests(PostgresFixture postgres) : IClassFi
         var after = await router.InferAsync(Samples.Digit("digits", 1, outputs: "logits"));
         Reference.AssertClose(Reference.Run("digits", "2", [Samples.Pixels(1)], "logits"), after.Outputs[0].Fp32!);
         await silo1.StopAsync();
-    }
-
-    private async Task<IHost> StartClientAsync(string clusterId)
-    {
-        var builder = Host.CreateApplicationBuilder();
-        builder.Logging.SetMinimumLevel(LogLevel.Warning);
-        builder.UseOrleansClient(client => client.UseAiFleetCluster(new AiFleetClusterOptions { Postgres = postgres.ConnectionString, ClusterId = clusterId }));
-        var host = builder.Build();
-        await host.StartAsync();
-        return host;
     }
 
     private async Task<List<(int Port, int ProxyPort, int Status)>> StatusesAsync(string clusterId)

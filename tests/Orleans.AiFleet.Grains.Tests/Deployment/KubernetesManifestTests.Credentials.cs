@@ -7,7 +7,8 @@ namespace Orleans.AiFleet.Grains.Tests.Deployment;
 public sealed partial class KubernetesManifestTests
 {
     /// <summary>The Secrets the operator creates before the first apply (kustomization.yaml), by name and key.</summary>
-    private static readonly (string Secret, string Key)[] OperatorSecrets = [("client-api", "admin-key"), ("postgres", "password"), ("redis", "password")];
+    private static readonly (string Secret, string Key)[] OperatorSecrets =
+        [("client-api", "admin-key"), ("postgres", "password"), ("postgres-client-api", "password"), ("postgres-silo", "password"), ("redis", "password")];
 
     [Fact]
     public void Render_HoldsNoSecret_AndNoFileInK8sHoldsAPlaceholderCredential()
@@ -127,34 +128,16 @@ public sealed partial class KubernetesManifestTests
     }
 
     [Fact]
-    public void PostgresClients_ConnectWithTheDatabasesOwnUserDatabaseAndPassword()
+    public void SchemaJob_ConnectsAsTheSuperuser_ToTheDatabaseThePodsUse()
     {
         var postgres = Objects.Value.OfType<V1StatefulSet>().Single(s => s.Metadata.Name == "postgres").Spec.Template.Spec.Containers.Single()
             .Env.ToDictionary(e => e.Name);
-        var port = Objects.Value.OfType<V1Service>().Single(s => s.Metadata.Name == "postgres").Spec.Ports.Single().Port;
-        Assert.Equal(("postgres", "password"), (postgres["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Name, postgres["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Key));
-
-        foreach (var workload in new[] { "silo", "client-api" })
-        {
-            var env = Deployment(workload).Spec.Template.Spec.Containers.Single().Env.ToDictionary(e => e.Name);
-            var connection = env["AIFLEET__CLUSTER__POSTGRES"].Value.Split(';').Order(StringComparer.Ordinal);
-            Assert.Equal(
-                new[]
-                {
-                    "Host=postgres",
-                    $"Port={port}",
-                    $"Username={postgres["POSTGRES_USER"].Value}",
-                    "Password=$(POSTGRES_PASSWORD)",
-                    $"Database={postgres["POSTGRES_DB"].Value}",
-                }.Order(StringComparer.Ordinal),
-                connection);
-            Assert.Equal(("postgres", "password"), (env["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Name, env["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Key));
-        }
+        Assert.Equal((SuperuserSecret, "password"), (postgres["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Name, postgres["POSTGRES_PASSWORD"].ValueFrom.SecretKeyRef.Key));
 
         var job = Objects.Value.OfType<V1Job>().Single().Spec.Template.Spec.Containers.Single().Env.ToDictionary(e => e.Name);
         Assert.Equal(postgres["POSTGRES_USER"].Value, job["PGUSER"].Value);
         Assert.Equal(postgres["POSTGRES_DB"].Value, job["PGDATABASE"].Value);
-        Assert.Equal(("postgres", "password"), (job["PGPASSWORD"].ValueFrom.SecretKeyRef.Name, job["PGPASSWORD"].ValueFrom.SecretKeyRef.Key));
+        Assert.Equal((SuperuserSecret, "password"), (job["PGPASSWORD"].ValueFrom.SecretKeyRef.Name, job["PGPASSWORD"].ValueFrom.SecretKeyRef.Key));
     }
 
     [GeneratedRegex(@"\$\(([A-Za-z_][A-Za-z0-9_]*)\)")]

@@ -124,12 +124,17 @@ public sealed partial class KubernetesManifestTests
     [Fact]
     public void ConfigMapReference_Resolves_AndTheSchemaJobAppliesDbAsItIs()
     {
-        var job = Objects.Value.OfType<V1Job>().Single();
-        var schema = job.Spec.Template.Spec.Volumes.Single(v => v.ConfigMap is not null).ConfigMap.Name;
-        var map = Objects.Value.OfType<V1ConfigMap>().Single(c => c.Metadata.Name == schema);
-        var file = Path.Combine(RepositoryRoot, "db", "001_membership.sql");
-        Assert.True(map.Data["001_membership.sql"] == File.ReadAllText(file),
-            "k8s/postgres/001_membership.sql differs from db/001_membership.sql: copy db/ into k8s/postgres/");
+        var (map, _) = SchemaJob();
+        var db = Directory.GetFiles(Path.Combine(RepositoryRoot, "db"), "*.sql").Order(StringComparer.Ordinal).ToArray();
+        foreach (var file in db)
+        {
+            var name = Path.GetFileName(file);
+            Assert.True(map.Data.TryGetValue(name, out var copy) && copy == File.ReadAllText(file),
+                $"k8s/postgres/{name} differs from db/{name}: copy db/ into k8s/postgres/ and list it in kustomization.yaml");
+        }
+
+        // db/ in order, then the roles, which are granted on its tables.
+        Assert.Equal([.. db.Select(f => Path.GetFileName(f)), "roles.sql"], SchemaJobFiles());
     }
 
     [Fact]
