@@ -9,12 +9,14 @@ namespace Orleans.AiFleet.Bench;
 /// <summary>
 /// What re-checking keys on open WebSockets costs: two embedded client-api processes side by side, one asking every
 /// second whether each socket's key is still active (ten times the default rate), one every 60 s (the longest allowed,
-/// so almost never within a window), measured in alternating windows of KServe digits requests over 64 sockets of one
-/// user key. Usage: <c>sockets [--windows N] [--seconds S]</c>.
+/// so almost never within a window), measured in alternating windows of KServe digits requests over 64 sockets, 16 of
+/// each of 4 user keys (a user holds at most 16). Usage: <c>sockets [--windows N] [--seconds S]</c>.
 /// </summary>
 internal static class SocketBench
 {
     private const int Sockets = 64;
+
+    private const int Users = 4;
 
     public static async Task<string> RunAsync(string[] args)
     {
@@ -25,12 +27,12 @@ internal static class SocketBench
         var servers = new[] { ("every 1 s", 1), ("every 60 s", 60) }.Select(s => (Name: s.Item1, Server: Start(clientApi, repo, s.Item2))).ToArray();
         try
         {
-            var keys = new string[servers.Length];
+            var keys = new string[servers.Length][];
             for (var i = 0; i < servers.Length; i++)
             {
                 await Processes.WaitReadyAsync(servers[i].Name, servers[i].Server.Process, servers[i].Server.Base, "/health/ready");
-                keys[i] = await UserKeyAsync(servers[i].Server.Base);
-                await MeasureAsync(servers[i].Server.Base, keys[i], TimeSpan.FromSeconds(3)); // warm-up
+                keys[i] = await Task.WhenAll(Enumerable.Range(0, Users).Select(u => UserKeyAsync(servers[i].Server.Base, $"socket-bench-{u}")));
+                await MeasureAsync(servers[i].Server.Base, keys[i], TimeSpan.FromSeconds(8)); // warm-up
             }
 
             var rates = servers.Select(_ => new List<double>()).ToArray();
@@ -43,7 +45,7 @@ internal static class SocketBench
                 }
             }
 
-            var report = new StringBuilder().Append(CultureInfo.InvariantCulture, $"### Re-checking keys on WebSockets: {Sockets} sockets of one user key, KServe digits, {windows} alternating windows of {seconds} s\n\n");
+            var report = new StringBuilder().Append(CultureInfo.InvariantCulture, $"### Re-checking keys on WebSockets: {Sockets} sockets of {Users} user keys, KServe digits, {windows} alternating windows of {seconds} s\n\n");
             report.Append("| key re-check | req/s per window | mean req/s |\n|---|---|---:|\n");
             for (var i = 0; i < servers.Length; i++)
             {
@@ -78,16 +80,16 @@ internal static class SocketBench
         }), new Uri($"http://127.0.0.1:{port}"));
     }
 
-    private static async Task<string> UserKeyAsync(Uri server)
+    private static async Task<string> UserKeyAsync(Uri server, string user)
     {
         using var http = new HttpClient { BaseAddress = server };
         http.DefaultRequestHeaders.Add("Authorization", $"Bearer {LoadGenerator.Key}");
-        var created = await (await http.PostAsJsonAsync("/v1/admin/keys", new { user = "socket-bench", role = "user" })).Content.ReadFromJsonAsync<JsonObject>();
+        var created = await (await http.PostAsJsonAsync("/v1/admin/keys", new { user, role = "user" })).Content.ReadFromJsonAsync<JsonObject>();
         return created!["key"]!.GetValue<string>();
     }
 
     /// <summary>Answers per second over <see cref="Sockets"/> sockets, each sending its next request when the last is answered.</summary>
-    private static async Task<double> MeasureAsync(Uri server, string key, TimeSpan duration)
+    private static async Task<double> MeasureAsync(Uri server, string[] keys, TimeSpan duration)
     {
         var message = Encoding.UTF8.GetBytes(new JsonObject
         {
@@ -98,7 +100,7 @@ internal static class SocketBench
         for (var i = 0; i < Sockets; i++)
         {
             var socket = new ClientWebSocket();
-            socket.Options.SetRequestHeader("Authorization", $"Bearer {key}");
+            socket.Options.SetRequestHeader("Authorization", $"Bearer {keys[i % keys.Length]}");
             await socket.ConnectAsync(new Uri($"ws://{server.Authority}/v2/ws"), CancellationToken.None);
             sockets.Add(socket);
         }
