@@ -37,7 +37,4 @@ internal sealed class SocketConnections
             }
         }
     }
-
-    /// <summary>How many connections <paramref name="user"/> holds now.</summary>
-    public int Of(string user) => _open.GetValueOrDefault(user);
 }

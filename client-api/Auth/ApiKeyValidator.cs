@@ -36,6 +36,7 @@ internal sealed partial class ApiKeyValidator
     private readonly TimeProvider _time;
     private readonly TimeSpan _cacheFor;
     private readonly byte[] _adminHash;
+    private readonly string _adminHashId;
     /// <summary>Key hash → its principal, or null for a well-shaped key the cluster does not know (bounded by <see cref="_unknown"/>).</summary>
     private readonly ConcurrentDictionary<string, (ClaimsPrincipal? Principal, long Until)> _cache = new(StringComparer.Ordinal);
     private readonly UnknownEntries _unknown = new(MaxUnknownCached);
@@ -54,6 +55,7 @@ internal sealed partial class ApiKeyValidator
         }
 
         _adminHash = SHA256.HashData(Encoding.UTF8.GetBytes(adminKey));
+        _adminHashId = Convert.ToHexString(_adminHash).ToLowerInvariant();
     }
 
     /// <summary>
@@ -89,11 +91,6 @@ internal sealed partial class ApiKeyValidator
     /// <summary>Whether the key a browser session was signed in with (by hash) is still known and not revoked.</summary>
     public async ValueTask<bool> IsStillValidAsync(string hashId)
     {
-        if (hashId == Convert.ToHexString(_adminHash).ToLowerInvariant())
-        {
-            return true;
-        }
-
         if (_cache.TryGetValue(hashId, out var cached) && cached.Until > _time.GetTimestamp())
         {
             return cached.Principal is not null;
@@ -108,9 +105,9 @@ internal sealed partial class ApiKeyValidator
     /// </summary>
     public async ValueTask<bool> IsActiveNowAsync(string hashId)
     {
-        if (hashId == Convert.ToHexString(_adminHash).ToLowerInvariant())
+        if (hashId == _adminHashId)
         {
-            return true;
+            return true; // the bootstrap key is configuration, not a grain: it cannot be revoked
         }
 
         var info = await _calls.RunAsync(_ => _grains.GetGrain<IApiKeyGrain>(hashId).GetAsync());

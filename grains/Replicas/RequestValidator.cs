@@ -156,14 +156,14 @@ internal static class RequestValidator
     /// </summary>
     public static void CheckTokenIds(string input, long[] values, long vocabSize)
     {
-        for (var i = 0; i < values.Length; i++)
+        if (OutsideVocabulary(values, vocabSize) is var i and >= 0)
         {
-            if ((ulong)values[i] >= (ulong)vocabSize)
-            {
-                throw AiFleetException.Invalid($"input '{input}' holds {values[i]} at position {i}; token ids must be from 0 to {vocabSize - 1} (vocabSize {vocabSize})", input);
-            }
+            throw AiFleetException.Invalid($"input '{input}' holds {values[i]} at position {i}; token ids must be from 0 to {vocabSize - 1} (vocabSize {vocabSize})", input);
         }
     }
+
+    /// <summary>The position of the first id that is negative or not below <paramref name="vocabSize"/>; -1 when none is.</summary>
+    public static int OutsideVocabulary(long[] ids, long vocabSize) => Array.FindIndex(ids, id => (ulong)id >= (ulong)vocabSize);
 
     /// <summary>An attention mask: 0s and 1s, at least one 1 in every row (the last dimension is the sequence).</summary>
     private static void CheckMask(Tensor t)

@@ -58,14 +58,13 @@ internal sealed partial class InferenceRouterGrain
 
         var outcome = "failed";
         var lane = repository.Routing.Lane(request.UserTier, null);
-        var runs = misses.Select(i => InferAsync(
-            new InferenceRequest(model.Name, version,
-                [Tensor.FromInt64s("input_ids", [1, inputs[i].Length], inputs[i]), Tensor.FromInt64s("attention_mask", [1, inputs[i].Length], Ones(inputs[i].Length))],
-                [SentenceEmbedding], Priority: lane),
-            cancellationToken)).ToArray();
         try
         {
-            var answers = await Task.WhenAll(runs);
+            var answers = await Task.WhenAll(misses.Select(i => InferAsync(
+                new InferenceRequest(model.Name, version,
+                    [Tensor.FromInt64s("input_ids", [1, inputs[i].Length], inputs[i]), Tensor.FromInt64s("attention_mask", [1, inputs[i].Length], Ones(inputs[i].Length))],
+                    [SentenceEmbedding], Priority: lane),
+                cancellationToken)));
             for (var m = 0; m < misses.Length; m++)
             {
                 var vector = answers[m].Outputs[0].Fp32!;
@@ -122,7 +121,7 @@ internal sealed partial class InferenceRouterGrain
                     throw AiFleetException.Invalid($"input {i} must be a non-empty list of token ids", "input");
                 }
 
-                if (Array.FindIndex(ids, id => (ulong)id >= (ulong)vocab) is var bad and >= 0)
+                if (Replicas.RequestValidator.OutsideVocabulary(ids, vocab) is var bad and >= 0)
                 {
                     throw AiFleetException.Invalid($"input {i} holds token id {ids[bad]}; model '{model.Name}' takes ids from 0 to {vocab - 1}", "input");
                 }
