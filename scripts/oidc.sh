@@ -18,7 +18,7 @@ ready() { curl -sf -o /dev/null --max-time 1 "$url/.well-known/openid-configurat
 running_pid() {
   local pid
   pid="$(cat "$dir/oidc.pid" 2>/dev/null)" || return 1
-  [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'server\.mjs' && echo "$pid"
+  [ -n "$pid" ] && { tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null | grep -q 'server\.mjs' && echo "$pid"
 }
 
 case "${1:-}" in
@@ -36,8 +36,8 @@ case "${1:-}" in
         AIFLEET_OIDC_PORT="$port" setsid node "$app/server.mjs" </dev/null >"$dir/oidc.log" 2>&1 &
         echo $! >"$dir/oidc.pid"
       fi
-      for _ in $(seq 1 100); do ready && break; sleep 0.1; done
-      ready || { echo "oidc.sh: no answer on $url after 10 s; $dir/oidc.log:" >&2; tail -20 "$dir/oidc.log" >&2; exit 1; }
+      for _ in $(seq 1 100); do ready && break; running_pid >/dev/null || break; sleep 0.1; done
+      ready || { echo "oidc.sh: no answer on $url (exited, or not ready after 10 s); $dir/oidc.log:" >&2; tail -20 "$dir/oidc.log" >&2; exit 1; }
     fi
     echo "$url"
     ;;

@@ -113,7 +113,16 @@ function buildProvider() {
   return provider;
 }
 
-let handler = buildProvider().callback();
+const first = buildProvider();
+// oidc-provider checks a static client's metadata on first use; check them all now so a bad AIFLEET_OIDC_CLIENTS
+// file fails the start, not a test's token request.
+for (const { client_id } of clients) {
+  await first.Client.find(client_id).catch((err) => {
+    console.error(`client ${client_id}: ${err.error_description ?? err.message}`);
+    process.exit(1);
+  });
+}
+let handler = first.callback();
 let jwksFetches = 0;
 
 const isLoopback = (addr) => addr === '127.0.0.1' || addr === '::1' || addr === '::ffff:127.0.0.1';
