@@ -29,6 +29,7 @@ app.MapRealtimeApi();
 app.MapRepositoryApi();
 app.MapFleetApi();
 app.MapAdminApi();
+app.MapTenantsApi();
 app.MapLifecycleApi();
 app.MapVersionsApi();
 app.MapOpenAiApi();

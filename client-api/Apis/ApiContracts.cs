@@ -96,4 +96,9 @@ internal sealed class StrictEnumConverter<TEnum> : JsonConverter<TEnum>
 [JsonSerializable(typeof(LifecycleApi.TrafficBody))]
 [JsonSerializable(typeof(LifecycleApi.FeedbackBody))]
 [JsonSerializable(typeof(LifecycleApi.ExperimentBody))]
+[JsonSerializable(typeof(TenantsApi.CreateOrgBody))]
+[JsonSerializable(typeof(TenantsApi.CreateTeamBody))]
+[JsonSerializable(typeof(TenantsApi.UpdateTeamBody))]
+[JsonSerializable(typeof(TenantUsersApi.UserBody))]
+[JsonSerializable(typeof(TenantUsersApi.UserKeyBody))]
 internal sealed partial class ApiJsonContext : JsonSerializerContext;

@@ -39,6 +39,12 @@ internal static class ChatApi
             return OpenAiErrors.ModelNotFound(request.Model);
         }
 
+        if (request.Model == ChatRequest.Auto && !caller.MayUse(ChatRequest.Auto))
+        {
+            throw AiFleetException.ModelNotAllowed("this key is scoped to a list of models: name one of them rather than 'auto'");
+        }
+
+        caller.CheckMayUse(request.Model);
         var logger = loggers.CreateLogger(typeof(ChatApi));
         var id = $"chatcmpl-{Guid.NewGuid():N}";
         // The completion id names the request on every send, so a re-send after a gateway drop cannot hold or charge twice.

@@ -138,6 +138,7 @@ internal static class KServeApi
             return KServeErrors.Invalid(error!);
         }
 
+        caller.CheckMayUse(request.Model);
         request = request with { User = caller.UserId(), UserTier = caller.UserTier() }; // charged to the key's user, within their tier
 
         InferenceResponse response;

@@ -93,6 +93,7 @@ internal static class OpenAiApi
             return OpenAiErrors.ModelNotFound(model);
         }
 
+        caller.CheckMayUse(model);
         // A version named in the header bypasses the model's traffic policy (its split, its shadow).
         var version = http.Request.Headers[VersionHeader].FirstOrDefault();
         if (version is not null && !descriptor.Versions.Contains(version))

@@ -38,7 +38,7 @@ internal static class RealtimeApi
 
     private static async Task<IResult> ConnectAsync(
         HttpContext http, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, IHostApplicationLifetime lifetime,
-        ApiKeyValidator validator, SocketConnections connections, Microsoft.Extensions.Options.IOptions<AuthOptions> auth)
+        ApiKeyValidator validator, SocketConnections connections, Microsoft.Extensions.Options.IOptions<AuthOptions> auth, TimeProvider time)
     {
         if (!http.WebSockets.IsWebSocketRequest)
         {
@@ -52,7 +52,10 @@ internal static class RealtimeApi
             throw AiFleetException.Forbidden("a signed-in session may open a WebSocket only from this site's own pages");
         }
 
-        var keyHash = bearer.Length > 7 ? ApiKeyValidator.HashOf(bearer[7..].Trim()) : caller.FindFirst(ApiKeyValidator.KeyHashClaim)?.Value;
+        // A key is re-checked with the cluster (revocation closes the socket); a token's session ends when it expires.
+        var expires = caller.SessionExpires();
+        var keyHash = expires is not null ? null
+            : bearer.Length > 7 ? ApiKeyValidator.HashOf(bearer[7..].Trim()) : caller.FindFirst(ApiKeyValidator.KeyHashClaim)?.Value;
         var user = caller.UserId();
         if (!connections.TryOpen(user, MaxConnectionsPerUser))
         {
@@ -62,8 +65,10 @@ internal static class RealtimeApi
         try
         {
             using var socket = await http.WebSockets.AcceptWebSocketAsync();
-            var stillValid = keyHash is null ? () => ValueTask.FromResult(false) : (Func<ValueTask<bool>>)(() => validator.IsActiveNowAsync(keyHash));
-            var connection = new RealtimeConnection(socket, user, caller.UserTier(), catalog, calls, stillValid, TimeSpan.FromSeconds(auth.Value.SocketRecheckSeconds));
+            Func<ValueTask<bool>> stillValid = expires is { } end ? () => ValueTask.FromResult(time.GetUtcNow() < end)
+                : keyHash is null ? () => ValueTask.FromResult(false)
+                : () => validator.IsActiveNowAsync(keyHash);
+            var connection = new RealtimeConnection(socket, caller, catalog, calls, stillValid, TimeSpan.FromSeconds(auth.Value.SocketRecheckSeconds));
             await connection.RunAsync(http.RequestAborted, lifetime.ApplicationStopping);
         }
         finally

@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Net.WebSockets;
+using System.Security.Claims;
 using System.Text.Json;
+using Orleans.AiFleet.ClientApi.Auth;
 using Orleans.AiFleet.ClientApi.Cluster;
 using Orleans.AiFleet.ClientApi.Failures;
 using Orleans.AiFleet.ClientApi.Inference;
@@ -14,7 +16,7 @@ namespace Orleans.AiFleet.ClientApi.Apis;
 /// <c>recheckEvery</c> and closes with 1008 once the key is revoked.
 /// </summary>
 internal sealed class RealtimeConnection(
-    WebSocket socket, string user, string? tier, ModelCatalog catalog, ClusterCalls calls, Func<ValueTask<bool>> stillValid, TimeSpan recheckEvery)
+    WebSocket socket, ClaimsPrincipal caller, ModelCatalog catalog, ClusterCalls calls, Func<ValueTask<bool>> stillValid, TimeSpan recheckEvery)
 {
     private readonly SemaphoreSlim _slots = new(MaxInFlight, MaxInFlight);
     private readonly SemaphoreSlim _send = new(1, 1);
@@ -183,13 +185,14 @@ internal sealed class RealtimeConnection(
                 throw AiFleetException.Invalid("each message needs a 'model' (and may name a 'version')", "model");
             }
 
+            caller.CheckMayUse(model);
             (_, version) = await catalog.ResolveAsync(model, version);
             if (!KServeJson.TryReadInferRequest(new ReadOnlySequence<byte>(message), model, version, out var request, out var error))
             {
                 throw AiFleetException.Invalid(error);
             }
 
-            request = request with { User = user, UserTier = tier };
+            request = request with { User = caller.UserId(), UserTier = caller.UserTier() };
             var response = await calls.RunAsync(token => catalog.Router.InferAsync(request, token), aborted);
             await SendAsync(w => KServeJsonWriter.WriteInferResponse(w, response with { Id = id }), aborted);
         }

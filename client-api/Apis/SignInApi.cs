@@ -31,7 +31,8 @@ internal static class SignInApi
             StatusCodes.Status200OK);
 
     private static async Task<IResult> SignInAsync(
-        HttpContext http, [FromForm] string? key, [FromForm] string? returnUrl, ApiKeyValidator validator, IAntiforgery antiforgery, AuthFailureThrottle throttle)
+        HttpContext http, [FromForm] string? key, [FromForm] string? returnUrl, ApiKeyValidator validator, IAntiforgery antiforgery, AuthFailureThrottle throttle,
+        Microsoft.Extensions.Options.IOptions<TokenOptions> tokens)
     {
         if (throttle.IsThrottled(http))
         {
@@ -40,8 +41,14 @@ internal static class SignInApi
                 StatusCodes.Status429TooManyRequests);
         }
 
-        var principal = key is { Length: > 0 and <= InputBounds.MaxBearerLength }
-            ? await validator.AuthenticateAsync(key.Trim(), CookieAuthenticationDefaults.AuthenticationScheme)
+        var typed = key?.Trim() ?? "";
+        if (TokenAuthentication.LooksLikeJwt(typed) && tokens.Value.Enabled)
+        {
+            return await SignInWithTokenAsync(http, typed, returnUrl, antiforgery, throttle);
+        }
+
+        var principal = typed is { Length: > 0 and <= InputBounds.MaxBearerLength }
+            ? await validator.AuthenticateAsync(typed, CookieAuthenticationDefaults.AuthenticationScheme)
             : null;
         if (principal is null)
         {
@@ -51,11 +58,33 @@ internal static class SignInApi
         }
 
         // The cookie names the key (by hash) so that revoking the key ends the session too.
-        var identity = new ClaimsIdentity(principal.Claims.Append(new Claim(ApiKeyValidator.KeyHashClaim, ApiKeyValidator.HashOf(key!.Trim()))),
+        var identity = new ClaimsIdentity(principal.Claims.Append(new Claim(ApiKeyValidator.KeyHashClaim, ApiKeyValidator.HashOf(typed))),
             CookieAuthenticationDefaults.AuthenticationScheme, ClaimTypes.NameIdentifier, ClaimTypes.Role);
         await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity));
         // An admin goes where they were headed; a user to their own page (the rest of the console is admins').
         return TypedResults.LocalRedirect(principal.IsAdmin() ? LocalOrDashboard(returnUrl) : ConsoleApi.OwnPage);
+    }
+
+    /// <summary>
+    /// A token from the platform's identity provider, validated by JwtBearer exactly as on an API call: the session
+    /// carries the token's user and ends when the token does (no sliding past its expiry).
+    /// </summary>
+    private static async Task<IResult> SignInWithTokenAsync(HttpContext http, string token, string? returnUrl, IAntiforgery antiforgery, AuthFailureThrottle throttle)
+    {
+        http.Items[TokenAuthentication.SignInTokenItem] = token;
+        var result = await http.AuthenticateAsync(TokenAuthentication.SchemeName);
+        http.Items.Remove(TokenAuthentication.SignInTokenItem);
+        if (result.Principal?.SessionExpires() is not { } expires)
+        {
+            throttle.Failed(http);
+            return Page(http, antiforgery, LocalOrDashboard(returnUrl), $"That token was not accepted: {TokenAuthentication.Reason(result.Failure)}.",
+                StatusCodes.Status401Unauthorized);
+        }
+
+        var identity = new ClaimsIdentity(result.Principal.Claims, CookieAuthenticationDefaults.AuthenticationScheme, ClaimTypes.NameIdentifier, ClaimTypes.Role);
+        await http.SignInAsync(CookieAuthenticationDefaults.AuthenticationScheme, new ClaimsPrincipal(identity),
+            new AuthenticationProperties { ExpiresUtc = expires, AllowRefresh = false });
+        return TypedResults.LocalRedirect(ConsoleApi.OwnPage);
     }
 
     private static async Task<IResult> SignOutAsync(HttpContext http)
@@ -81,13 +110,13 @@ internal static class SignInApi
             .error{color:#a00;font-weight:600}</style></head>
             <body>
             <h1>Orleans.AiFleet</h1>
-            <p>Sign in with an API key. Admins open the dashboard and the console; users see their own spend and budget.</p>
+            <p>Sign in with an API key or a token from your institution's sign-in. Admins open the dashboard and the console; users see their own spend and budget.</p>
             {{message}}
             <form method="post" action="{{Path}}">
             <input type="hidden" name="{{tokens.FormFieldName}}" value="{{tokens.RequestToken}}">
             <input type="hidden" name="returnUrl" value="{{WebUtility.HtmlEncode(returnUrl)}}">
-            <label for="key">API key</label>
-            <input id="key" name="key" type="password" autocomplete="off" required maxlength="{{InputBounds.MaxBearerLength}}">
+            <label for="key">API key or token</label>
+            <input id="key" name="key" type="password" autocomplete="off" required maxlength="{{TokenAuthentication.MaxTokenLength}}">
             <button id="signin" type="submit">Sign in</button>
             </form>
             </body>

@@ -1,9 +1,7 @@
-using System.Security.Claims;
 using System.Text.Encodings.Web;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
 using Orleans.AiFleet.ClientApi.Failures;
-using Orleans.AiFleet.GrainInterfaces.Auth;
 
 namespace Orleans.AiFleet.ClientApi.Auth;
 
@@ -21,7 +19,6 @@ internal sealed class ApiKeyAuthenticationHandler(
 {
     public const string SchemeName = "ApiKey";
     public const string AdminPolicy = "admin";
-    public const string TierClaim = "tier";
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
@@ -79,15 +76,4 @@ internal sealed class ApiKeyAuthenticationHandler(
 
     protected override Task HandleForbiddenAsync(AuthenticationProperties properties) =>
         ApiErrors.ForbiddenAsync(Context, "this API key's role may not use this route");
-}
-
-/// <summary>The signed-in key's user and role.</summary>
-internal static class CallerExtensions
-{
-    public static string UserId(this ClaimsPrincipal principal) => principal.FindFirstValue(ClaimTypes.NameIdentifier) ?? "";
-
-    public static bool IsAdmin(this ClaimsPrincipal principal) => principal.IsInRole(Roles.Admin);
-
-    /// <summary>The key's user tier, or null for the catalogue's default.</summary>
-    public static string? UserTier(this ClaimsPrincipal principal) => principal.FindFirstValue(ApiKeyAuthenticationHandler.TierClaim);
 }

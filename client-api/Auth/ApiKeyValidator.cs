@@ -6,6 +6,7 @@ using System.Text;
 using Microsoft.Extensions.Options;
 using Orleans.AiFleet.ClientApi.Inference;
 using Orleans.AiFleet.GrainInterfaces.Auth;
+using Orleans.AiFleet.GrainInterfaces.Tenancy;
 
 namespace Orleans.AiFleet.ClientApi.Auth;
 
@@ -123,6 +124,7 @@ internal sealed partial class ApiKeyValidator
         }
 
         ApiKeyInfo? info;
+        TenantUser? tenant = null;
         if (CryptographicOperations.FixedTimeEquals(hash, _adminHash))
         {
             info = new ApiKeyInfo("bootstrap", BootstrapUser, Roles.Admin, "bootstrap admin key", default, null);
@@ -135,6 +137,16 @@ internal sealed partial class ApiKeyValidator
         {
             var found = await _calls.RunAsync(_ => _grains.GetGrain<IApiKeyGrain>(id).GetAsync());
             info = found is { Active: true } ? found : null;
+            if (info?.Org is { } org)
+            {
+                // An organization user's key carries their current role, teams and tier; a user no longer in that
+                // organization (removed, or the key's team no longer theirs) has no valid key.
+                tenant = await _calls.RunAsync(_ => _grains.GetGrain<ITenantUserGrain>(info.User).GetAsync());
+                if (tenant is null || tenant.Org != org || (info.Team is not null && !tenant.Teams.Contains(info.Team)))
+                {
+                    info = null;
+                }
+            }
         }
 
         if (_cache.Count >= MaxCached)
@@ -149,11 +161,7 @@ internal sealed partial class ApiKeyValidator
             return null;
         }
 
-        var principal = new ClaimsPrincipal(new ClaimsIdentity(
-            info.Tier is null
-                ? [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id)]
-                : [new Claim(ClaimTypes.NameIdentifier, info.User), new Claim(ClaimTypes.Role, info.Role), new Claim("key_id", info.Id), new Claim(ApiKeyAuthenticationHandler.TierClaim, info.Tier)],
-            scheme));
+        var principal = CallerClaims.ForKey(info, tenant, scheme);
 
         // The bootstrap key never changes; other keys are trusted for the cache period.
         _cache[id] = (principal, info.Id == "bootstrap" ? long.MaxValue : until);

@@ -45,7 +45,10 @@ internal static class ApiServiceExtensions
         services.AddSingleton<SocketConnections>();
         services.AddSingleton<AuthFailureThrottle>();
         services.AddAuthentication(ApiKeyAuthenticationHandler.SchemeName)
-            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName, null)
+            // A JWT-shaped Bearer credential is the platform's token: forwarded to JwtBearer; anything else is a key.
+            .AddScheme<AuthenticationSchemeOptions, ApiKeyAuthenticationHandler>(ApiKeyAuthenticationHandler.SchemeName,
+                o => o.ForwardDefaultSelector = http => TokenAuthentication.CarriesToken(http) ? TokenAuthentication.SchemeName : null)
+            .AddPlatformTokens()
             .AddCookie(CookieAuthenticationDefaults.AuthenticationScheme, o =>
             {
                 // People in a browser (the dashboard): signed in at /signin with a key, kept in this cookie.
@@ -66,6 +69,17 @@ internal static class ApiServiceExtensions
                     : ApiErrors.ForbiddenAsync(context.HttpContext, "this key's role may not use this route");
                 o.Events.OnValidatePrincipal = async context =>
                 {
+                    if (context.Principal?.SessionExpires() is { } expires)
+                    {
+                        if (expires <= context.HttpContext.RequestServices.GetRequiredService<TimeProvider>().GetUtcNow())
+                        {
+                            context.RejectPrincipal(); // signed in with a token: the session ends with it
+                            await context.HttpContext.SignOutAsync(CookieAuthenticationDefaults.AuthenticationScheme);
+                        }
+
+                        return;
+                    }
+
                     var validator = context.HttpContext.RequestServices.GetRequiredService<ApiKeyValidator>();
                     if (context.Principal?.FindFirst(ApiKeyValidator.KeyHashClaim)?.Value is not { } hash || !await validator.IsStillValidAsync(hash))
                     {
@@ -90,6 +104,9 @@ internal static class ApiServiceExtensions
                 .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser().RequireRole(Roles.Admin))
             .AddPolicy(DashboardPolicy, p => p
                 .AddAuthenticationSchemes(BrowserOrBearer).RequireAuthenticatedUser().RequireRole(Roles.Admin))
+            .AddPolicy(TenantsApi.TenantAdminPolicy, p => p
+                .AddAuthenticationSchemes(ApiKeyAuthenticationHandler.SchemeName).RequireAuthenticatedUser()
+                .RequireRole(Roles.Admin, GrainInterfaces.Tenancy.TenantRoles.OrgAdmin, GrainInterfaces.Tenancy.TenantRoles.TeamAdmin))
             .AddPolicy(BrowserOrBearerPolicy, p => p.AddAuthenticationSchemes(BrowserOrBearer).RequireAuthenticatedUser());
         services.AddExceptionHandler<FailureHandler>();
         // Binding failures throw, so the failure handler names the field in the route's protocol (not an empty 400).

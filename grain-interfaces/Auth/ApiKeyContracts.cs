@@ -24,9 +24,29 @@ public sealed record ApiKeyInfo(
     [property: Id(3)] string Name,
     [property: Id(4)] DateTimeOffset CreatedAt,
     [property: Id(5)] DateTimeOffset? RevokedAt,
-    [property: Id(6)] string? Tier = null)
+    [property: Id(6)] string? Tier = null,
+    [property: Id(7)] string? Org = null,
+    [property: Id(8)] string? Team = null,
+    [property: Id(9)] IReadOnlyList<string>? Models = null)
 {
     public bool Active => RevokedAt is null;
+}
+
+/// <summary>
+/// A key for a user of an organization. Its powers are the user's (role, teams, tier, read at each sign-in), narrowed:
+/// to one of their teams (<see cref="Team"/>: the team its requests are charged to) and to a list of models (null: all
+/// the user may use).
+/// </summary>
+[GenerateSerializer, Immutable, Alias("aifleet.TenantKeySpec")]
+public sealed record TenantKeySpec(
+    [property: Id(0)] string User,
+    [property: Id(1)] string Org,
+    [property: Id(2)] string Name,
+    [property: Id(3)] string? Team = null,
+    [property: Id(4)] IReadOnlyList<string>? Models = null)
+{
+    /// <summary>Models one key may be scoped to.</summary>
+    public const int MaxModels = 64;
 }
 
 /// <summary>A key just created: the only time its secret is returned.</summary>

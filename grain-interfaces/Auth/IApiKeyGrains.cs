@@ -24,6 +24,13 @@ public interface IApiKeyDirectoryGrain : IGrainWithStringKey
     [Alias("Create")]
     Task<CreatedApiKey> CreateAsync(string user, string role, string name, string? tier = null);
 
+    /// <summary>
+    /// Issues a key to a user of an organization, scoped as <paramref name="spec"/> says: not found naming the user
+    /// when they are not in that organization, invalid when the team is not one of theirs or a model name is malformed.
+    /// </summary>
+    [Alias("CreateFor")]
+    Task<CreatedApiKey> CreateForAsync(TenantKeySpec spec);
+
     [Alias("List")]
     Task<IReadOnlyList<ApiKeyInfo>> ListAsync();
 

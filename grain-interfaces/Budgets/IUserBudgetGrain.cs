@@ -53,6 +53,10 @@ public interface IUserBudgetGrain : IGrainWithStringKey
     [Alias("SetLimits")]
     Task SetLimitsAsync(BudgetLimits limits);
 
+    /// <summary>Sets <paramref name="limits"/> only when no limits were ever set here (a team's member default); false when some were.</summary>
+    [Alias("SetDefaultLimits")]
+    Task<bool> SetDefaultLimitsAsync(BudgetLimits limits);
+
     [Alias("GetStatus")]
     Task<BudgetStatus> GetStatusAsync();
 

@@ -1,6 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.AiFleet.GrainInterfaces.Auth;
+using Orleans.AiFleet.GrainInterfaces.Tenancy;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Models;
 
@@ -33,8 +34,45 @@ internal sealed class ApiKeyDirectoryGrain(
             throw AiFleetException.Invalid($"'role' must be '{Roles.User}' or '{Roles.Admin}', not '{role}'");
         }
 
+        return await IssueAsync(new ApiKeyInfo(NewId(), user, role, name ?? "", time.GetUtcNow(), null, tier));
+    }
+
+    public async Task<CreatedApiKey> CreateForAsync(TenantKeySpec spec)
+    {
+        if (!TenantNames.IsUserId(spec.User) || !TenantNames.IsId(spec.Org))
+        {
+            throw AiFleetException.Invalid("a key's user and organization must be valid ids", "user");
+        }
+
+        var user = await GrainFactory.GetGrain<ITenantUserGrain>(spec.User).GetAsync();
+        if (user is null || user.Org != spec.Org)
+        {
+            throw AiFleetException.NotFound($"no user '{spec.User}' in organization '{spec.Org}'", field: "user");
+        }
+
+        if (spec.Team is not null && !user.Teams.Contains(spec.Team))
+        {
+            throw AiFleetException.Invalid($"'team' must be one of the user's teams ({string.Join(", ", user.Teams)}), not '{spec.Team}'", "team");
+        }
+
+        if (spec.Models is { } models && (models.Count is 0 or > TenantKeySpec.MaxModels || models.Any(m => !IsModelName(m))))
+        {
+            throw AiFleetException.Invalid($"'models' is 1 to {TenantKeySpec.MaxModels} model names (letters, digits, '.', '_', '-'), or absent for all", "models");
+        }
+
+        if (!TenantNames.IsDisplayName(spec.Name))
+        {
+            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
+        }
+
+        // The role and tier stay the user's (read at each sign-in); the key records only whose it is and how it is narrowed.
+        return await IssueAsync(new ApiKeyInfo(NewId(), spec.User, Roles.User, spec.Name, time.GetUtcNow(), null, null, spec.Org, spec.Team,
+            spec.Models?.Distinct(StringComparer.Ordinal).ToArray()));
+    }
+
+    private async Task<CreatedApiKey> IssueAsync(ApiKeyInfo info)
+    {
         var key = "afk_" + Base64Url(RandomNumberGenerator.GetBytes(32));
-        var info = new ApiKeyInfo("key_" + Base64Url(RandomNumberGenerator.GetBytes(9)), user, role, name ?? "", time.GetUtcNow(), null, tier);
         var hash = ApiKeyHash.Of(key);
         await GrainFactory.GetGrain<IApiKeyGrain>(hash).SetAsync(info);
         state.State.Keys[info.Id] = new DirectoryEntry(hash, info);
@@ -58,6 +96,11 @@ internal sealed class ApiKeyDirectoryGrain(
         await state.WriteOwnStateAsync();
         return true;
     }
+
+    private static string NewId() => "key_" + Base64Url(RandomNumberGenerator.GetBytes(9));
+
+    private static bool IsModelName(string name) =>
+        name is { Length: > 0 and <= 128 } && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

@@ -7,14 +7,22 @@ internal sealed partial class UserBudgetGrain
 {
     public async Task SetLimitsAsync(BudgetLimits limits)
     {
-        if (limits.PerRequest < 0 || limits.Daily < 0 || limits.Monthly < 0 || limits.RequestsPerMinute < 1 || limits.TokensPerMinute < 1 || limits.MaxParallel < 1)
-        {
-            throw AiFleetException.Invalid("caps must be zero or more, and per-minute and parallel limits at least 1 (or unset)");
-        }
+        BudgetLimitRules.Check(limits);
 
         state.State.Limits = limits;
         RebuildRateLimiters();
         await WriteAsync();
+    }
+
+    public async Task<bool> SetDefaultLimitsAsync(BudgetLimits limits)
+    {
+        if (state.State.Limits is not null)
+        {
+            return false;
+        }
+
+        await SetLimitsAsync(limits);
+        return true;
     }
 
     public Task<BudgetStatus> GetStatusAsync()

@@ -180,6 +180,7 @@ public static class AiFleetSiloBuilderExtensions
         silo.UseRedisReminderService(o => o.ConfigurationOptions = configuration);
         silo.Services.TryAddSingleton<IConnectionMultiplexer>(_ => ConnectionMultiplexer.Connect(configuration));
         silo.Services.TryAddSingleton<ILedgerStore, RedisLedgerStore>();
+        silo.Services.TryAddSingleton<Orleans.AiFleet.Grains.Tenancy.ITenantDirectoryStore, Orleans.AiFleet.Grains.Tenancy.RedisTenantDirectoryStore>();
         silo.Services.TryAddSingleton<ResponseCache, RedisResponseCache>();
         var timeout = storeTimeout ?? AiFleetClusterOptions.DefaultStoreTimeout;
         silo.Services.AddSingleton<ILifecycleParticipant<ISiloLifecycle>>(sp => ActivatorUtilities.CreateInstance<StoreWarmup>(sp, timeout));
@@ -190,6 +191,7 @@ public static class AiFleetSiloBuilderExtensions
     public static ISiloBuilder UseAiFleetInMemoryState(this ISiloBuilder silo)
     {
         silo.Services.TryAddSingleton<ILedgerStore, InMemoryLedgerStore>();
+        silo.Services.TryAddSingleton<Orleans.AiFleet.Grains.Tenancy.ITenantDirectoryStore, Orleans.AiFleet.Grains.Tenancy.InMemoryTenantDirectoryStore>();
         silo.Services.TryAddSingleton<ResponseCache, InMemoryResponseCache>();
         return silo.AddMemoryGrainStorage(AiFleetStorage.Name).AddMemoryGrainStorageAsDefault().UseInMemoryReminderService();
     }

@@ -1,0 +1,97 @@
+using Microsoft.Extensions.DependencyInjection;
+using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Budgets;
+using Orleans.AiFleet.GrainInterfaces.Tenancy;
+using Orleans.AiFleet.Grains.Hosting;
+
+namespace Orleans.AiFleet.Grains.Tenancy;
+
+/// <summary>A team's record (keyed <c>org/team</c>), registered with its organization when created.</summary>
+internal sealed class TeamGrain(
+    [PersistentState("team", AiFleetStorage.Name)] IPersistentState<TeamState> state,
+    ITenantDirectoryStore directory,
+    [FromKeyedServices(AiFleetServiceKeys.Clock)] TimeProvider time) : Grain, ITeamGrain
+{
+    private (string Org, string Team) Key => this.GetPrimaryKeyString().Split('/', 2) is [var org, var team] ? (org, team) : ("", "");
+
+    public async Task<TeamInfo> CreateAsync(string name, BudgetLimits? memberDefault)
+    {
+        var (org, team) = Key;
+        if (!TenantNames.IsId(team))
+        {
+            throw AiFleetException.Invalid($"a team id is {TenantNames.IdRule}, not '{team}'", "id");
+        }
+
+        if (!TenantNames.IsDisplayName(name))
+        {
+            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
+        }
+
+        BudgetLimitRules.Check(memberDefault, "memberDefault");
+        if (state.State.Info is not null)
+        {
+            throw AiFleetException.Conflict($"team '{team}' exists already in organization '{org}'", "id");
+        }
+
+        if (!await GrainFactory.GetGrain<IOrgGrain>(org).AddTeamAsync(team))
+        {
+            throw AiFleetException.NotFound($"no organization has id '{org}'");
+        }
+
+        state.State.Info = new TeamInfo(org, team, string.IsNullOrWhiteSpace(name) ? team : name, time.GetUtcNow(), memberDefault);
+        await state.WriteOwnStateAsync();
+        return state.State.Info;
+    }
+
+    public Task<TeamInfo?> GetAsync()
+    {
+        if (state.State.Info is null)
+        {
+            DeactivateOnIdle();
+        }
+
+        return Task.FromResult(state.State.Info);
+    }
+
+    public async Task<TeamInfo> UpdateAsync(string? name, BudgetLimits? memberDefault)
+    {
+        var info = state.State.Info ?? throw NotFound();
+        if (name is not null && !TenantNames.IsDisplayName(name))
+        {
+            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
+        }
+
+        BudgetLimitRules.Check(memberDefault, "memberDefault");
+        state.State.Info = info with
+        {
+            Name = string.IsNullOrWhiteSpace(name) ? info.Name : name,
+            MemberDefault = memberDefault ?? info.MemberDefault,
+        };
+        await state.WriteOwnStateAsync();
+        return state.State.Info;
+    }
+
+    public async Task DeleteAsync()
+    {
+        var info = state.State.Info ?? throw NotFound();
+        var members = await directory.CountAsync(DirectoryLists.TeamMembers(info.Org, info.Id));
+        if (members > 0)
+        {
+            throw AiFleetException.Conflict($"team '{info.Id}' still has {members} members: move or remove them first");
+        }
+
+        await GrainFactory.GetGrain<IOrgGrain>(info.Org).RemoveTeamAsync(info.Id);
+        await state.ClearStateAsync();
+        state.State = new TeamState();
+        DeactivateOnIdle();
+    }
+
+    private AiFleetException NotFound() => AiFleetException.NotFound($"no team '{Key.Team}' in organization '{Key.Org}'");
+}
+
+[GenerateSerializer, Alias("aifleet.TeamState")]
+public sealed class TeamState
+{
+    [Id(0)]
+    public TeamInfo? Info { get; set; }
+}
