@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of the solution. Installs and starts whatever the tests need first: a throwaway PostgreSQL for
-# cluster membership (scripts/postgres.sh; Debian 12 ships the server binaries) and Redis for grain state
-# (scripts/redis.sh; installs Debian's redis-server if missing), Debian's chromium for the browser tests, Debian's
+# cluster membership (scripts/postgres.sh; Debian 12 ships the server binaries), Redis for grain state
+# (scripts/redis.sh; installs Debian's redis-server if missing), an OpenID provider (scripts/oidc.sh: npm's
+# oidc-provider under Node), Debian's chromium for the browser tests, Debian's
 # promtool for the metrics lint, and the OpenAI JavaScript SDK (npm ci in tests/js).
 # Ends with one summary line.
 set -euo pipefail
@@ -11,9 +12,11 @@ results="$(pwd)/.artifacts/test-results"
 rm -rf "$results"
 bash scripts/postgres.sh start >/dev/null
 bash scripts/redis.sh start >/dev/null
-trap 'bash scripts/postgres.sh stop; bash scripts/redis.sh stop' EXIT
+trap 'bash scripts/postgres.sh stop; bash scripts/redis.sh stop; bash scripts/oidc.sh stop' EXIT
 # Headless Chromium for the browser tests (Debian's package; Playwright drives it by path, nothing is downloaded).
 command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; }
+# A real OpenID provider (npm's oidc-provider under Node, tests/oidc) issuing the platform's tokens.
+bash scripts/oidc.sh start >/dev/null
 # promtool (Debian's prometheus package; apt does not start the server) lints the /metrics the tests scrape.
 command -v promtool >/dev/null || { apt-get update -qq && apt-get install -y -qq prometheus >/dev/null; }
 # The OpenAI JavaScript SDK for the JS SDK test (Node and npm ship with the machine; versions pinned by the lock file).
