@@ -111,9 +111,10 @@ internal static class TenantUsersApi
         var found = await calls.RunAsync(_ => grains.GetGrain<ITenantUserGrain>(user).GetAsync());
         if (found is not null && found.Org != org)
         {
-            // In another organization: as unknown here as a user who does not exist.
-            throw mayBeNew && caller.ManagesOrg(org)
-                ? AiFleetException.Conflict($"user '{user}' belongs to another organization")
+            // In another organization: as unknown here as a user who does not exist, except to a platform admin, who
+            // is told why the save cannot succeed (anyone else could probe other organizations' user ids).
+            throw mayBeNew && caller.IsAdmin()
+                ? AiFleetException.Conflict($"user '{user}' belongs to organization '{found.Org}'")
                 : TenantAccess.NoUser(org, user);
         }
 

@@ -5,6 +5,9 @@ using Orleans.AiFleet.Grains.Hosting;
 namespace Orleans.AiFleet.Grains.Tenancy;
 
 /// <summary>An organization's record and its team ids; listed in the directory's organizations once created.</summary>
+// Collected after two idle minutes rather than deactivated on a miss: deactivating while other calls queue for the
+// same id (a burst of saves or sign-ins) makes Orleans reject them; two minutes bounds the made-up ids kept alive.
+[CollectionAgeLimit(Minutes = 2)]
 internal sealed class OrgGrain(
     [PersistentState("org", AiFleetStorage.Name)] IPersistentState<OrgState> state,
     ITenantDirectoryStore directory,
@@ -39,15 +42,7 @@ internal sealed class OrgGrain(
         return info;
     }
 
-    public Task<OrgInfo?> GetAsync()
-    {
-        if (state.State.Info is null)
-        {
-            DeactivateOnIdle(); // no such organization: keep no activation for a made-up id
-        }
-
-        return Task.FromResult(state.State.Info);
-    }
+    public Task<OrgInfo?> GetAsync() => Task.FromResult(state.State.Info);
 
     public async Task<bool> AddTeamAsync(string team)
     {

@@ -7,6 +7,9 @@ using Orleans.AiFleet.Grains.Hosting;
 namespace Orleans.AiFleet.Grains.Tenancy;
 
 /// <summary>A team's record (keyed <c>org/team</c>), registered with its organization when created.</summary>
+// Collected after two idle minutes rather than deactivated on a miss: deactivating while other calls queue for the
+// same id (a burst of saves or sign-ins) makes Orleans reject them; two minutes bounds the made-up ids kept alive.
+[CollectionAgeLimit(Minutes = 2)]
 internal sealed class TeamGrain(
     [PersistentState("team", AiFleetStorage.Name)] IPersistentState<TeamState> state,
     ITenantDirectoryStore directory,
@@ -43,15 +46,7 @@ internal sealed class TeamGrain(
         return state.State.Info;
     }
 
-    public Task<TeamInfo?> GetAsync()
-    {
-        if (state.State.Info is null)
-        {
-            DeactivateOnIdle();
-        }
-
-        return Task.FromResult(state.State.Info);
-    }
+    public Task<TeamInfo?> GetAsync() => Task.FromResult(state.State.Info);
 
     public async Task<TeamInfo> UpdateAsync(string? name, BudgetLimits? memberDefault)
     {
@@ -83,7 +78,6 @@ internal sealed class TeamGrain(
         await GrainFactory.GetGrain<IOrgGrain>(info.Org).RemoveTeamAsync(info.Id);
         await state.ClearStateAsync();
         state.State = new TeamState();
-        DeactivateOnIdle();
     }
 
     private AiFleetException NotFound() => AiFleetException.NotFound($"no team '{Key.Team}' in organization '{Key.Org}'");

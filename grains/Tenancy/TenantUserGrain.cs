@@ -11,6 +11,9 @@ namespace Orleans.AiFleet.Grains.Tenancy;
 /// retried save repairs a list a failed one left behind. A user who joins a team and has no limits of their own gets
 /// the team's member default.
 /// </summary>
+// Collected after two idle minutes rather than deactivated on a miss: deactivating while other calls queue for the
+// same id (a burst of saves or sign-ins) makes Orleans reject them; two minutes bounds the made-up ids kept alive.
+[CollectionAgeLimit(Minutes = 2)]
 internal sealed class TenantUserGrain(
     [PersistentState("tenantuser", AiFleetStorage.Name)] IPersistentState<TenantUserState> state,
     ITenantDirectoryStore directory,
@@ -19,15 +22,7 @@ internal sealed class TenantUserGrain(
 {
     private string Id => this.GetPrimaryKeyString();
 
-    public Task<TenantUser?> GetAsync()
-    {
-        if (state.State.User is null)
-        {
-            DeactivateOnIdle();
-        }
-
-        return Task.FromResult(state.State.User);
-    }
+    public Task<TenantUser?> GetAsync() => Task.FromResult(state.State.User);
 
     public Task<TenantUser> SaveAsync(TenantUserSpec spec) => SaveAsync(spec, TenantUser.FromAdmin);
 

@@ -48,6 +48,9 @@ public sealed class FuzzTests(ApiFixture fixture, Xunit.Abstractions.ITestOutput
     {
         var userKey = await fixture.NewUserKeyAsync("fuzz-user");
         Assert.Equal(HttpStatusCode.OK, (await fixture.Http.PutAsJsonAsync("/v1/admin/budgets/fuzz-user", new { daily = 0m })).StatusCode);
+        await fixture.Http.PostAsJsonAsync("/v1/admin/orgs", new { id = Routes.FuzzOrg });
+        await fixture.Http.PostAsJsonAsync($"/v1/admin/orgs/{Routes.FuzzOrg}/teams", new { id = Routes.FuzzTeam });
+        await fixture.Http.PutAsJsonAsync($"/v1/admin/orgs/{Routes.FuzzOrg}/users/fuzz-student", new { role = "member", teams = new[] { Routes.FuzzTeam } });
         var routes = Routes.All();
         var failures = new ConcurrentQueue<string>();
         var statuses = new ConcurrentDictionary<int, int>();

@@ -8,6 +8,10 @@ namespace Orleans.AiFleet.ClientApi.Tests.Fuzz;
 /// <summary>Every route with a valid request to start from, and how each part of it may be mutated.</summary>
 internal sealed record Routes(string Method, Func<Mutator, string> Path, JsonNode? Body, bool Admin)
 {
+    /// <summary>The organization and class the tenant routes start from (made before the run).</summary>
+    public const string FuzzOrg = "fuzz-org";
+    public const string FuzzTeam = "fuzz-team";
+
     public static Routes[] All()
     {
         var digits = KServe.DigitsBody(0);
@@ -18,6 +22,11 @@ internal sealed record Routes(string Method, Func<Mutator, string> Path, JsonNod
         var course = JsonNode.Parse("""{"subject":"Stars","level":"beginner","lessons":2,"language":"English","model":"chat-lm","min_quality":0.5,"budget_ceiling":0.01,"lesson_tokens":8}""")!;
         var key = JsonNode.Parse("""{"user":"fuzz-made","role":"user","name":"laptop","tier":"free"}""")!;
         var budget = JsonNode.Parse("""{"perRequest":0.05,"daily":2.5,"monthly":40,"requestsPerMinute":600,"tokensPerMinute":100000,"maxParallel":8}""")!;
+        var org = JsonNode.Parse("""{"id":"fuzz-made-org","name":"A school"}""")!;
+        var team = JsonNode.Parse("""{"id":"fuzz-class","name":"Class 1","memberDefault":{"daily":1.5,"requestsPerMinute":60}}""")!;
+        var teamChange = JsonNode.Parse("""{"name":"Class 1 renamed","memberDefault":{"daily":2}}""")!;
+        var user = JsonNode.Parse("""{"name":"A student","role":"member","teams":["fuzz-team"],"tier":"free"}""")!;
+        var userKey = JsonNode.Parse("""{"name":"laptop","team":"fuzz-team","models":["digits","text-encoder"]}""")!;
         // Hostile text in a path or query as a client sends it: percent-encoded.
         string Text(Mutator m) => Uri.EscapeDataString(m.HostileText());
         string Model(Mutator m) => m.Next(3) switch { 0 => "digits", 1 => "text-encoder", _ => Text(m) };
@@ -48,6 +57,17 @@ internal sealed record Routes(string Method, Func<Mutator, string> Path, JsonNod
             new("GET", m => $"/v1/admin/budgets/{Text(m)}", null, Admin: true),
             new("GET", m => $"/v1/admin/usage?from={Day(m)}", null, Admin: true),
             new("GET", m => $"/v1/fleet/{Model(m)}", null, Admin: true),
+            new("POST", m => "/v1/admin/orgs", org, Admin: true),
+            new("GET", m => $"/v1/admin/orgs?after={Text(m)}&limit={m.Next(1000) - 100}", null, Admin: true),
+            new("GET", m => $"/v1/admin/orgs/{(m.Next(2) == 0 ? FuzzOrg : Text(m))}", null, Admin: true),
+            new("POST", m => $"/v1/admin/orgs/{(m.Next(4) == 0 ? Text(m) : FuzzOrg)}/teams", team, Admin: true),
+            new("PATCH", m => $"/v1/admin/orgs/{FuzzOrg}/teams/{(m.Next(2) == 0 ? FuzzTeam : Text(m))}", teamChange, Admin: true),
+            new("DELETE", m => $"/v1/admin/orgs/{FuzzOrg}/teams/{(m.Next(3) == 0 ? FuzzTeam : Text(m))}", null, Admin: true),
+            new("GET", m => $"/v1/admin/orgs/{FuzzOrg}/teams/{(m.Next(2) == 0 ? FuzzTeam : Text(m))}/members?after={Text(m)}&limit={m.Next(600)}", null, Admin: true),
+            new("PUT", m => $"/v1/admin/orgs/{FuzzOrg}/users/{(m.Next(2) == 0 ? "fuzz-student" : Text(m))}", user, Admin: true),
+            new("GET", m => $"/v1/admin/orgs/{FuzzOrg}/users?after={Text(m)}&limit={m.Next(600)}", null, Admin: true),
+            new("POST", m => $"/v1/admin/orgs/{FuzzOrg}/users/{(m.Next(2) == 0 ? "fuzz-student" : Text(m))}/keys", userKey, Admin: true),
+            new("PUT", m => $"/v1/admin/orgs/{FuzzOrg}/users/{(m.Next(2) == 0 ? "fuzz-student" : Text(m))}/budget", budget, Admin: true),
             new("POST", m => "/signin", null, Admin: false),
             new("GET", m => $"/{Text(m)}", null, Admin: false),
         ];
