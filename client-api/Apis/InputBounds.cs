@@ -40,9 +40,5 @@ internal static class InputBounds
         key is { Length: > 0 and <= MaxNameLength } && !string.IsNullOrWhiteSpace(key) && !key.Any(char.IsControl);
 
     /// <summary>A model or version name: letters, digits, '.', '_' and '-', at most <see cref="MaxNameLength"/>.</summary>
-    public static bool IsModelName(string? name) =>
-        name is { Length: > 0 and <= MaxNameLength } && name.AsSpan().IndexOfAnyExcept(NameChars) < 0;
-
-    private static readonly System.Buffers.SearchValues<char> NameChars =
-        System.Buffers.SearchValues.Create("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-");
+    public static bool IsModelName(string? name) => GrainInterfaces.Inference.ModelNames.IsValid(name);
 }

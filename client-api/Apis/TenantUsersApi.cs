@@ -105,7 +105,7 @@ internal static class TenantUsersApi
 
         if (!TenantNames.IsUserId(user))
         {
-            throw AiFleetException.Invalid($"a user id is 1 to {TenantNames.MaxUserIdLength} printable characters without '/'", "user");
+            throw AiFleetException.Invalid(TenantNames.UserIdRule, "user");
         }
 
         var found = await calls.RunAsync(_ => grains.GetGrain<ITenantUserGrain>(user).GetAsync());

@@ -34,6 +34,8 @@ public static class TenantNames
     /// <summary>Teams one user can belong to.</summary>
     public const int MaxTeamsPerUser = 64;
 
+    public const string UserIdRule = "a user id is 1 to 128 printable characters without '/'";
+
     public const string IdRule = "1 to 64 characters: lowercase letters, digits, '.', '_' and '-', starting with a letter or digit";
 
     public static bool IsId(string? id) =>

@@ -1,9 +1,11 @@
 using System.Security.Cryptography;
 using Microsoft.Extensions.DependencyInjection;
 using Orleans.AiFleet.GrainInterfaces.Auth;
+using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.GrainInterfaces.Tenancy;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.AiFleet.Grains.Models;
+using Orleans.AiFleet.Grains.Tenancy;
 
 namespace Orleans.AiFleet.Grains.Auth;
 
@@ -18,11 +20,7 @@ internal sealed class ApiKeyDirectoryGrain(
 {
     public async Task<CreatedApiKey> CreateAsync(string user, string role, string name, string? tier = null)
     {
-        if (tier is not null && !repository.Routing.UserTiers.ContainsKey(tier))
-        {
-            throw AiFleetException.Invalid(
-                $"'tier' must be one of the catalogue's user tiers ({string.Join(", ", repository.Routing.UserTiers.Keys.Order(StringComparer.Ordinal))}), not '{tier}'");
-        }
+        repository.Routing.CheckUserTier(tier);
 
         if (string.IsNullOrWhiteSpace(user) || user.Length > 128 || user.Any(char.IsControl))
         {
@@ -55,15 +53,12 @@ internal sealed class ApiKeyDirectoryGrain(
             throw AiFleetException.Invalid($"'team' must be one of the user's teams ({string.Join(", ", user.Teams)}), not '{spec.Team}'", "team");
         }
 
-        if (spec.Models is { } models && (models.Count is 0 or > TenantKeySpec.MaxModels || models.Any(m => !IsModelName(m))))
+        if (spec.Models is { } models && (models.Count is 0 or > TenantKeySpec.MaxModels || models.Any(m => !ModelNames.IsValid(m))))
         {
             throw AiFleetException.Invalid($"'models' is 1 to {TenantKeySpec.MaxModels} model names (letters, digits, '.', '_', '-'), or absent for all", "models");
         }
 
-        if (!TenantNames.IsDisplayName(spec.Name))
-        {
-            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
-        }
+        TenantRules.CheckName(spec.Name);
 
         // The role and tier stay the user's (read at each sign-in); the key records only whose it is and how it is narrowed.
         return await IssueAsync(new ApiKeyInfo(NewId(), spec.User, Roles.User, spec.Name, time.GetUtcNow(), null, null, spec.Org, spec.Team,
@@ -98,9 +93,6 @@ internal sealed class ApiKeyDirectoryGrain(
     }
 
     private static string NewId() => "key_" + Base64Url(RandomNumberGenerator.GetBytes(9));
-
-    private static bool IsModelName(string name) =>
-        name is { Length: > 0 and <= 128 } && name.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-');
 
     private static string Base64Url(byte[] bytes) => Convert.ToBase64String(bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_');
 }

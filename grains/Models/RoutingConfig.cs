@@ -41,6 +41,16 @@ public sealed record RoutingConfig
         return asked is { } a && a < allowed ? a : allowed;
     }
 
+    /// <summary>Throws invalid-argument naming the user tiers when <paramref name="tier"/> (null: the default) is not one of them.</summary>
+    public void CheckUserTier(string? tier)
+    {
+        if (tier is not null && !UserTiers.ContainsKey(tier))
+        {
+            throw AiFleetException.Invalid(
+                $"'tier' must be one of the catalogue's user tiers ({string.Join(", ", UserTiers.Keys.Order(StringComparer.Ordinal))}), not '{tier}'", "tier");
+        }
+    }
+
     public IReadOnlyList<string> Validate()
     {
         var errors = new List<string>();

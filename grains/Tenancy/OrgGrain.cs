@@ -25,10 +25,7 @@ internal sealed class OrgGrain(
             throw AiFleetException.Invalid($"an organization id is {TenantNames.IdRule}, not '{Id}'", "id");
         }
 
-        if (!TenantNames.IsDisplayName(name))
-        {
-            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
-        }
+        TenantRules.CheckName(name);
 
         if (state.State.Info is { } existing)
         {

@@ -25,10 +25,7 @@ internal sealed class TeamGrain(
             throw AiFleetException.Invalid($"a team id is {TenantNames.IdRule}, not '{team}'", "id");
         }
 
-        if (!TenantNames.IsDisplayName(name))
-        {
-            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
-        }
+        TenantRules.CheckName(name);
 
         BudgetLimitRules.Check(memberDefault, "memberDefault");
         if (state.State.Info is not null)
@@ -51,10 +48,7 @@ internal sealed class TeamGrain(
     public async Task<TeamInfo> UpdateAsync(string? name, BudgetLimits? memberDefault)
     {
         var info = state.State.Info ?? throw NotFound();
-        if (name is not null && !TenantNames.IsDisplayName(name))
-        {
-            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
-        }
+        TenantRules.CheckName(name);
 
         BudgetLimitRules.Check(memberDefault, "memberDefault");
         state.State.Info = info with

@@ -104,10 +104,7 @@ internal sealed class TenantUserGrain(
 
     private void Check(TenantUserSpec spec)
     {
-        if (!TenantNames.IsUserId(Id))
-        {
-            throw AiFleetException.Invalid($"a user id is 1 to {TenantNames.MaxUserIdLength} printable characters without '/'", "id");
-        }
+        TenantRules.CheckUserId(Id, "id");
 
         if (!TenantNames.IsId(spec.Org))
         {
@@ -125,16 +122,9 @@ internal sealed class TenantUserGrain(
             throw AiFleetException.Invalid($"'teams' is at most {TenantNames.MaxTeamsPerUser} distinct team ids, each {TenantNames.IdRule}", "teams");
         }
 
-        if (spec.Name is not null && !TenantNames.IsDisplayName(spec.Name))
-        {
-            throw AiFleetException.Invalid($"'name' must be at most {TenantNames.MaxDisplayNameLength} printable characters", "name");
-        }
+        TenantRules.CheckName(spec.Name);
 
-        if (spec.Tier is not null && !repository.Routing.UserTiers.ContainsKey(spec.Tier))
-        {
-            throw AiFleetException.Invalid(
-                $"'tier' must be one of the catalogue's user tiers ({string.Join(", ", repository.Routing.UserTiers.Keys.Order(StringComparer.Ordinal))})", "tier");
-        }
+        repository.Routing.CheckUserTier(spec.Tier);
     }
 }
 
