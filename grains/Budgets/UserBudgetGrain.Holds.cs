@@ -26,8 +26,8 @@ internal sealed partial class UserBudgetGrain
             return;
         }
 
-        metrics.HoldsOpened(state.State.Open.Count - _countedOpen);
-        _countedOpen = state.State.Open.Count;
+        metrics.HoldsOpened(_holds.Count - _countedOpen);
+        _countedOpen = _holds.Count;
     }
 
     /// <summary>Opens a hold and makes it durable before granting it.</summary>
@@ -35,8 +35,7 @@ internal sealed partial class UserBudgetGrain
     {
         var id = Guid.NewGuid();
         var held = new HeldReservation(model, cost, tokens, now + (ttl ?? options.Value.ReservationTtl), userTier);
-        state.State.Open[id] = held;
-        _reserved += held.Cost;
+        _holds.Open(id, held);
         CountOpenHolds();
         try
         {
@@ -45,11 +44,7 @@ internal sealed partial class UserBudgetGrain
         catch (Exception e)
         {
             // Not durable, so not granted: the hold is dropped and the caller told to come back.
-            if (state.State.Open.Remove(id))
-            {
-                _reserved -= held.Cost;
-            }
-
+            _holds.Drop(id);
             CountOpenHolds();
 
             LogWriteFailed(logger, e, User);
@@ -64,14 +59,13 @@ internal sealed partial class UserBudgetGrain
     {
         var now = time.GetUtcNow();
         ExpireDue(now);
-        if (!state.State.Open.TryGetValue(reservationId, out var held))
+        var until = now + (ttl ?? options.Value.ReservationTtl);
+        if (!_holds.TryRenew(reservationId, until))
         {
             return null;
         }
 
-        var renewed = held with { ExpiresAt = now + (ttl ?? options.Value.ReservationTtl) };
-        state.State.Open[reservationId] = renewed;
         await WriteAsync();
-        return renewed.ExpiresAt;
+        return until;
     }
 }

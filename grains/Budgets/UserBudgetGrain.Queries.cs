@@ -10,7 +10,7 @@ internal sealed partial class UserBudgetGrain
         BudgetLimitRules.Check(limits);
 
         state.State.Limits = limits;
-        RebuildRateLimiters();
+        _caps.Set(limits);
         await WriteAsync();
     }
 
@@ -30,14 +30,10 @@ internal sealed partial class UserBudgetGrain
         var now = time.GetUtcNow();
         ExpireDue(now);
         var today = DateOnly.FromDateTime(now.UtcDateTime);
-        return Task.FromResult(new BudgetStatus(User, Limits, _dayTotals.GetValueOrDefault(today), MonthTotal(today), _reserved, state.State.Open.Count));
+        return Task.FromResult(new BudgetStatus(User, _caps.Limits, _usage.Day(today), _usage.MonthTo(today), _holds.Held, _holds.Count));
     }
 
-    public Task<IReadOnlyList<UsageRow>> GetUsageAsync(DateOnly from, DateOnly to) =>
-        Task.FromResult<IReadOnlyList<UsageRow>>(_usage.Values
-            .Where(r => r.Day >= from && r.Day <= to)
-            .OrderBy(r => r.Day).ThenBy(r => r.Model, StringComparer.Ordinal)
-            .ToArray());
+    public Task<IReadOnlyList<UsageRow>> GetUsageAsync(DateOnly from, DateOnly to) => Task.FromResult(_usage.Rows(from, to));
 
     public async Task<IReadOnlyList<LedgerEntry>> GetLedgerAsync(DateOnly from, DateOnly to)
     {

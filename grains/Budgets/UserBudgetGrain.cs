@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Threading.RateLimiting;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -29,40 +28,30 @@ internal sealed partial class UserBudgetGrain(
     ModelRepository repository,
     ILogger<UserBudgetGrain> logger) : Grain, IUserBudgetGrain
 {
-    private readonly Dictionary<(DateOnly Day, string Model), UsageRow> _usage = [];
+    private readonly UsageTotals _usage = new(options.Value.UsageRetentionDays);
 
-    private readonly Dictionary<DateOnly, decimal> _dayTotals = [];
+    private readonly AnsweredRequests _answered = new();
 
-    private readonly Dictionary<Guid, HeldReservation> _expired = [];
+    private readonly CoalescedWrites _writes = new();
 
-    private readonly Dictionary<string, (ReserveResult Result, DateTimeOffset Until)> _answered = new(StringComparer.Ordinal);
+    // Both are made again from the persisted state in OnActivateAsync, before any call is served.
+    private BudgetCaps _caps = new(BudgetLimits.None);
 
-    private const int MaxRemembered = 4096;
+    private OpenHolds _holds = new([], TimeSpan.Zero);
 
     private List<LedgerEntry> _unwritten = [];
 
-    private decimal _reserved;
-
-    private TokenBucketRateLimiter? _requests;
-
-    private TokenBucketRateLimiter? _tokens;
-
-    private TaskCompletionSource? _nextWrite;
-
-    private bool _writing;
-
     private string User => this.GetPrimaryKeyString();
-
-    private BudgetLimits Limits => state.State.Limits ?? options.Value.Default;
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
         foreach (var row in state.State.Usage)
         {
-            Add(row);
+            _usage.Add(row);
         }
 
-        _reserved = state.State.Open.Values.Sum(r => r.Cost);
+        _holds = new OpenHolds(state.State.Open, options.Value.LateSettleWindow);
+        _caps = new BudgetCaps(state.State.Limits ?? options.Value.Default);
 
         // A crash between the ledger append and the state write leaves entries past Sequence: take them in, so the
         // totals never disagree with the ledger.
@@ -84,9 +73,8 @@ internal sealed partial class UserBudgetGrain(
 
             foreach (var entry in entries.Where(e => e.Sequence > state.State.Sequence).OrderBy(e => e.Sequence))
             {
-                state.State.Open.Remove(entry.ReservationId, out var held);
-                _reserved -= held?.Cost ?? 0;
-                Apply(entry);
+                _holds.Drop(entry.ReservationId);
+                _usage.Apply(entry);
                 state.State.Sequence = entry.Sequence;
                 recovered++;
             }
@@ -98,19 +86,18 @@ internal sealed partial class UserBudgetGrain(
             await WriteAsync();
         }
 
-        RebuildRateLimiters();
         CountOpenHolds();
     }
 
     public Task<ReserveResult> AdmitFreeAsync()
     {
-        if (RequestsPerMinuteRefusal(permits: 1) is { } refused)
+        if (_caps.RequestsPerMinuteRefusal(permits: 1) is { } refused)
         {
             metrics.Refused(refused.RefusedBy);
             return Task.FromResult(refused);
         }
 
-        _requests?.AttemptAcquire(1).Dispose();
+        _caps.Take(requests: 1, tokens: 0);
         return Task.FromResult(new ReserveResult(Guid.Empty, time.GetUtcNow(), null, null, null));
     }
 
@@ -123,9 +110,9 @@ internal sealed partial class UserBudgetGrain(
 
         var now = time.GetUtcNow();
         ExpireDue(now);
-        if (request.RequestId is { } requestId && _answered.TryGetValue(requestId, out var earlier))
+        if (request.RequestId is { } requestId && _answered.TryGet(requestId, out var earlier))
         {
-            return earlier.Result; // the same request sent again: the same answer, never a second hold
+            return earlier; // the same request sent again: the same answer, never a second hold
         }
 
         if (Refusal(request.Cost, request.Tokens, permits: 1, now) is { } refused)
@@ -133,38 +120,14 @@ internal sealed partial class UserBudgetGrain(
             return refused;
         }
 
-        _requests?.AttemptAcquire(1).Dispose();
-        if (_tokens is not null && request.Tokens > 0)
-        {
-            _tokens.AttemptAcquire(request.Tokens).Dispose();
-        }
-
+        _caps.Take(requests: 1, request.Tokens);
         var granted = await HoldAsync(request.Model, request.Cost, request.Tokens, request.Ttl, request.UserTier, now);
         if (request.RequestId is { } id)
         {
-            Remember(id, granted, now);
+            _answered.Remember(id, granted, now, now + options.Value.ReservationTtl);
         }
 
         return granted;
-    }
-
-    /// <summary>Recent granted requests by id, so a re-sent one is recognised (bounded; kept about a hold's TTL).</summary>
-    private void Remember(string requestId, ReserveResult result, DateTimeOffset now)
-    {
-        if (_answered.Count >= MaxRemembered)
-        {
-            foreach (var stale in _answered.Where(a => a.Value.Until <= now).Select(a => a.Key).ToArray())
-            {
-                _answered.Remove(stale);
-            }
-
-            if (_answered.Count >= MaxRemembered)
-            {
-                _answered.Clear();
-            }
-        }
-
-        _answered[requestId] = (result, now + options.Value.ReservationTtl);
     }
 
     public async Task<LeaseResult> LeaseAsync(LeaseRequest request)
@@ -182,9 +145,9 @@ internal sealed partial class UserBudgetGrain(
         }
 
         // As much of the slice as the caps and the per-minute limit leave, at least one unit of each.
-        var amount = Math.Max(request.UnitCost, Math.Min(request.Amount, Headroom(now)));
-        var permits = _requests is null ? request.Requests : Math.Clamp((int)Math.Min(Available(_requests), int.MaxValue), 1, request.Requests);
-        _requests?.AttemptAcquire(permits).Dispose();
+        var amount = Math.Max(request.UnitCost, Math.Min(request.Amount, _caps.Headroom(_holds.Held, _usage, now)));
+        var permits = _caps.GrantablePermits(request.Requests);
+        _caps.Take(permits, tokens: 0);
         return new LeaseResult(await HoldAsync(request.Model, amount, 0, request.Ttl, request.UserTier, now), amount, permits);
     }
 
@@ -198,28 +161,24 @@ internal sealed partial class UserBudgetGrain(
         var now = time.GetUtcNow();
         ExpireDue(now);
         var outcome = request.Outcome;
-        decimal charge;
-        if (state.State.Open.Remove(request.ReservationId, out var held))
-        {
-            _reserved -= held.Cost;
-            charge = Math.Min(request.Cost, held.Cost);
-        }
-        else if (_expired.Remove(request.ReservationId, out held))
-        {
-            // Its budget was released when it expired and others may have taken it: charge no more than the caps
-            // still allow, so a late settle can never push spend past them.
-            charge = Math.Min(Math.Min(request.Cost, held.Cost), Headroom(now));
-            outcome += charge < Math.Min(request.Cost, held.Cost)
-                ? string.Create(CultureInfo.InvariantCulture, $" (settled after the reservation expired; capped at ${charge} by the spending caps)")
-                : " (settled after the reservation expired)";
-        }
-        else
+        if (_holds.Close(request.ReservationId) is not var (held, late))
         {
             return null;
         }
 
+        var charge = Math.Min(request.Cost, held.Cost);
+        if (late)
+        {
+            // Its budget was released when it expired and others may have taken it: charge no more than the caps
+            // still allow, so a late settle can never push spend past them.
+            charge = Math.Min(charge, _caps.Headroom(_holds.Held, _usage, now));
+            outcome += charge < Math.Min(request.Cost, held.Cost)
+                ? string.Create(CultureInfo.InvariantCulture, $" (settled after the reservation expired; capped at ${charge} by the spending caps)")
+                : " (settled after the reservation expired)";
+        }
+
         var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, charge, request.Tokens, outcome, request.Requests);
-        Apply(entry);
+        _usage.Apply(entry);
         metrics.Spent(entry.Model, repository.Routing.Resolve(held.UserTier), entry.Cost);
         CountOpenHolds();
         _unwritten.Add(entry);
@@ -237,6 +196,23 @@ internal sealed partial class UserBudgetGrain(
 
         return entry;
     }
+
+    /// <summary>The limit that refuses the request now, or null; counted by limit.</summary>
+    private ReserveResult? Refusal(decimal cost, int tokens, int permits, DateTimeOffset now)
+    {
+        var refused = _caps.Refusal(cost, tokens, permits, _holds.Count, _holds.Held, _usage, now);
+        if (refused is not null)
+        {
+            metrics.Refused(refused.RefusedBy);
+        }
+
+        return refused;
+    }
+
+    private DateOnly Today() => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Budget of {User}: reservation {Reservation} of ${Cost} expired unsettled and no longer holds budget")]
+    private static partial void LogExpired(ILogger logger, string user, Guid reservation, decimal cost);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Budget of {User}: took in {Count} ledger entries written before a crash")]
     private static partial void LogRecovered(ILogger logger, string user, int count);
