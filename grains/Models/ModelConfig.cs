@@ -1,3 +1,4 @@
+using Orleans.AiFleet.GrainInterfaces.Models;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Orleans.AiFleet.GrainInterfaces.Inference;
@@ -78,7 +79,7 @@ public sealed record RemoteConfig(
 /// A model's config.json (Triton-like). When <see cref="MaxBatchSize"/> is above zero, dimension 0 of every input
 /// and output is the batch dimension (written -1) and the replica batches requests along it.
 /// </summary>
-public sealed partial record ModelConfig
+public sealed record ModelConfig
 {
     public const string DefaultPlatform = "onnxruntime_onnx";
     public const string RemotePlatform = "openai_chat";
@@ -145,4 +146,15 @@ public sealed partial record ModelConfig
         AllowTrailingCommas = true,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     };
+
+    /// <summary>Every problem with this config, each naming the setting; empty when it is valid.</summary>
+    public IReadOnlyList<string> Validate() => ModelConfigValidator.Validate(this);
+
+    /// <summary>The config's signature in contract form.</summary>
+    internal static IReadOnlyList<TensorSpec> ToSpecs(IReadOnlyList<TensorConfig> tensors) =>
+        tensors.Select(t =>
+        {
+            TensorDataTypes.TryParse(t.Datatype, out var type);
+            return new TensorSpec(t.Name, type, t.Shape);
+        }).ToArray();
 }

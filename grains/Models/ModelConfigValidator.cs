@@ -1,135 +1,134 @@
-using Orleans.AiFleet.GrainInterfaces.Models;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
 namespace Orleans.AiFleet.Grains.Models;
 
 /// <summary>A config's checks: every setting's bounds, the remote section, and the tensors' shapes and datatypes.</summary>
-public sealed partial record ModelConfig
+internal static class ModelConfigValidator
 {
     /// <summary>Every problem with this config, each naming the setting; empty when it is valid.</summary>
-    public IReadOnlyList<string> Validate()
+    public static IReadOnlyList<string> Validate(ModelConfig c)
     {
         var errors = new List<string>();
-        if (Platform is not (DefaultPlatform or RemotePlatform))
+        if (c.Platform is not (ModelConfig.DefaultPlatform or ModelConfig.RemotePlatform))
         {
-            errors.Add($"platform '{Platform}' is not supported ({DefaultPlatform} or {RemotePlatform})");
+            errors.Add($"platform '{c.Platform}' is not supported ({ModelConfig.DefaultPlatform} or {ModelConfig.RemotePlatform})");
         }
 
-        if (Quality is < 0 or > 1)
+        if (c.Quality is < 0 or > 1)
         {
             errors.Add("quality must be from 0 to 1");
         }
 
-        if (P95LatencyMs < 1)
+        if (c.P95LatencyMs < 1)
         {
             errors.Add("p95LatencyMs must be at least 1");
         }
 
-        if (ContextTokens is < 1)
+        if (c.ContextTokens is < 1)
         {
             errors.Add("contextTokens must be at least 1");
         }
 
-        if (string.IsNullOrWhiteSpace(Tier))
+        if (string.IsNullOrWhiteSpace(c.Tier))
         {
             errors.Add("tier must name a catalogue tier");
         }
 
-        if (Cost.CostPerInference < 0 || Cost.CostPer1kTokens < 0)
+        if (c.Cost.CostPerInference < 0 || c.Cost.CostPer1kTokens < 0)
         {
             errors.Add("cost: prices must be 0 or more");
         }
 
-        if (MaxBatchSize < 0)
+        if (c.MaxBatchSize < 0)
         {
             errors.Add("maxBatchSize must be 0 (no batching) or more");
         }
 
-        if (MaxBatchElements is < 1)
+        if (c.MaxBatchElements is < 1)
         {
             errors.Add("maxBatchElements must be at least 1");
         }
 
-        if (MaxQueueDelayMs < 0)
+        if (c.MaxQueueDelayMs < 0)
         {
             errors.Add("maxQueueDelayMs must be 0 or more");
         }
 
-        if (MaxQueueLength < 1)
+        if (c.MaxQueueLength < 1)
         {
             errors.Add("maxQueueLength must be at least 1");
         }
 
-        if (RequestTimeoutMs < 1)
+        if (c.RequestTimeoutMs < 1)
         {
             errors.Add("requestTimeoutMs must be at least 1");
         }
 
         foreach (var lane in Enum.GetValues<Priority>())
         {
-            if (Lanes.Of(lane) is { MaxQueueLength: < 1 })
+            if (c.Lanes.Of(lane) is { MaxQueueLength: < 1 })
             {
                 errors.Add($"lanes.{lane.Name()}.maxQueueLength must be at least 1");
             }
 
-            if (Lanes.Of(lane) is { RequestTimeoutMs: < 1 })
+            if (c.Lanes.Of(lane) is { RequestTimeoutMs: < 1 })
             {
                 errors.Add($"lanes.{lane.Name()}.requestTimeoutMs must be at least 1");
             }
 
-            if (Lanes.Of(lane) is { Share: < 1 or > 1000 })
+            if (c.Lanes.Of(lane) is { Share: < 1 or > 1000 })
             {
                 errors.Add($"lanes.{lane.Name()}.share must be from 1 to 1000");
             }
         }
 
-        if (Replicas.MinReplicas < 1 || Replicas.MaxReplicas < Replicas.MinReplicas)
+        if (c.Replicas.MinReplicas < 1 || c.Replicas.MaxReplicas < c.Replicas.MinReplicas)
         {
             errors.Add("replicas: need 1 <= minReplicas <= maxReplicas");
         }
 
-        if (Platform == RemotePlatform)
+        if (c.Platform == ModelConfig.RemotePlatform)
         {
-            ValidateRemote(errors);
+            ValidateRemote(c, errors);
             return errors;
         }
 
-        if (Remote is not null)
+        if (c.Remote is not null)
         {
-            errors.Add($"remote: only a model with platform '{RemotePlatform}' has a remote provider");
+            errors.Add($"remote: only a model with platform '{ModelConfig.RemotePlatform}' has a remote provider");
         }
 
-        if (Execution.IntraOpThreads < 0)
+        if (c.Execution.IntraOpThreads < 0)
         {
             errors.Add("execution.intraOpThreads must be 0 (ONNX Runtime's default) or more");
         }
 
-        ValidateTensors("inputs", Inputs, errors);
-        ValidateTensors("outputs", Outputs, errors);
-        ValidatePrice(errors);
+        ValidateTensors(c, "inputs", c.Inputs, errors);
+        ValidateTensors(c, "outputs", c.Outputs, errors);
+        ValidatePrice(c, errors);
         return errors;
     }
 
     /// <summary>Every model served on <c>/v2</c> prices its work: a call that runs is never free.</summary>
-    private void ValidatePrice(List<string> errors)
+    private static void ValidatePrice(ModelConfig c, List<string> errors)
     {
-        if (Cost.TokensInput is { } named && !Inputs.Any(i => i.Name == named && i.Datatype == "INT64"))
+        if (c.Cost.TokensInput is { } named && !c.Inputs.Any(i => i.Name == named && i.Datatype == "INT64"))
         {
             errors.Add($"cost.tokensInput '{named}' must name an INT64 input");
         }
 
-        var tokensPriced = Cost.CostPer1kTokens > 0 && TokensInput is not null;
-        if (Cost.CostPerInference <= 0 && !tokensPriced)
+        var tokensPriced = c.Cost.CostPer1kTokens > 0 && c.TokensInput is not null;
+        if (c.Cost.CostPerInference <= 0 && !tokensPriced)
         {
             errors.Add("cost: a model served on /v2 needs a price for its work: costPerInference above 0, or costPer1kTokens above 0 with a token input (cost.tokensInput, or an input named input_ids)");
         }
     }
 
-    private void ValidateRemote(List<string> errors)
+    private static void ValidateRemote(ModelConfig c, List<string> errors)
     {
-        if (Remote is not { } remote)
+        if (c.Remote is not { } remote)
         {
-            errors.Add($"remote: a '{RemotePlatform}' model needs a remote section (baseUrl, model, apiKeyEnv)");
+            errors.Add($"remote: a '{ModelConfig.RemotePlatform}' model needs a remote section (baseUrl, model, apiKeyEnv)");
             return;
         }
 
@@ -143,9 +142,9 @@ public sealed partial record ModelConfig
             errors.Add("remote.model must name the provider's model");
         }
 
-        if (!Encodings.Contains(remote.Encoding))
+        if (!ModelConfig.Encodings.Contains(remote.Encoding))
         {
-            errors.Add($"remote.encoding '{remote.Encoding}' is not one of {string.Join(", ", Encodings)}");
+            errors.Add($"remote.encoding '{remote.Encoding}' is not one of {string.Join(", ", ModelConfig.Encodings)}");
         }
 
         if (remote.MaxInFlight < 1 || remote.MaxOutputTokens < 1)
@@ -153,18 +152,18 @@ public sealed partial record ModelConfig
             errors.Add("remote: maxInFlight and maxOutputTokens must be at least 1");
         }
 
-        if (ContextTokens is null)
+        if (c.ContextTokens is null)
         {
             errors.Add("contextTokens is required for a remote model");
         }
 
-        if (Generation is not null || Inputs.Count > 0 || Outputs.Count > 0)
+        if (c.Generation is not null || c.Inputs.Count > 0 || c.Outputs.Count > 0)
         {
             errors.Add("a remote model has no inputs, outputs or generation section: the provider decodes");
         }
     }
 
-    private void ValidateTensors(string kind, IReadOnlyList<TensorConfig> tensors, List<string> errors)
+    private static void ValidateTensors(ModelConfig c, string kind, IReadOnlyList<TensorConfig> tensors, List<string> errors)
     {
         if (tensors.Count == 0)
         {
@@ -187,7 +186,7 @@ public sealed partial record ModelConfig
             {
                 errors.Add($"{kind}.{t.Name}: shape needs one or more dimensions, each positive or -1 (dynamic)");
             }
-            else if (MaxBatchSize > 0 && t.Shape[0] != -1)
+            else if (c.MaxBatchSize > 0 && t.Shape[0] != -1)
             {
                 errors.Add($"{kind}.{t.Name}: with maxBatchSize > 0, dimension 0 is the batch dimension and must be -1");
             }
@@ -213,12 +212,4 @@ public sealed partial record ModelConfig
             errors.Add($"{kind}: '{dup.Key}' appears more than once");
         }
     }
-
-    /// <summary>The config's signature in contract form.</summary>
-    internal static IReadOnlyList<TensorSpec> ToSpecs(IReadOnlyList<TensorConfig> tensors) =>
-        tensors.Select(t =>
-        {
-            TensorDataTypes.TryParse(t.Datatype, out var type);
-            return new TensorSpec(t.Name, type, t.Shape);
-        }).ToArray();
 }
