@@ -11,7 +11,7 @@ internal static class Admission
     /// <summary>Takes one of the caller's requests per minute, or throws the budget's refusal (429 naming the limit).</summary>
     public static async Task AdmitAsync(ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
-        var admitted = await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(caller.UserId()).AdmitFreeAsync());
+        var admitted = await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(caller.UserId()).AdmitFreeAsync(caller.ChargedTeam()));
         if (!admitted.Granted)
         {
             throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);

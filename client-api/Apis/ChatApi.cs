@@ -48,7 +48,7 @@ internal static class ChatApi
         var logger = loggers.CreateLogger(typeof(ChatApi));
         var id = $"chatcmpl-{Guid.NewGuid():N}";
         // The completion id names the request on every send, so a re-send after a gateway drop cannot hold or charge twice.
-        var chat = new ChatRequest(caller.UserId(), request.Model, request.Prompt, request.MaxTokens, request.Temperature, request.Seed, request.Policy, caller.UserTier(), RequestId: id);
+        var chat = new ChatRequest(caller.UserId(), request.Model, request.Prompt, request.MaxTokens, request.Temperature, request.Seed, request.Policy, caller.UserTier(), RequestId: id, Team: caller.ChargedTeam());
         var created = time.GetUtcNow().ToUnixTimeSeconds();
         if (!request.Stream)
         {

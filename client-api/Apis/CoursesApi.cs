@@ -62,7 +62,7 @@ internal static class CoursesApi
         var request = new CourseRequest(body.Subject ?? "", body.Level ?? "beginner", body.Lessons ?? 5, body.Language ?? "English",
             body.Model ?? "auto", body.MinQuality, body.BudgetCeiling, body.LessonTokens ?? 160);
         var id = SagaId(caller.UserId(), key);
-        var status = await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).StartAsync(caller.UserId(), caller.UserTier(), request));
+        var status = await calls.RunAsync(_ => grains.GetGrain<ICourseGenerationGrain>(id).StartAsync(caller.UserId(), caller.UserTier(), request, caller.ChargedTeam()));
         return TypedResults.Accepted($"/v1/courses/jobs/{id}", ToJob(status));
     }
 

@@ -139,7 +139,7 @@ internal static class KServeApi
         }
 
         caller.CheckMayUse(request.Model);
-        request = request with { User = caller.UserId(), UserTier = caller.UserTier() }; // charged to the key's user, within their tier
+        request = request with { User = caller.UserId(), UserTier = caller.UserTier(), Team = caller.ChargedTeam() }; // charged to the key's user, within their tier
 
         InferenceResponse response;
         try

@@ -105,7 +105,7 @@ internal static class OpenAiApi
         try
         {
             // One id for every send of this request: a re-send after a gateway drop finds its hold, never takes a second.
-            var request = new EmbeddingRequest(caller.UserId(), model, texts, ids, Guid.NewGuid().ToString("N"), version, caller.UserTier());
+            var request = new EmbeddingRequest(caller.UserId(), model, texts, ids, Guid.NewGuid().ToString("N"), version, caller.UserTier(), caller.ChargedTeam());
             result = await calls.RunAsync(ct => catalog.Router.EmbedAsync(request, ct), http.RequestAborted);
         }
         catch (OperationCanceledException) when (http.RequestAborted.IsCancellationRequested)

@@ -192,7 +192,7 @@ internal sealed class RealtimeConnection(
                 throw AiFleetException.Invalid(error);
             }
 
-            request = request with { User = caller.UserId(), UserTier = caller.UserTier() };
+            request = request with { User = caller.UserId(), UserTier = caller.UserTier(), Team = caller.ChargedTeam() };
             var response = await calls.RunAsync(token => catalog.Router.InferAsync(request, token), aborted);
             await SendAsync(w => KServeJsonWriter.WriteInferResponse(w, response with { Id = id }), aborted);
         }

@@ -64,7 +64,7 @@ internal sealed class KServeGrpcService(ModelCatalog catalog, ClusterCalls calls
         }
 
         caller.CheckMayUse(model.Name);
-        var call = new InferenceRequest(model.Name, version, inputs, outputs, id, caller.UserId(), caller.UserTier(), AskedPriority(request));
+        var call = new InferenceRequest(model.Name, version, inputs, outputs, id, caller.UserId(), caller.UserTier(), AskedPriority(request), caller.ChargedTeam());
         var response = await calls.RunAsync(token => catalog.Router.InferAsync(call, token), context.CancellationToken);
         // Sent with the answer's HEADERS frame; WriteResponseHeadersAsync would flush a frame of its own per call.
         var headers = context.GetHttpContext().Response.Headers;

@@ -1,7 +1,10 @@
 namespace Orleans.AiFleet.GrainInterfaces.Budgets;
 
 /// <summary>
-/// One per user (keyed by user id): the single writer of that user's spend. A request reserves its worst-case cost
+/// One per budget: a user's (keyed by user id), a team's or an organization's (keyed as <see cref="BudgetKeys"/> says),
+/// the single writer of that budget's spend. A budget with a parent holds a slice of the parent's budget (a lease there)
+/// and grants its own holds only inside it, so every request is held at every level at once, and the parent is called
+/// per slice, not per request. A request reserves its worst-case cost
 /// before it runs and settles what it used after; reservations also expire, so a caller that crashed cannot hold
 /// budget. Every limit check counts settled spend plus open reservations, so concurrent requests can never
 /// overspend. Refusals and settlements are answered only once persisted.
@@ -31,7 +34,7 @@ public interface IUserBudgetGrain : IGrainWithStringKey
     Task<LeaseResult> LeaseAsync(LeaseRequest request);
 
     [Alias("AdmitFree")]
-    Task<ReserveResult> AdmitFreeAsync();
+    Task<ReserveResult> AdmitFreeAsync(string? team = null);
 
     /// <summary>
     /// Extends an open reservation to <paramref name="ttl"/> from now (the configured TTL when null): holders renew
@@ -52,6 +55,14 @@ public interface IUserBudgetGrain : IGrainWithStringKey
 
     [Alias("SetLimits")]
     Task SetLimitsAsync(BudgetLimits limits);
+
+    /// <summary>
+    /// A user budget's place in the tenancy (called by the tenant user when saved or removed): the organization and
+    /// teams its requests are charged to. Slices of parents the user has left are settled at once when idle, or as soon
+    /// as their last open hold ends.
+    /// </summary>
+    [Alias("SetParents")]
+    Task SetParentsAsync(string? org, IReadOnlyList<string> teams);
 
     /// <summary>Sets <paramref name="limits"/> only when no limits were ever set here (a team's member default); false when some were.</summary>
     [Alias("SetDefaultLimits")]

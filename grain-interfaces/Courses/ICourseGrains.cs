@@ -12,7 +12,7 @@ public interface ICourseGenerationGrain : IGrainWithStringKey
     /// started before, its status as it is (idempotent).
     /// </summary>
     [Alias("Start")]
-    Task<SagaStatus> StartAsync(string user, string? userTier, CourseRequest request);
+    Task<SagaStatus> StartAsync(string user, string? userTier, CourseRequest request, string? team = null);
 
     /// <summary>The saga's status; null when it was never started.</summary>
     [Alias("GetStatus")]

@@ -12,7 +12,8 @@ public sealed record EmbeddingRequest(
     [property: Id(3)] IReadOnlyList<long[]>? TokenIds,
     [property: Id(4)] string? RequestId = null,
     [property: Id(5)] string? Version = null,
-    [property: Id(6)] string? UserTier = null);
+    [property: Id(6)] string? UserTier = null,
+    [property: Id(7)] string? Team = null);
 
 /// <summary>One vector per input, in input order, with the tokens read, the cost charged, and how many came from the response cache (free).</summary>
 [GenerateSerializer, Immutable, Alias("aifleet.EmbeddingResult")]

@@ -51,7 +51,8 @@ public sealed record ChatRequest(
     [property: Id(6)] RoutingPolicy? Policy = null,
     [property: Id(7)] string? UserTier = null,
     [property: Id(8)] bool Prepaid = false,
-    [property: Id(9)] string? RequestId = null)
+    [property: Id(9)] string? RequestId = null,
+    [property: Id(10)] string? Team = null)
 {
     /// <summary>The model name that asks the router to choose.</summary>
     public const string Auto = "auto";

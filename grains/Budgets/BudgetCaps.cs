@@ -24,17 +24,18 @@ internal sealed class BudgetCaps(BudgetLimits limits)
     }
 
     /// <summary>
-    /// The limit that refuses <paramref name="cost"/>, <paramref name="tokens"/> and <paramref name="permits"/> requests
-    /// now, given <paramref name="open"/> holds of <paramref name="held"/> dollars and the settled <paramref name="spend"/>; or null.
+    /// The limit that refuses <paramref name="cost"/>, <paramref name="tokens"/>, <paramref name="permits"/> requests and
+    /// <paramref name="slots"/> more at once now, given <paramref name="open"/> requests at once already held, holds of
+    /// <paramref name="held"/> dollars and the settled <paramref name="spend"/>; or null.
     /// </summary>
-    public ReserveResult? Refusal(decimal cost, int tokens, int permits, int open, decimal held, UsageTotals spend, DateTimeOffset now)
+    public ReserveResult? Refusal(decimal cost, int tokens, int permits, int slots, int open, decimal held, UsageTotals spend, DateTimeOffset now)
     {
         if (Limits.PerRequest is { } perRequest && cost > perRequest)
         {
             return ReserveResult.Refuse(BudgetLimitCodes.PerRequest, $"the request may cost up to ${cost}, above the per-request cap of ${perRequest}");
         }
 
-        if (Limits.MaxParallel is { } parallel && open >= parallel)
+        if (Limits.MaxParallel is { } parallel && open + slots > parallel)
         {
             return ReserveResult.Refuse(BudgetLimitCodes.MaxParallel, $"{parallel} requests are already running, the most allowed at once", TimeSpan.FromSeconds(1));
         }
@@ -109,6 +110,14 @@ internal sealed class BudgetCaps(BudgetLimits limits)
     /// <summary>As many of <paramref name="asked"/> request permits as the per-minute bucket holds now, at least one.</summary>
     public int GrantablePermits(int asked) =>
         _requests is null ? asked : Math.Clamp((int)Math.Min(Available(_requests), int.MaxValue), 1, asked);
+
+    /// <summary>As many of <paramref name="asked"/> tokens as the per-minute bucket holds now, at least <paramref name="least"/>.</summary>
+    public int GrantableTokens(int asked, int least) =>
+        _tokens is null ? asked : Math.Clamp((int)Math.Min(Available(_tokens), int.MaxValue), Math.Min(least, asked), asked);
+
+    /// <summary>As many of <paramref name="asked"/> more requests at once as the parallel cap leaves beside <paramref name="open"/>, at least one; null when there is no cap.</summary>
+    public int? GrantableSlots(int asked, int open) =>
+        Limits.MaxParallel is { } parallel ? Math.Clamp(parallel - open, 1, Math.Max(1, asked)) : null;
 
     /// <summary>A bucket of <paramref name="perMinute"/> that refills continuously over a minute.</summary>
     private static TokenBucketRateLimiter? Bucket(int? perMinute) => perMinute is { } limit

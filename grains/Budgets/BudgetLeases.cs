@@ -8,7 +8,7 @@ using Orleans.AiFleet.Grains.Hosting;
 namespace Orleans.AiFleet.Grains.Budgets;
 
 /// <summary>
-/// The budget slices this silo's routers spend on KServe inferences, one per (user, model, user tier): a lease reserved on the
+/// The budget slices this silo's routers spend on KServe inferences, one per (user, model, user tier, team): a lease reserved on the
 /// user's budget (so overspend stays impossible) and spent here without a grain call per request. When a slice runs
 /// out it is settled at what it paid for and a larger one is leased (slices double while requests keep coming, up to
 /// <see cref="MaxSliceRequests"/>); slices idle for <see cref="IdleReturn"/> or near their expiry are settled by a
@@ -23,7 +23,7 @@ internal sealed partial class BudgetLeases(
     public static readonly TimeSpan LeaseTtl = TimeSpan.FromSeconds(60);
     public static readonly TimeSpan IdleReturn = TimeSpan.FromSeconds(2);
 
-    private readonly ConcurrentDictionary<(string User, string Model, string? Tier), Slice> _slices = new();
+    private readonly ConcurrentDictionary<(string User, string Model, string? Tier, string? Team), Slice> _slices = new();
     private readonly CancellationTokenSource _stop = new();
     private Task? _returns;
     private int _started;
@@ -35,13 +35,13 @@ internal sealed partial class BudgetLeases(
     /// slice when this one is spent; returns the lease charged, to refund if the inference then fails. Throws the
     /// budget's refusal (429 naming the limit) when no slice can be had.
     /// </summary>
-    public async ValueTask<Guid> ChargeAsync(string user, string? userTier, string model, decimal cost)
+    public async ValueTask<Guid> ChargeAsync(string user, string? userTier, string? team, string model, decimal cost)
     {
         if (Volatile.Read(ref _started) == 0 && Interlocked.Exchange(ref _started, 1) == 0)
         {
             _returns = Task.Run(ReturnIdleLoopAsync); // one loop per silo, started by the first charge
         }
-        var slice = _slices.GetOrAdd((user, model, userTier), static k => new Slice(k.User, k.Model, k.Tier));
+        var slice = _slices.GetOrAdd((user, model, userTier, team), static k => new Slice(k.User, k.Model, k.Tier, k.Team));
         while (true)
         {
             if (slice.TrySpend(cost, time.GetUtcNow()) is { } lease)
@@ -54,9 +54,9 @@ internal sealed partial class BudgetLeases(
     }
 
     /// <summary>Gives back what a failed inference was charged, if its slice is still the one held.</summary>
-    public void Refund(string user, string? userTier, string model, Guid lease, decimal cost)
+    public void Refund(string user, string? userTier, string? team, string model, Guid lease, decimal cost)
     {
-        if (_slices.TryGetValue((user, model, userTier), out var slice))
+        if (_slices.TryGetValue((user, model, userTier, team), out var slice))
         {
             slice.Refund(lease, cost);
         }
@@ -93,7 +93,7 @@ internal sealed partial class BudgetLeases(
             await ReturnAsync(slice);
             var requests = busy ? Math.Min(slice.SliceRequests * 2, MaxSliceRequests) : FirstSliceRequests;
             var budget = grains.GetGrain<IUserBudgetGrain>(slice.User);
-            var granted = await budget.LeaseAsync(new LeaseRequest(slice.Model, cost, Money.Ceiling(cost * requests), requests, LeaseTtl, slice.UserTier));
+            var granted = await budget.LeaseAsync(new LeaseRequest(slice.Model, cost, Money.Ceiling(cost * requests), requests, LeaseTtl, slice.UserTier, slice.Team));
             if (!granted.Hold.Granted)
             {
                 throw AiFleetException.OverBudget(granted.Hold.RefusedBy!, granted.Hold.Message!, granted.Hold.RetryAfter);
@@ -161,7 +161,7 @@ internal sealed partial class BudgetLeases(
     private static partial void LogReturnFailed(ILogger logger, Exception error, string user, string model);
 
     /// <summary>One (user, model, user tier) slice: what is left of its lease, and what it paid for so far.</summary>
-    private sealed class Slice(string user, string model, string? userTier)
+    private sealed class Slice(string user, string model, string? userTier, string? team)
     {
         private readonly Lock _lock = new();
         private Guid _lease;
@@ -178,6 +178,9 @@ internal sealed partial class BudgetLeases(
 
         /// <summary>The tier of the user's key when the slice was made (for the spend metrics).</summary>
         public string? UserTier { get; } = userTier;
+
+        /// <summary>The team the user's budget charges (the key's), null for their first.</summary>
+        public string? Team { get; } = team;
 
         public SemaphoreSlim Refilling { get; } = new(1, 1);
 

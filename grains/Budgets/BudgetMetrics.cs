@@ -13,6 +13,7 @@ internal sealed class BudgetMetrics
     private readonly Counter<long> _refusals;
     private readonly Counter<long> _storeFailures;
     private readonly UpDownCounter<long> _openHolds;
+    private readonly Counter<long> _childCalls;
 
     public BudgetMetrics(IMeterFactory meterFactory)
     {
@@ -20,7 +21,8 @@ internal sealed class BudgetMetrics
         _spend = meter.CreateCounter<double>("aifleet.budget.spend_dollars", "{USD}", "Money charged to users' budgets (settled), by model and user tier");
         _openHolds = meter.CreateUpDownCounter<long>("aifleet.budget.open_holds", "{hold}", "Budget holds open (reserved, not yet settled, not yet seen expired by their budget's next call) on the budgets active on this silo");
         _storeFailures = meter.CreateCounter<long>("aifleet.budget.store_failures", "{failure}", "Budget state or ledger reads and writes that failed (the request was refused or its settlement left queued), by operation");
-        _refusals = meter.CreateCounter<long>("aifleet.budget.refusals", "{request}", "Requests a budget refused, by the limit that refused them (per_request_cap, max_parallel, daily_cap, monthly_cap, requests_per_minute, tokens_per_minute)");
+        _refusals = meter.CreateCounter<long>("aifleet.budget.refusals", "{request}", "Requests a budget refused, by the limit that refused them (per_request_cap, max_parallel, daily_cap, monthly_cap, requests_per_minute, tokens_per_minute) and the level whose limit it is (user, team, org)");
+        _childCalls = meter.CreateCounter<long>("aifleet.budget.parent_calls", "{call}", "Calls a team or organization budget took from its children's slices (lease, settle, renew), by level: what per-slice leasing costs the parents");
     }
 
     public void Spent(string model, string userTier, decimal amount)
@@ -41,5 +43,9 @@ internal sealed class BudgetMetrics
 
     public void StoreFailed(string operation) => _storeFailures.Add(1, new KeyValuePair<string, object?>("operation", operation));
 
-    public void Refused(string? limit) => _refusals.Add(1, new KeyValuePair<string, object?>("limit", limit ?? "unknown"));
+    public void Refused(string? limit, string level) =>
+        _refusals.Add(1, new KeyValuePair<string, object?>("limit", limit ?? "unknown"), new KeyValuePair<string, object?>("level", level));
+
+    public void ChildCall(string level, string call) =>
+        _childCalls.Add(1, new KeyValuePair<string, object?>("level", level), new KeyValuePair<string, object?>("call", call));
 }

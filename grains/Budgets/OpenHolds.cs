@@ -1,42 +1,75 @@
 namespace Orleans.AiFleet.Grains.Budgets;
 
 /// <summary>
-/// A budget's open holds (the persisted dictionary, by reservation id), the dollars they hold, and the ones that expired
-/// unsettled: those stop holding budget but can still be settled late for <paramref name="lateSettleWindow"/>.
+/// A budget's open holds (the persisted dictionary, by reservation id), the dollars and requests-at-once they hold in
+/// all and per parent slice, and the ones that expired unsettled: those stop holding budget but can still be settled
+/// late for a window after.
 /// </summary>
-internal sealed class OpenHolds(Dictionary<Guid, HeldReservation> open, TimeSpan lateSettleWindow)
+internal sealed class OpenHolds
 {
+    private readonly Dictionary<Guid, HeldReservation> _open;
+    private readonly TimeSpan _lateSettleWindow;
     private readonly Dictionary<Guid, HeldReservation> _expired = [];
+    private readonly Dictionary<Guid, (decimal Held, int Slots, int Count)> _onSlice = [];
 
-    public int Count => open.Count;
+    public OpenHolds(Dictionary<Guid, HeldReservation> open, TimeSpan lateSettleWindow)
+    {
+        (_open, _lateSettleWindow) = (open, lateSettleWindow);
+        foreach (var held in open.Values)
+        {
+            Tally(held, +1);
+        }
+    }
+
+    public int Count => _open.Count;
 
     /// <summary>The dollars the open holds hold.</summary>
-    public decimal Held { get; private set; } = open.Values.Sum(r => r.Cost);
+    public decimal Held { get; private set; }
+
+    /// <summary>The requests at once the open holds may run (one each, a lease its slots).</summary>
+    public int Slots { get; private set; }
+
+    /// <summary>What the open holds drawn on the parent slice <paramref name="lease"/> hold.</summary>
+    public (decimal Held, int Slots, int Count) On(Guid lease) => _onSlice.GetValueOrDefault(lease);
+
+    public HeldReservation? Get(Guid id) => _open.GetValueOrDefault(id);
 
     public void Open(Guid id, HeldReservation held)
     {
-        open[id] = held;
-        Held += held.Cost;
+        _open[id] = held;
+        Tally(held, +1);
+    }
+
+    /// <summary>Grows an open hold by <paramref name="cost"/> dollars and <paramref name="slots"/> requests at once, open until <paramref name="until"/>.</summary>
+    public void Extend(Guid id, decimal cost, int slots, DateTimeOffset until)
+    {
+        var held = _open[id];
+        Tally(held, -1);
+        _open[id] = held with { Cost = held.Cost + cost, Slots = held.Slots + slots, ExpiresAt = until };
+        Tally(_open[id], +1);
     }
 
     /// <summary>Closes an open hold without charging it (a hold that could not be saved, or one the ledger shows settled).</summary>
-    public void Drop(Guid id)
+    public HeldReservation? Drop(Guid id)
     {
-        if (open.Remove(id, out var held))
+        if (!_open.Remove(id, out var held))
         {
-            Held -= held.Cost;
+            return null;
         }
+
+        Tally(held, -1);
+        return held;
     }
 
     /// <summary>Moves an open hold's expiry to <paramref name="until"/>; false when it is not open.</summary>
     public bool TryRenew(Guid id, DateTimeOffset until)
     {
-        if (!open.TryGetValue(id, out var held))
+        if (!_open.TryGetValue(id, out var held))
         {
             return false;
         }
 
-        open[id] = held with { ExpiresAt = until };
+        _open[id] = held with { ExpiresAt = until };
         return true;
     }
 
@@ -46,9 +79,9 @@ internal sealed class OpenHolds(Dictionary<Guid, HeldReservation> open, TimeSpan
     /// </summary>
     public (HeldReservation Held, bool Late)? Close(Guid id)
     {
-        if (open.Remove(id, out var held))
+        if (_open.Remove(id, out var held))
         {
-            Held -= held.Cost;
+            Tally(held, -1);
             return (held, false);
         }
 
@@ -58,24 +91,45 @@ internal sealed class OpenHolds(Dictionary<Guid, HeldReservation> open, TimeSpan
     /// <summary>Ends the holds past their time (they stop holding budget) and forgets expired ones past the late window; returns the newly expired.</summary>
     public IReadOnlyList<(Guid Id, HeldReservation Held)> ExpireDue(DateTimeOffset now)
     {
-        if (open.Count == 0 && _expired.Count == 0)
+        if (_open.Count == 0 && _expired.Count == 0)
         {
             return [];
         }
 
-        var due = open.Where(r => r.Value.ExpiresAt <= now).Select(r => (r.Key, r.Value)).ToArray();
+        var due = _open.Where(r => r.Value.ExpiresAt <= now).Select(r => (r.Key, r.Value)).ToArray();
         foreach (var (id, held) in due)
         {
-            open.Remove(id);
-            Held -= held.Cost;
+            _open.Remove(id);
+            Tally(held, -1);
             _expired[id] = held;
         }
 
-        foreach (var id in _expired.Where(r => r.Value.ExpiresAt + lateSettleWindow <= now).Select(r => r.Key).ToArray())
+        foreach (var id in _expired.Where(r => r.Value.ExpiresAt + _lateSettleWindow <= now).Select(r => r.Key).ToArray())
         {
             _expired.Remove(id);
         }
 
         return due;
+    }
+
+    private void Tally(HeldReservation held, int sign)
+    {
+        Held += sign * held.Cost;
+        Slots += sign * held.Slots;
+        if (held.Slice is not { } lease)
+        {
+            return;
+        }
+
+        var (money, slots, count) = _onSlice.GetValueOrDefault(lease);
+        (money, slots, count) = (money + sign * held.Cost, slots + sign * held.Slots, count + sign);
+        if (count == 0)
+        {
+            _onSlice.Remove(lease);
+        }
+        else
+        {
+            _onSlice[lease] = (money, slots, count);
+        }
     }
 }

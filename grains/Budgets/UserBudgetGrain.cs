@@ -41,7 +41,14 @@ internal sealed partial class UserBudgetGrain(
 
     private List<LedgerEntry> _unwritten = [];
 
-    private string User => this.GetPrimaryKeyString();
+    private readonly Dictionary<string, Task<ReserveResult>> _answering = new(StringComparer.Ordinal);
+
+    /// <summary>This budget's key: a user id, or a team's or organization's <see cref="BudgetKeys"/> key.</summary>
+    private string Key => this.GetPrimaryKeyString();
+
+    private string User => Key;
+
+    private string Level => BudgetKeys.Level(Key);
 
     public override async Task OnActivateAsync(CancellationToken cancellationToken)
     {
@@ -51,7 +58,9 @@ internal sealed partial class UserBudgetGrain(
         }
 
         _holds = new OpenHolds(state.State.Open, options.Value.LateSettleWindow);
-        _caps = new BudgetCaps(state.State.Limits ?? options.Value.Default);
+        // The configured default is a user's: a team or an organization with no limits set has none.
+        _caps = new BudgetCaps(state.State.Limits ?? (Level == BudgetKeys.UserLevel ? options.Value.Default : BudgetLimits.None));
+        _slices = new ParentSlices(state.State.Slices);
 
         // A crash between the ledger append and the state write leaves entries past Sequence: take them in, so the
         // totals never disagree with the ledger.
@@ -73,7 +82,11 @@ internal sealed partial class UserBudgetGrain(
 
             foreach (var entry in entries.Where(e => e.Sequence > state.State.Sequence).OrderBy(e => e.Sequence))
             {
-                _holds.Drop(entry.ReservationId);
+                if (_holds.Drop(entry.ReservationId)?.Slice is { } lease && _slices.Find(lease) is { } slice)
+                {
+                    slice.Spend(entry);
+                }
+
                 _usage.Apply(entry);
                 state.State.Sequence = entry.Sequence;
                 recovered++;
@@ -87,18 +100,40 @@ internal sealed partial class UserBudgetGrain(
         }
 
         CountOpenHolds();
+        StartReturningSlices();
     }
 
-    public Task<ReserveResult> AdmitFreeAsync()
+    public async Task<ReserveResult> AdmitFreeAsync(string? team = null)
     {
-        if (_caps.RequestsPerMinuteRefusal(permits: 1) is { } refused)
+        var parent = await ParentAsync(team);
+        while (true)
         {
-            metrics.Refused(refused.RefusedBy);
-            return Task.FromResult(refused);
-        }
+            var now = time.GetUtcNow();
+            if (_caps.RequestsPerMinuteRefusal(permits: 1) is { } refused)
+            {
+                return Refused(refused);
+            }
 
-        _caps.Take(requests: 1, tokens: 0);
-        return Task.FromResult(new ReserveResult(Guid.Empty, time.GetUtcNow(), null, null, null));
+            // A cached answer takes a request permit at every level, so no level's requests-per-minute can be passed.
+            if (parent is not null)
+            {
+                if (_slices.Current(parent, now) is not { } slice || !Covers(slice, HoldAsk.Free))
+                {
+                    if (await TopUpAsync(parent, HoldAsk.Free) is { } refusal)
+                    {
+                        return Refused(refusal);
+                    }
+
+                    continue;
+                }
+
+                slice.RequestsUsed++;
+                slice.LastUsed = now;
+            }
+
+            _caps.Take(requests: 1, tokens: 0);
+            return new ReserveResult(Guid.Empty, now, null, null, null);
+        }
     }
 
     public async Task<ReserveResult> ReserveAsync(ReserveRequest request)
@@ -108,47 +143,52 @@ internal sealed partial class UserBudgetGrain(
             throw AiFleetException.Invalid($"a reservation needs a cost and tokens of zero or more (got {request.Cost} and {request.Tokens})");
         }
 
-        var now = time.GetUtcNow();
-        ExpireDue(now);
-        if (request.RequestId is { } requestId && _answered.TryGet(requestId, out var earlier))
+        if (request.RequestId is not { } requestId)
+        {
+            return (await OpenAsync(HoldAsk.For(request))).Hold;
+        }
+
+        ExpireDue(time.GetUtcNow());
+        if (_answered.TryGet(requestId, out var earlier))
         {
             return earlier; // the same request sent again: the same answer, never a second hold
         }
 
-        if (Refusal(request.Cost, request.Tokens, permits: 1, now) is { } refused)
+        if (_answering.TryGetValue(requestId, out var inFlight))
         {
-            return refused;
+            return await inFlight; // sent again while the first is still being answered
         }
 
-        _caps.Take(requests: 1, request.Tokens);
-        var granted = await HoldAsync(request.Model, request.Cost, request.Tokens, request.Ttl, request.UserTier, now);
-        if (request.RequestId is { } id)
+        var answer = OpenAsync(HoldAsk.For(request));
+        var hold = answer.ContinueWith(t => t.Result.Hold, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Current);
+        _answering[requestId] = hold;
+        try
         {
-            _answered.Remember(id, granted, now, now + options.Value.ReservationTtl);
+            var granted = await hold;
+            var now = time.GetUtcNow();
+            _answered.Remember(requestId, granted, now, now + options.Value.ReservationTtl);
+            return granted;
         }
-
-        return granted;
+        finally
+        {
+            _answering.Remove(requestId);
+        }
     }
 
     public async Task<LeaseResult> LeaseAsync(LeaseRequest request)
     {
-        if (request.UnitCost < 0 || request.Amount < request.UnitCost || request.Requests < 1)
+        if (request.UnitCost < 0 || request.Amount < request.UnitCost || request.Requests < 1 || request.UnitTokens < 0
+            || request.Tokens < request.UnitTokens || request.Slots < 1)
         {
-            throw AiFleetException.Invalid($"a lease needs a unit cost of zero or more, an amount of at least one unit and at least one request (got {request.UnitCost}, {request.Amount}, {request.Requests})");
+            throw AiFleetException.Invalid($"a lease needs a unit cost of zero or more, an amount of at least one unit, at least one request and one slot, and tokens of at least one unit (got {request.UnitCost}, {request.Amount}, {request.Requests}, {request.Slots}, {request.UnitTokens}, {request.Tokens})");
         }
 
-        var now = time.GetUtcNow();
-        ExpireDue(now);
-        if (Refusal(request.UnitCost, tokens: 0, permits: 1, now) is { } refused)
+        if (Level != BudgetKeys.UserLevel)
         {
-            return new LeaseResult(refused, 0m, 0);
+            metrics.ChildCall(Level, "lease");
         }
 
-        // As much of the slice as the caps and the per-minute limit leave, at least one unit of each.
-        var amount = Math.Max(request.UnitCost, Math.Min(request.Amount, _caps.Headroom(_holds.Held, _usage, now)));
-        var permits = _caps.GrantablePermits(request.Requests);
-        _caps.Take(permits, tokens: 0);
-        return new LeaseResult(await HoldAsync(request.Model, amount, 0, request.Ttl, request.UserTier, now), amount, permits);
+        return await OpenAsync(HoldAsk.For(request));
     }
 
     public async Task<LedgerEntry?> SettleAsync(SettleRequest request)
@@ -156,6 +196,11 @@ internal sealed partial class UserBudgetGrain(
         if (request.Cost < 0 || request.Tokens < 0)
         {
             throw AiFleetException.Invalid($"a settlement needs a cost and tokens of zero or more (got {request.Cost} and {request.Tokens})");
+        }
+
+        if (Level != BudgetKeys.UserLevel)
+        {
+            metrics.ChildCall(Level, "settle");
         }
 
         var now = time.GetUtcNow();
@@ -167,11 +212,19 @@ internal sealed partial class UserBudgetGrain(
         }
 
         var charge = Math.Min(request.Cost, held.Cost);
+        var slice = held.Slice is { } lease ? _slices.Find(lease) : null;
         if (late)
         {
             // Its budget was released when it expired and others may have taken it: charge no more than the caps
-            // still allow, so a late settle can never push spend past them.
-            charge = Math.Min(charge, _caps.Headroom(_holds.Held, _usage, now));
+            // still allow here and no more than its parent slice still has, so a late settle can never push spend past
+            // any level's caps.
+            var room = _caps.Headroom(_holds.Held, _usage, now);
+            if (held.Slice is not null)
+            {
+                room = Math.Min(room, slice is { Returning: false } ? Math.Max(0m, slice.Free(_holds.On(slice.Lease).Held)) : 0m);
+            }
+
+            charge = Math.Min(charge, room);
             outcome += charge < Math.Min(request.Cost, held.Cost)
                 ? string.Create(CultureInfo.InvariantCulture, $" (settled after the reservation expired; capped at ${charge} by the spending caps)")
                 : " (settled after the reservation expired)";
@@ -179,7 +232,17 @@ internal sealed partial class UserBudgetGrain(
 
         var entry = new LedgerEntry(++state.State.Sequence, now, request.ReservationId, held.Model, charge, request.Tokens, outcome, request.Requests);
         _usage.Apply(entry);
-        metrics.Spent(entry.Model, repository.Routing.Resolve(held.UserTier), entry.Cost);
+        if (slice is { Returning: false })
+        {
+            slice.Spend(entry);
+            slice.LastUsed = now;
+        }
+
+        if (Level == BudgetKeys.UserLevel)
+        {
+            metrics.Spent(entry.Model, repository.Routing.Resolve(held.UserTier), entry.Cost); // once, where it is spent
+        }
+
         CountOpenHolds();
         _unwritten.Add(entry);
         try
@@ -194,19 +257,33 @@ internal sealed partial class UserBudgetGrain(
             throw AiFleetException.StoreUnavailable($"the settlement for user '{User}' is recorded but not yet saved: {e.Message}");
         }
 
+        if (slice is { Slots: not null } && _holds.On(slice.Lease).Count == 0)
+        {
+            // A parent with a parallel cap counts this slice's slots as running until it is returned: return it now.
+            await ReturnAsync(slice);
+        }
+
         return entry;
     }
 
-    /// <summary>The limit that refuses the request now, or null; counted by limit.</summary>
-    private ReserveResult? Refusal(decimal cost, int tokens, int permits, DateTimeOffset now)
+    /// <summary>The limit of this budget that refuses the request now, named with this budget, or null.</summary>
+    private ReserveResult? Refusal(decimal cost, int tokens, int slots, DateTimeOffset now) =>
+        _caps.Refusal(cost, tokens, permits: 1, slots, _holds.Slots, _holds.Held, _usage, now) is { } refused ? Named(refused) : null;
+
+    /// <summary>A refusal of this budget's own limits, naming it.</summary>
+    private ReserveResult Named(ReserveResult refused) =>
+        refused with { Budget = Key, Message = $"{BudgetKeys.Describe(Key)}: {refused.Message}" };
+
+    /// <summary>A refusal answered here (this budget's or a parent's); a user's budget counts it, by the limit and the level that refused.</summary>
+    private ReserveResult Refused(ReserveResult refused)
     {
-        var refused = _caps.Refusal(cost, tokens, permits, _holds.Count, _holds.Held, _usage, now);
-        if (refused is not null)
+        var named = refused.Budget is null ? Named(refused) : refused;
+        if (Level == BudgetKeys.UserLevel)
         {
-            metrics.Refused(refused.RefusedBy);
+            metrics.Refused(named.RefusedBy, BudgetKeys.Level(named.Budget!)); // once per request, where it came in
         }
 
-        return refused;
+        return named;
     }
 
     private DateOnly Today() => DateOnly.FromDateTime(time.GetUtcNow().UtcDateTime);

@@ -25,13 +25,33 @@ public sealed class UserBudgetState
     /// <summary>The UTC day of the last ledger append, where entries past <see cref="Sequence"/> may exist after a crash.</summary>
     [Id(4)]
     public DateOnly LastLedgerDay { get; set; }
+
+    /// <summary>A user budget's organization (null: none, or not yet known when <see cref="ParentsKnown"/> is false).</summary>
+    [Id(5)]
+    public string? Org { get; set; }
+
+    [Id(6)]
+    public List<string> Teams { get; set; } = [];
+
+    [Id(7)]
+    public bool ParentsKnown { get; set; }
+
+    /// <summary>The slices of parent budgets this budget's holds are drawn on.</summary>
+    [Id(8)]
+    public List<ParentSlice> Slices { get; set; } = [];
 }
 
-/// <summary>An open reservation: what it holds and until when, and the user tier it was asked for under (for the spend metrics).</summary>
+/// <summary>
+/// An open reservation: what it holds and until when, the user tier it was asked for under (for the spend metrics),
+/// the parent slice it is drawn on (null when the budget has no parent), and the requests at once it may run (1, or a
+/// lease's slots).
+/// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.HeldReservation")]
 public sealed record HeldReservation(
     [property: Id(0)] string Model,
     [property: Id(1)] decimal Cost,
     [property: Id(2)] int Tokens,
     [property: Id(3)] DateTimeOffset ExpiresAt,
-    [property: Id(4)] string? UserTier = null);
+    [property: Id(4)] string? UserTier = null,
+    [property: Id(5)] Guid? Slice = null,
+    [property: Id(6)] int Slots = 1);

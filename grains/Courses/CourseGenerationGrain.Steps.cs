@@ -17,7 +17,7 @@ internal sealed partial class CourseGenerationGrain
     /// user's budget (caps, requests per minute, parallel requests). A refusal leaves nothing behind (no state, no
     /// reminder, no index entry, no activation), so a flood of starts cannot fill the store with failed sagas.
     /// </summary>
-    private async Task AdmitAsync(string user, string? userTier, CourseRequest request)
+    private async Task AdmitAsync(string user, string? userTier, string? team, CourseRequest request)
     {
         if (request.Validate() is { Count: > 0 } errors)
         {
@@ -25,7 +25,7 @@ internal sealed partial class CourseGenerationGrain
             throw AiFleetException.Invalid(string.Join("; ", errors));
         }
 
-        (S.User, S.UserTier, S.Request) = (user, userTier, request); // the prompts the estimate prices are built from these
+        (S.User, S.UserTier, S.Team, S.Request) = (user, userTier, team, request); // the prompts the estimate prices are built from these
         Guid reservation;
         try
         {
@@ -34,7 +34,7 @@ internal sealed partial class CourseGenerationGrain
         }
         catch
         {
-            (S.User, S.UserTier, S.Request, S.Reserved) = (null, null, null, 0m);
+            (S.User, S.UserTier, S.Team, S.Request, S.Reserved) = (null, null, null, null, 0m);
             DeactivateOnIdle();
             throw;
         }
@@ -78,7 +78,7 @@ internal sealed partial class CourseGenerationGrain
     {
         var r = S.Request!;
         var hold = await Budget.ReserveAsync(new ReserveRequest(
-            "course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor, UserTier: S.UserTier));
+            "course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor, UserTier: S.UserTier, Team: S.Team));
         return hold.Granted ? hold.ReservationId : throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
     }
 

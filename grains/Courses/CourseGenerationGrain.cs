@@ -68,7 +68,7 @@ internal sealed partial class CourseGenerationGrain(
         return Task.CompletedTask;
     }
 
-    public async Task<SagaStatus> StartAsync(string user, string? userTier, CourseRequest request)
+    public async Task<SagaStatus> StartAsync(string user, string? userTier, CourseRequest request, string? team = null)
     {
         if (_admitting is { } pending)
         {
@@ -76,7 +76,7 @@ internal sealed partial class CourseGenerationGrain(
         }
         else if (S.Request is null)
         {
-            var admitting = AdmitAsync(user, userTier, request);
+            var admitting = AdmitAsync(user, userTier, team, request);
             _admitting = admitting;
             try
             {

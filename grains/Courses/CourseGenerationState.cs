@@ -26,4 +26,5 @@ public sealed class SagaState
     [Id(17)] public List<SagaEvent> Events { get; set; } = [];
     [Id(18)] public int Resumes { get; set; }
     [Id(19)] public decimal Charged { get; set; }
+    [Id(20)] public string? Team { get; set; }
 }

@@ -151,7 +151,7 @@ internal sealed partial class ChatExecutor(
             var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
             var hold = request.Prepaid
                 ? null
-                : await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: ChatPlanner.HoldId(request, model), UserTier: request.UserTier));
+                : await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: ChatPlanner.HoldId(request, model), UserTier: request.UserTier, Team: request.Team));
             if (hold is { Granted: false })
             {
                 throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);

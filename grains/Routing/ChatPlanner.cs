@@ -160,7 +160,7 @@ internal sealed class ChatPlanner(
         }
 
         // Free, but a request all the same: it counts toward the user's requests per minute.
-        var admitted = await grains.GetGrain<IUserBudgetGrain>(request.User).AdmitFreeAsync();
+        var admitted = await grains.GetGrain<IUserBudgetGrain>(request.User).AdmitFreeAsync(request.Team);
         if (!admitted.Granted)
         {
             throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);

@@ -40,7 +40,7 @@ internal sealed partial class InferenceRouterGrain
         if (misses.Length == 0)
         {
             // Free, but a request all the same: it counts toward the user's requests per minute.
-            var admitted = await budget.AdmitFreeAsync();
+            var admitted = await budget.AdmitFreeAsync(request.Team);
             if (!admitted.Granted)
             {
                 throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);
@@ -50,7 +50,7 @@ internal sealed partial class InferenceRouterGrain
         }
 
         // Held before the work, settled after it: what was used if it finished, nothing if it did not.
-        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens, RequestId: request.RequestId, UserTier: request.UserTier));
+        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens, RequestId: request.RequestId, UserTier: request.UserTier, Team: request.Team));
         if (!hold.Granted)
         {
             throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);

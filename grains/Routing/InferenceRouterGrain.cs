@@ -80,14 +80,14 @@ internal sealed partial class InferenceRouterGrain(
         }
 
         var cost = model.Price(request);
-        var lease = await leases.ChargeAsync(user, request.UserTier, model.Name, cost);
+        var lease = await leases.ChargeAsync(user, request.UserTier, request.Team, model.Name, cost);
         try
         {
             return await ServeAsync(replicas, request, user, policy, cancellationToken);
         }
         catch
         {
-            leases.Refund(user, request.UserTier, model.Name, lease, cost);
+            leases.Refund(user, request.UserTier, request.Team, model.Name, lease, cost);
             throw;
         }
     }

@@ -69,6 +69,13 @@ internal sealed class TeamGrain(
             throw AiFleetException.Conflict($"team '{info.Id}' still has {members} members: move or remove them first");
         }
 
+        // Members who left may still be running requests held on the team's budget: those end first.
+        var budget = await GrainFactory.GetGrain<IUserBudgetGrain>(BudgetKeys.Team(info.Org, info.Id)).GetStatusAsync();
+        if (budget.OpenReservations > 0)
+        {
+            throw AiFleetException.Conflict($"team '{info.Id}' has {budget.OpenReservations} open holds on its budget (requests of members who left still running): retry when they end");
+        }
+
         await GrainFactory.GetGrain<IOrgGrain>(info.Org).RemoveTeamAsync(info.Id);
         await state.ClearStateAsync();
         state.State = new TeamState();

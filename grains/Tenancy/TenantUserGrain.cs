@@ -52,6 +52,9 @@ internal sealed class TenantUserGrain(
         await directory.RemoveAsync(DirectoryLists.OrgUsers(user.Org), Id);
         await state.ClearStateAsync();
         state.State = new TenantUserState();
+
+        // Charged to no organization from now on; their slices of the old ones are settled.
+        await GrainFactory.GetGrain<IUserBudgetGrain>(Id).SetParentsAsync(null, []);
         return true;
     }
 
@@ -93,10 +96,17 @@ internal sealed class TenantUserGrain(
             await directory.RemoveAsync(DirectoryLists.TeamMembers(user.Org, left), Id);
         }
 
-        // The team a user is charged to gives them its member default, unless an admin gave them limits of their own.
+        // Their budget is charged to their teams from now on (slices of teams they left are settled), and the team a
+        // user is charged to gives them its member default, unless an admin gave them limits of their own.
+        var budget = GrainFactory.GetGrain<IUserBudgetGrain>(Id);
+        if (before is null || !before.Teams.SequenceEqual(user.Teams))
+        {
+            await budget.SetParentsAsync(user.Org, user.Teams);
+        }
+
         if (teams.FirstOrDefault()?.MemberDefault is { } memberDefault)
         {
-            await GrainFactory.GetGrain<IUserBudgetGrain>(Id).SetDefaultLimitsAsync(memberDefault);
+            await budget.SetDefaultLimitsAsync(memberDefault);
         }
 
         return user;
