@@ -207,7 +207,7 @@ internal sealed class RealtimeConnection(
                     w.WriteString("id", id);
                 }
 
-                w.WriteString("error", failure?.Message ?? "the server failed to handle this request (a defect)");
+                w.WriteString("error", failure is null ? "the server failed to handle this request (a defect)" : FailureRenderer.MessageOf(failure));
                 w.WriteString("code", failure?.Code ?? FailureCodes.Internal);
                 w.WriteEndObject();
             }, aborted);

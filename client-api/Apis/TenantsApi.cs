@@ -31,6 +31,7 @@ internal static class TenantsApi
         orgs.MapDelete("/{org}/teams/{team}", DeleteTeamAsync);
         orgs.MapGet("/{org}/teams/{team}/members", ListMembersAsync);
         orgs.MapTenantUsersApi();
+        orgs.MapTenantBudgetsApi();
         return app;
     }
 

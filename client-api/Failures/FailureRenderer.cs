@@ -30,12 +30,15 @@ internal static class FailureRenderer
         _ => StatusCodes.Status500InternalServerError,
     };
 
+    /// <summary>A failure's message as every protocol shows it: a spending or rate refusal ends naming its limit.</summary>
+    public static string MessageOf(AiFleetException failure) =>
+        failure.Limit is { } limit ? $"{failure.Message} ({limit})" : failure.Message;
+
     /// <summary>Renders <paramref name="failure"/>, or a defect (null) as a 500 that says nothing of its insides.</summary>
     public static async Task WriteAsync(HttpContext http, AiFleetException? failure)
     {
         var status = StatusOf(failure);
-        var message = failure is null ? "the server failed to handle this request (a defect, logged)"
-            : failure.Limit is { } limit ? $"{failure.Message} ({limit})" : failure.Message;
+        var message = failure is null ? "the server failed to handle this request (a defect, logged)" : MessageOf(failure);
         var code = failure?.Code ?? FailureCodes.Internal;
         var field = failure?.Field;
         var protocol = ErrorProtocols.Of(http);

@@ -50,8 +50,7 @@ internal sealed partial class GrpcFailures(ILogger<GrpcFailures> logger) : Inter
                 trailers.Add("retry-after", Math.Max(1, (int)Math.Ceiling(after.TotalSeconds)).ToString(CultureInfo.InvariantCulture));
             }
 
-            var message = failure.Limit is { } limit ? $"{failure.Message} ({limit})" : failure.Message;
-            throw new RpcException(new Status(CodeOf(failure.Kind), message), trailers);
+            throw new RpcException(new Status(CodeOf(failure.Kind), FailureRenderer.MessageOf(failure)), trailers);
         }
     }
 

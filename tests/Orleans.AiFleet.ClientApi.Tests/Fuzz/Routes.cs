@@ -68,6 +68,10 @@ internal sealed record Routes(string Method, Func<Mutator, string> Path, JsonNod
             new("GET", m => $"/v1/admin/orgs/{FuzzOrg}/users?after={Text(m)}&limit={m.Next(600)}", null, Admin: true),
             new("POST", m => $"/v1/admin/orgs/{FuzzOrg}/users/{(m.Next(2) == 0 ? "fuzz-student" : Text(m))}/keys", userKey, Admin: true),
             new("PUT", m => $"/v1/admin/orgs/{FuzzOrg}/users/{(m.Next(2) == 0 ? "fuzz-student" : Text(m))}/budget", budget, Admin: true),
+            new("PUT", m => $"/v1/admin/orgs/{(m.Next(4) == 0 ? Text(m) : FuzzOrg)}/budget", budget, Admin: true),
+            new("GET", m => $"/v1/admin/orgs/{(m.Next(4) == 0 ? Text(m) : FuzzOrg)}/budget", null, Admin: true),
+            new("PUT", m => $"/v1/admin/orgs/{FuzzOrg}/teams/{(m.Next(2) == 0 ? FuzzTeam : Text(m))}/budget", budget, Admin: true),
+            new("GET", m => $"/v1/admin/orgs/{FuzzOrg}/teams/{(m.Next(2) == 0 ? FuzzTeam : Text(m))}/budget", null, Admin: true),
             new("POST", m => "/signin", null, Admin: false),
             new("GET", m => $"/{Text(m)}", null, Admin: false),
         ];

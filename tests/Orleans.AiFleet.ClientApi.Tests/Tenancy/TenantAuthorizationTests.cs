@@ -78,6 +78,15 @@ public sealed class TenantAuthorizationTests(ApiFixture fixture)
         new("GET",    "/v1/admin/orgs/{A}/users/{memberA}/budget",           null,                                            Deny, Ok,    Ok,    NoOrg, Ok,    Deny),
         new("GET",    "/v1/admin/orgs/{A}/users/{memberA2}/budget",          null,                                            Deny, Ok,    Ok,    NoOrg, NoUser, Deny),
         new("GET",    "/v1/admin/orgs/{B}/users/{memberB}/budget",           null,                                            Deny, Ok,    NoOrg, Ok,    NoOrg, Deny),
+        new("GET",    "/v1/admin/orgs/{A}/budget",                           null,                                            Deny, Ok,    Ok,    NoOrg, NoOrg, Deny),
+        new("GET",    "/v1/admin/orgs/{B}/budget",                           null,                                            Deny, Ok,    NoOrg, Ok,    NoOrg, Deny),
+        new("PUT",    "/v1/admin/orgs/{A}/budget",                           """{"monthly":500}""",                           Deny, Ok,    Deny,  NoOrg, NoOrg, Deny),
+        new("PUT",    "/v1/admin/orgs/{fresh}/budget",                       """{"monthly":500}""",                           Deny, NoOrg, NoOrg, NoOrg, NoOrg, Deny),
+        new("GET",    "/v1/admin/orgs/{A}/teams/t1/budget",                  null,                                            Deny, Ok,    Ok,    NoOrg, Ok,    Deny),
+        new("GET",    "/v1/admin/orgs/{A}/teams/t2/budget",                  null,                                            Deny, Ok,    Ok,    NoOrg, NoTeam, Deny),
+        new("PUT",    "/v1/admin/orgs/{A}/teams/t1/budget",                  """{"monthly":20}""",                            Deny, Ok,    Ok,    NoOrg, Deny,  Deny),
+        new("PUT",    "/v1/admin/orgs/{A}/teams/{fresh}/budget",             """{"monthly":20}""",                            Deny, NoTeam, NoTeam, NoOrg, NoTeam, Deny),
+        new("PUT",    "/v1/admin/orgs/{B}/teams/t9/budget",                  """{"monthly":20}""",                            Deny, Ok,    NoOrg, Ok,    NoOrg, Deny),
 
         // The platform's own routes: the platform admin only (what it gets shown last); every other key 403.
         Platform("POST",   "/v1/admin/keys",                                 """{"user":"{fresh}","role":"user"}""",         Made),
