@@ -57,7 +57,91 @@ internal static class BudgetBench
         var status = await exact.GetStatusAsync();
         sb.AppendLine();
         sb.AppendLine(Inv, $"1,000 concurrent reservations of $0.01 against a daily cap of $1.00: **{results.Count(r => r.Granted)} granted, {results.Count(r => r.RefusedBy == BudgetLimitCodes.Daily)} refused (daily_cap)**, spend ${status.SpentToday}, still held ${status.Reserved}.");
+        await HierarchyAsync(sb, grains, seconds);
         await host.StopAsync();
+    }
+
+    /// <summary>
+    /// Three levels against one: Reserve+Settle spread over 64 users outside any organization, then over 64 students of
+    /// one class of one school (every level capped), counting the calls the class and school budgets take; then the
+    /// races of 1,000 students against a class budget for 100, and against a school budget for 100.
+    /// </summary>
+    private static async Task HierarchyAsync(StringBuilder sb, IGrainFactory grains, double seconds)
+    {
+        using var calls = new ParentCalls();
+        var run = Guid.NewGuid().ToString("N")[..8];
+        var flat = Enumerable.Range(0, 64).Select(i => grains.GetGrain<IUserBudgetGrain>($"flat-{run}-{i}")).ToArray();
+        var (org, team) = ($"school-{run}", "class-a");
+        await grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Org(org)).SetLimitsAsync(new BudgetLimits(Monthly: 1_000_000m));
+        await grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Team(org, team)).SetLimitsAsync(new BudgetLimits(Monthly: 100_000m));
+        var students = Enumerable.Range(0, 64).Select(i => grains.GetGrain<IUserBudgetGrain>($"student-{run}-{i}")).ToArray();
+        await Task.WhenAll(students.Select(s => s.SetParentsAsync(org, [team])));
+
+        sb.AppendLine();
+        sb.AppendLine("Budgets at every level: Reserve + Settle spread over 64 users, one level (no organization) against three (user, class, school; every level capped), alternating.");
+        sb.AppendLine();
+        sb.AppendLine("| budgets | callers | ops/s | p50 ms | p99 ms | class + school calls per request |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        for (var round = 0; round < 2; round++)
+        {
+            foreach (var (name, users) in new[] { ("one level", flat), ("three levels", students) })
+            {
+                var next = 0;
+                calls.Reset();
+                var m = await MeasureAsync(64, seconds, () => PairAsync(users[Interlocked.Increment(ref next) & 63]));
+                var perRequest = calls.Total / (double)Volatile.Read(ref next); // every pair, warm-up included, is one request
+                sb.AppendLine(Inv, $"| {name} | 64 | {m.OpsPerSecond:0} | {m.P50Ms:0.000} | {m.P99Ms:0.000} | {perRequest:0.0000} |");
+            }
+        }
+
+        foreach (var binding in new[] { BudgetKeys.TeamLevel, BudgetKeys.OrgLevel })
+        {
+            var (school, cls) = ($"race-{binding}-{run}", "10-b");
+            const decimal cost = 0.000001234m;
+            await grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Team(school, cls)).SetLimitsAsync(new BudgetLimits(Daily: binding == BudgetKeys.TeamLevel ? 100 * cost : 1000m));
+            await grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Org(school)).SetLimitsAsync(new BudgetLimits(Daily: binding == BudgetKeys.OrgLevel ? 100 * cost : 1000m));
+            var race = Enumerable.Range(0, 1000).Select(i => grains.GetGrain<IUserBudgetGrain>($"{school}-s{i}")).ToArray();
+            await Task.WhenAll(race.Select(s => s.SetParentsAsync(school, [cls])));
+            var holds = await Task.WhenAll(race.Select(s => s.ReserveAsync(new ReserveRequest("m", cost, 1))));
+            await Task.WhenAll(race.Zip(holds).Where(p => p.Second.Granted).Select(p => p.First.SettleAsync(new SettleRequest(p.Second.ReservationId, cost, 1, "ok"))));
+            var teamBudget = grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Team(school, cls));
+            var orgBudget = grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Org(school));
+            var waited = Stopwatch.StartNew();
+            while (((await teamBudget.GetStatusAsync()).OpenReservations > 0 || (await orgBudget.GetStatusAsync()).OpenReservations > 0) && waited.Elapsed < TimeSpan.FromSeconds(30))
+            {
+                await Task.Delay(100); // slices go back to their parents after 2 idle seconds
+            }
+
+            var studentsSpent = (await Task.WhenAll(race.Select(s => s.GetStatusAsync()))).Sum(s => s.SpentToday);
+            sb.AppendLine();
+            sb.AppendLine(Inv, $"1,000 students at once, one request of ${cost} each, the {(binding == BudgetKeys.TeamLevel ? "class" : "school")} budget covering 100: **{holds.Count(h => h.Granted)} granted**, refused by {string.Join(", ", holds.Where(h => !h.Granted).GroupBy(h => $"{BudgetKeys.Level(h.Budget!)} {h.RefusedBy}").Select(g => $"{g.Key} ×{g.Count()}"))}; students spent ${studentsSpent}, the class ${(await teamBudget.GetStatusAsync()).SpentToday}, the school ${(await orgBudget.GetStatusAsync()).SpentToday} (slices returned after {waited.Elapsed.TotalSeconds:0.0} s).");
+        }
+    }
+
+    /// <summary>Counts the calls team and organization budgets take from their children (aifleet.budget.parent_calls).</summary>
+    private sealed class ParentCalls : IDisposable
+    {
+        private readonly System.Diagnostics.Metrics.MeterListener _listener = new();
+        private long _total;
+
+        public ParentCalls()
+        {
+            _listener.InstrumentPublished = (instrument, listener) =>
+            {
+                if (instrument.Name == "aifleet.budget.parent_calls")
+                {
+                    listener.EnableMeasurementEvents(instrument);
+                }
+            };
+            _listener.SetMeasurementEventCallback<long>((_, value, _, _) => Interlocked.Add(ref _total, value));
+            _listener.Start();
+        }
+
+        public long Total => Interlocked.Read(ref _total);
+
+        public void Reset() => Interlocked.Exchange(ref _total, 0);
+
+        public void Dispose() => _listener.Dispose();
     }
 
     private static async Task<int> PairAsync(IUserBudgetGrain budget)
