@@ -53,6 +53,10 @@ public interface IUserBudgetGrain : IGrainWithStringKey
     [Alias("Settle")]
     Task<LedgerEntry?> SettleAsync(SettleRequest request);
 
+    /// <summary>Whether <paramref name="reservationId"/> is an open hold here (a request paid from a hold made earlier checks it first).</summary>
+    [Alias("IsOpen")]
+    Task<bool> IsOpenAsync(Guid reservationId);
+
     [Alias("SetLimits")]
     Task SetLimitsAsync(BudgetLimits limits);
 

@@ -37,8 +37,9 @@ public sealed record RoutingPolicy(
 /// <summary>
 /// A chat request as the router sees it: whose, which model (or <see cref="Auto"/>), the prompt text, the sampling
 /// settings, the routing policy for <c>auto</c> and the caller's user tier (null: the catalogue's default).
-/// <see cref="Prepaid"/> marks a call made inside a workflow that already holds the user's budget (a course saga):
-/// the router neither reserves nor settles it and returns its cost for the workflow to settle. Never set from HTTP.
+/// <see cref="PaidFrom"/> names the hold of a workflow that already holds the user's budget (a course saga): the router
+/// checks that it is open (a chat paid from a hold that expired is refused, never run free), neither reserves nor
+/// settles, and returns the cost for the workflow to settle. Never set from HTTP.
 /// </summary>
 [GenerateSerializer, Immutable, Alias("aifleet.ChatRequest")]
 public sealed record ChatRequest(
@@ -50,7 +51,7 @@ public sealed record ChatRequest(
     [property: Id(5)] int? Seed,
     [property: Id(6)] RoutingPolicy? Policy = null,
     [property: Id(7)] string? UserTier = null,
-    [property: Id(8)] bool Prepaid = false,
+    [property: Id(8)] Guid? PaidFrom = null,
     [property: Id(9)] string? RequestId = null,
     [property: Id(10)] string? Team = null)
 {

@@ -96,7 +96,7 @@ internal sealed partial class BudgetLeases(
             var granted = await budget.LeaseAsync(new LeaseRequest(slice.Model, cost, Money.Ceiling(cost * requests), requests, LeaseTtl, slice.UserTier, slice.Team));
             if (!granted.Hold.Granted)
             {
-                throw AiFleetException.OverBudget(granted.Hold.RefusedBy!, granted.Hold.Message!, granted.Hold.RetryAfter);
+                throw BudgetHold.Refusal(granted.Hold);
             }
 
             slice.Start(granted.Hold.ReservationId, granted.Amount, granted.Requests, requests, granted.Hold.ExpiresAt, now);

@@ -25,6 +25,12 @@ internal sealed partial class UserBudgetGrain
         return true;
     }
 
+    public Task<bool> IsOpenAsync(Guid reservationId)
+    {
+        ExpireDue(time.GetUtcNow());
+        return Task.FromResult(_holds.Get(reservationId) is not null);
+    }
+
     public Task<BudgetStatus> GetStatusAsync()
     {
         var now = time.GetUtcNow();

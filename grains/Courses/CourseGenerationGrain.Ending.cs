@@ -1,5 +1,4 @@
 using System.Globalization;
-using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Courses;
 
 namespace Orleans.AiFleet.Grains.Courses;
@@ -48,7 +47,7 @@ internal sealed partial class CourseGenerationGrain
 
         if (S.Reservation != Guid.Empty)
         {
-            var entry = await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, S.EndsAs ?? SagaStates.Failed));
+            var entry = await Hold.SettleAsync(S.Spend, S.Tokens, S.EndsAs ?? SagaStates.Failed);
             S.Charged = entry?.Cost ?? S.Charged;
             Record(SagaSteps.Compensate, "released", string.Create(CultureInfo.InvariantCulture,
                 $"charged ${S.Charged} for the {S.Lessons.Count + (S.Outline is null ? 0 : 1)} model calls that finished; the rest of the ${S.Reserved} hold released"));

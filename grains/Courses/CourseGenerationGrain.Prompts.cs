@@ -10,7 +10,7 @@ internal sealed partial class CourseGenerationGrain
     {
         var r = S.Request!;
         return new ChatRequest(S.User!, r.Model, prompt, maxTokens, 0.8, seed,
-            r.MinQuality is { } q ? new RoutingPolicy(q) : null, S.UserTier, Prepaid: true, Team: S.Team);
+            r.MinQuality is { } q ? new RoutingPolicy(q) : null, S.UserTier, PaidFrom: S.Reservation, Team: S.Team);
     }
 
     private string OutlinePrompt() =>

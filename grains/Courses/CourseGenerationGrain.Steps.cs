@@ -1,5 +1,6 @@
 using System.Globalization;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Courses;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 
@@ -10,7 +11,8 @@ internal sealed partial class CourseGenerationGrain
 {
     private IInferenceRouterGrain Router => GrainFactory.GetGrain<IInferenceRouterGrain>(0);
 
-    private IUserBudgetGrain Budget => GrainFactory.GetGrain<IUserBudgetGrain>(S.User!);
+    /// <summary>The saga's one hold on the user's budget, reserved at admission, kept open while steps run, settled at the end.</summary>
+    private BudgetHold Hold => BudgetHold.Of(GrainFactory, S.User!, S.Reservation);
 
     /// <summary>
     /// Admission, before anything is kept: the request's checks, its estimate under the ceiling, and the hold on the
@@ -50,7 +52,7 @@ internal sealed partial class CourseGenerationGrain
         catch
         {
             // Not kept, so not run: the hold ends here rather than an hour from now.
-            await Budget.SettleAsync(new SettleRequest(reservation, 0m, 0, "not_started"));
+            await Hold.SettleAsync(0m, 0, "not_started");
             throw;
         }
 
@@ -77,9 +79,9 @@ internal sealed partial class CourseGenerationGrain
     private async Task<Guid> HoldAsync()
     {
         var r = S.Request!;
-        var hold = await Budget.ReserveAsync(new ReserveRequest(
+        var hold = await BudgetHold.ReserveAsync(GrainFactory, S.User!, new ReserveRequest(
             "course-generation", S.Reserved, (r.Lessons + 1) * r.LessonTokens, HoldFor, UserTier: S.UserTier, Team: S.Team));
-        return hold.Granted ? hold.ReservationId : throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
+        return hold.Id;
     }
 
     /// <summary>The first step of a saga admitted before admission moved ahead of persistence (state written by an older build).</summary>
@@ -173,7 +175,7 @@ internal sealed partial class CourseGenerationGrain
     private async Task SettleAsync()
     {
         _cancel.Token.ThrowIfCancellationRequested(); // a cancel that landed during the last steps still wins
-        var entry = await Budget.SettleAsync(new SettleRequest(S.Reservation, S.Spend, S.Tokens, "ok"));
+        var entry = await Hold.SettleAsync(S.Spend, S.Tokens, "ok");
         S.Charged = entry?.Cost ?? S.Charged;
         S.State = SagaStates.Succeeded;
         await AdvanceAsync(SagaSteps.Done, "succeeded", string.Create(CultureInfo.InvariantCulture, $"settled at ${S.Spend}; the rest of the hold released"));

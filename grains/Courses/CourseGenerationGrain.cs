@@ -1,6 +1,5 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Orleans.AiFleet.GrainInterfaces.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Courses;
 using Orleans.AiFleet.Grains.Hosting;
 using Orleans.Concurrency;
@@ -193,7 +192,7 @@ internal sealed partial class CourseGenerationGrain(
         }
 
         // The hold is kept open while a step runs, however long the steps take (and after a resume).
-        await using var renewal = S.Reservation == Guid.Empty ? null : HoldRenewal.Start(Budget, S.Reservation, RenewEvery, HoldFor, time);
+        await using var renewal = S.Reservation == Guid.Empty ? null : Hold.KeepOpen(RenewEvery, HoldFor, time);
         using var span = Hosting.AiFleetTracing.Source.StartActivity($"saga.{S.Step}");
         span?.SetTag("aifleet.saga", this.GetPrimaryKeyString());
         switch (S.Step)

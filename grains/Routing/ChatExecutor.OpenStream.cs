@@ -1,5 +1,5 @@
 using System.Text;
-using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 using Polly;
@@ -10,13 +10,12 @@ internal sealed partial class ChatExecutor
 {
     /// <summary>One model's stream: its hold, its replica's in-flight count, the replica's enumerator and what was delivered.</summary>
     private sealed class OpenStream(
-        ChatExecutor owner, IUserBudgetGrain budget, ReserveResult? hold, ChatPlanner.Candidate candidate,
+        ChatExecutor owner, BudgetHold? hold, ChatPlanner.Candidate candidate,
         RoutingTableCache.ReplicaSet replicas, string kind, string reason, string? cacheKey)
     {
         private readonly StringBuilder _text = new();
         private IAsyncEnumerator<GenerationChunk>? _chunks;
         private CancellationTokenSource? _firstToken;
-        private HoldRenewal? _renewal;
         private int _pick = -1;
         private int _failed = -1;
         private bool _ended;
@@ -45,10 +44,7 @@ internal sealed partial class ChatExecutor
         /// </summary>
         public async Task StartAsync(ChatRequest request, bool panicAllowed, ResiliencePipeline retry, CancellationToken cancellationToken)
         {
-            if (hold is not null)
-            {
-                _renewal = HoldRenewal.Start(budget, hold.ReservationId); // held while it streams, however long
-            }
+            hold?.KeepOpen(); // held while it streams, however long
 
             var generation = new GenerationRequest(request.Prompt, request.MaxTokens, request.Temperature, request.Seed);
             await retry.ExecuteAsync(
@@ -139,16 +135,11 @@ internal sealed partial class ChatExecutor
 
             _ended = true;
             await LeaveReplicaAsync();
-            if (_renewal is not null)
-            {
-                await _renewal.DisposeAsync();
-            }
-
             var tokens = PromptTokens + CompletionTokens;
             var cost = tokens == 0 ? 0m : Model.Price(tokens);
             if (hold is not null)
             {
-                await budget.SettleAsync(new SettleRequest(hold.ReservationId, cost, tokens, outcome));
+                await hold.SettleAsync(cost, tokens, outcome);
             }
 
             if (outcome == "ok" && stopped is null && cacheKey is not null && FinishReason is not null)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Replicas;
 using Polly;
@@ -148,17 +149,15 @@ internal sealed partial class ChatExecutor(
                 (kind, reason) = ("fallback", $"{reason}; passed over {string.Join(", ", skipped)} (no replica admitting calls)");
             }
 
-            var budget = grains.GetGrain<IUserBudgetGrain>(request.User);
-            var hold = request.Prepaid
-                ? null
-                : await budget.ReserveAsync(new ReserveRequest(model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: ChatPlanner.HoldId(request, model), UserTier: request.UserTier, Team: request.Team));
-            if (hold is { Granted: false })
-            {
-                throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
-            }
+            // Paid from the caller's hold (a saga's, which it keeps open and settles), or held here for this chat alone.
+            var hold = request.PaidFrom is { } paid
+                ? await grains.GetGrain<IUserBudgetGrain>(request.User).IsOpenAsync(paid) ? null
+                    : throw AiFleetException.Conflict($"the hold this chat was to be paid from ({paid}) is no longer open: nothing was run")
+                : await BudgetHold.ReserveAsync(grains, request.User, new ReserveRequest(
+                    model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: ChatPlanner.HoldId(request, model), UserTier: request.UserTier, Team: request.Team));
 
             var key = i == 0 ? cacheKey : request.Temperature == 0 ? planner.CacheKey(model, request) : null;
-            var stream = new OpenStream(this, budget, hold, candidate, replicas, kind, reason, key);
+            var stream = new OpenStream(this, hold, candidate, replicas, kind, reason, key);
             try
             {
                 await stream.StartAsync(request, panicAllowed, _replicaRetry, cancellationToken);

@@ -1,5 +1,5 @@
 using System.Globalization;
-using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 using Orleans.AiFleet.Grains.Replicas;
@@ -160,11 +160,7 @@ internal sealed class ChatPlanner(
         }
 
         // Free, but a request all the same: it counts toward the user's requests per minute.
-        var admitted = await grains.GetGrain<IUserBudgetGrain>(request.User).AdmitFreeAsync(request.Team);
-        if (!admitted.Granted)
-        {
-            throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);
-        }
+        await BudgetHold.AdmitFreeAsync(grains, request.User, request.Team);
 
         metrics.ChatRoute(primary.Name, plan.ReasonKind, "cached");
         return (key, System.Text.Json.JsonSerializer.Deserialize<CachedChat>(hit));

@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Budgets;
 using Orleans.AiFleet.GrainInterfaces.Inference;
 using Orleans.AiFleet.Grains.Models;
 
@@ -36,25 +37,16 @@ internal sealed partial class InferenceRouterGrain
         var missTokens = misses.Sum(i => inputs[i].Length);
         var cost = misses.Length == 0 ? 0m : Money.Ceiling((model.Config.Cost.CostPerInference * misses.Length) + (model.Config.Cost.CostPer1kTokens * missTokens / 1000m));
         var embeddings = cached.Select(c => c is null ? null : MemoryMarshal.Cast<byte, float>(c).ToArray()).ToArray();
-        var budget = GrainFactory.GetGrain<IUserBudgetGrain>(request.User);
         if (misses.Length == 0)
         {
-            // Free, but a request all the same: it counts toward the user's requests per minute.
-            var admitted = await budget.AdmitFreeAsync(request.Team);
-            if (!admitted.Granted)
-            {
-                throw AiFleetException.OverBudget(admitted.RefusedBy!, admitted.Message!, admitted.RetryAfter);
-            }
-
+            // Free, but a request all the same: it counts toward the requests per minute at every level.
+            await BudgetHold.AdmitFreeAsync(GrainFactory, request.User, request.Team);
             return new EmbeddingResult(model.Name, version, embeddings!, tokens, 0m, inputs.Count);
         }
 
         // Held before the work, settled after it: what was used if it finished, nothing if it did not.
-        var hold = await budget.ReserveAsync(new ReserveRequest(model.Name, cost, missTokens, RequestId: request.RequestId, UserTier: request.UserTier, Team: request.Team));
-        if (!hold.Granted)
-        {
-            throw AiFleetException.OverBudget(hold.RefusedBy!, hold.Message!, hold.RetryAfter);
-        }
+        var hold = await BudgetHold.ReserveAsync(GrainFactory, request.User,
+            new ReserveRequest(model.Name, cost, missTokens, RequestId: request.RequestId, UserTier: request.UserTier, Team: request.Team));
 
         var outcome = "failed";
         var lane = repository.Routing.Lane(request.UserTier, null);
@@ -84,7 +76,7 @@ internal sealed partial class InferenceRouterGrain
         {
             // Delivered, charged; failed or cancelled (every input was checked before any ran, so a failure here is the
             // cluster's or the caller's hang-up), nothing was delivered and nothing is charged.
-            await budget.SettleAsync(new SettleRequest(hold.ReservationId, outcome == "ok" ? cost : 0m, outcome == "ok" ? missTokens : 0, outcome));
+            await hold.SettleAsync(outcome == "ok" ? cost : 0m, outcome == "ok" ? missTokens : 0, outcome);
         }
     }
 

@@ -38,4 +38,22 @@ public sealed class IdempotentRequestTests(ClusterFixture fixture) : IClassFixtu
         Assert.Equal(first.Text, resent.Text); // the same seed: the same work, done twice
         Assert.Equal(first.Cost, (await fixture.Client.GetGrain<IUserBudgetGrain>(user).GetStatusAsync()).SpentToday);
     }
+
+    [Fact]
+    public async Task AChatPaidFromAHold_RunsOnlyWhileThatHoldIsOpen_AndIsNotChargedAgain()
+    {
+        var user = $"user-{Guid.NewGuid():N}";
+        var budget = fixture.Client.GetGrain<IUserBudgetGrain>(user);
+        var router = fixture.Client.GetGrain<IInferenceRouterGrain>(0);
+        var hold = await budget.ReserveAsync(new ReserveRequest("course-generation", 0.01m, 100));
+
+        var paid = await router.CompleteChatAsync(new ChatRequest(user, "chat-lm", "In the beginning", 8, 0.8, 7, PaidFrom: hold.ReservationId));
+        Assert.True(paid.Cost > 0m);
+        Assert.Equal(0m, (await budget.GetStatusAsync()).SpentToday); // the holder settles it, not the router
+
+        await budget.SettleAsync(new SettleRequest(hold.ReservationId, paid.Cost, 8, "ok"));
+        var closed = await Assert.ThrowsAsync<AiFleetException>(() => router.CompleteChatAsync(new ChatRequest(user, "chat-lm", "In the beginning", 8, 0.8, 7, PaidFrom: hold.ReservationId)));
+        Assert.Equal(FailureKind.Conflict, closed.Kind);
+        Assert.Equal(paid.Cost, (await budget.GetStatusAsync()).SpentToday);
+    }
 }

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Orleans.AiFleet.GrainInterfaces.Budgets;
+using Orleans.AiFleet.Grains.Budgets;
 using Orleans.AiFleet.Grains.Replicas;
 
 namespace Orleans.AiFleet.Grains.Tests.Budgets;
@@ -127,12 +128,12 @@ public sealed class UserBudgetGrainTests(ManualClockClusterFixture fixture) : IC
     }
 
     [Fact]
-    public async Task HoldRenewal_KeepsAHoldOpenForAsLongAsItsHolderRuns_ThenLetsItGo()
+    public async Task BudgetHold_KeptOpen_StaysOpenForAsLongAsItsHolderRuns_ThenLetsItGo()
     {
-        var budget = NewUser(out _);
-        var hold = await budget.ReserveAsync(new ReserveRequest("m", 0.50m, 1, Ttl: TimeSpan.FromSeconds(30)));
+        var budget = NewUser(out var user);
+        var hold = await BudgetHold.ReserveAsync(fixture.Client, user, new ReserveRequest("m", 0.50m, 1, Ttl: TimeSpan.FromSeconds(30)));
 
-        await using (var renewal = HoldRenewal.Start(budget, hold.ReservationId, TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), fixture.Time))
+        await using (var renewal = hold.KeepOpen(TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(30), fixture.Time))
         {
             for (var i = 1; i <= 6; i++)
             {
@@ -148,6 +149,19 @@ public sealed class UserBudgetGrainTests(ManualClockClusterFixture fixture) : IC
 
         fixture.Time.Advance(TimeSpan.FromSeconds(31));
         Assert.Equal(0, (await budget.GetStatusAsync()).OpenReservations); // no holder: it expires as any hold does
+        Assert.False(await budget.IsOpenAsync(hold.Id));
+    }
+
+    [Fact]
+    public async Task BudgetHold_ARefusal_IsThe429NamingTheLevelAndLimit()
+    {
+        NewUser(out var user);
+        await fixture.Client.GetGrain<IUserBudgetGrain>(user).SetLimitsAsync(new BudgetLimits(Daily: 0m));
+
+        var refused = await Assert.ThrowsAsync<AiFleetException>(() => BudgetHold.ReserveAsync(fixture.Client, user, new ReserveRequest("m", 0.01m, 1)));
+
+        Assert.Equal((FailureKind.RateLimited, BudgetLimitCodes.Daily), (refused.Kind, refused.Limit));
+        Assert.StartsWith($"user '{user}': the daily cap", refused.Message);
     }
 
     [Fact]
