@@ -41,10 +41,14 @@ internal static class TestHosts
     /// </summary>
     public static async Task<IHost> StartClusterSiloAsync(
         string postgres, string clusterId, int siloPort, int gatewayPort,
-        string? redis = null, TimeProvider? clock = null, string? repository = null, ClusterTlsOptions? tls = null)
+        string? redis = null, TimeProvider? clock = null, string? repository = null, ClusterTlsOptions? tls = null, ILoggerProvider? logs = null)
     {
         var builder = Host.CreateApplicationBuilder();
         builder.Logging.SetMinimumLevel(LogLevel.Warning);
+        if (logs is not null)
+        {
+            builder.Logging.AddProvider(logs);
+        }
         builder.UseOrleans(silo =>
         {
             if (clock is not null)
