@@ -58,9 +58,7 @@ internal static class AdminApi
     internal static async Task<Results<Ok<BudgetStatus>, ProblemHttpResult>> SetBudgetAsync(string user, BudgetLimits limits, IGrainFactory grains, ClusterCalls calls)
     {
         CheckUser(user);
-        var budget = grains.GetGrain<IUserBudgetGrain>(user);
-        await calls.RunAsync(async _ => { await budget.SetLimitsAsync(limits); return true; });
-        return TypedResults.Ok(await calls.RunAsync(_ => budget.GetStatusAsync()));
+        return TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(user).SetLimitsAsync(limits)));
     }
 
     private static async Task<Ok<BudgetStatus>> GetBudgetAsync(string user, IGrainFactory grains, ClusterCalls calls)

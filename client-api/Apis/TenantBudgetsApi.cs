@@ -38,7 +38,7 @@ internal static class TenantBudgetsApi
             throw AiFleetException.Forbidden("only a platform admin sets an organization's budget");
         }
 
-        return TypedResults.Ok(await SetAsync(grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Org(org)), limits, calls));
+        return TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Org(org)).SetLimitsAsync(limits)));
     }
 
     private static async Task<Ok<BudgetStatus>> GetTeamBudgetAsync(string org, string team, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
@@ -56,12 +56,6 @@ internal static class TenantBudgetsApi
             throw AiFleetException.Forbidden("only an org admin sets a team's budget");
         }
 
-        return TypedResults.Ok(await SetAsync(grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Team(org, team)), limits, calls));
-    }
-
-    private static async Task<BudgetStatus> SetAsync(IUserBudgetGrain budget, BudgetLimits limits, ClusterCalls calls)
-    {
-        await calls.RunAsync(async _ => { await budget.SetLimitsAsync(limits); return true; });
-        return await calls.RunAsync(_ => budget.GetStatusAsync());
+        return TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(BudgetKeys.Team(org, team)).SetLimitsAsync(limits)));
     }
 }

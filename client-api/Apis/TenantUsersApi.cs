@@ -80,9 +80,7 @@ internal static class TenantUsersApi
         string org, string user, BudgetLimits limits, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)
     {
         await ReachableAsync(org, user, caller, grains, calls, mayBeNew: false);
-        var budget = grains.GetGrain<IUserBudgetGrain>(user);
-        await calls.RunAsync(async _ => { await budget.SetLimitsAsync(limits); return true; });
-        return TypedResults.Ok(await calls.RunAsync(_ => budget.GetStatusAsync()));
+        return TypedResults.Ok(await calls.RunAsync(_ => grains.GetGrain<IUserBudgetGrain>(user).SetLimitsAsync(limits)));
     }
 
     private static async Task<Ok<BudgetStatus>> GetBudgetAsync(string org, string user, ClaimsPrincipal caller, IGrainFactory grains, ClusterCalls calls)

@@ -57,8 +57,9 @@ public interface IUserBudgetGrain : IGrainWithStringKey
     [Alias("IsOpen")]
     Task<bool> IsOpenAsync(Guid reservationId);
 
+    /// <summary>Sets the limits (checked first: no negative amounts) and answers where the budget stands under them.</summary>
     [Alias("SetLimits")]
-    Task SetLimitsAsync(BudgetLimits limits);
+    Task<BudgetStatus> SetLimitsAsync(BudgetLimits limits);
 
     /// <summary>
     /// A user budget's place in the tenancy (called by the tenant user when saved or removed): the organization and

@@ -40,6 +40,23 @@ internal sealed class OpenHolds
         Tally(held, +1);
     }
 
+    /// <summary>
+    /// Opens a hold of <paramref name="held"/>, or grows the open hold <paramref name="extend"/> names by its cost and
+    /// slots when it is drawn on the same slice; its id, and how to undo it (a hold that could not be saved).
+    /// </summary>
+    public (Guid Id, Action Undo) OpenOrGrow(Guid? extend, HeldReservation held)
+    {
+        if (extend is { } id && Get(id) is { } existing && existing.Slice == held.Slice)
+        {
+            Extend(id, held.Cost, held.Slots, held.ExpiresAt);
+            return (id, () => Extend(id, -held.Cost, -held.Slots, existing.ExpiresAt));
+        }
+
+        var fresh = Guid.NewGuid();
+        Open(fresh, held);
+        return (fresh, () => Drop(fresh));
+    }
+
     /// <summary>Grows an open hold by <paramref name="cost"/> dollars and <paramref name="slots"/> requests at once, open until <paramref name="until"/>.</summary>
     public void Extend(Guid id, decimal cost, int slots, DateTimeOffset until)
     {

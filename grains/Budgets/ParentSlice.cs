@@ -94,6 +94,13 @@ public sealed class ParentSlice
         Settled += entry.Requests;
     }
 
+    /// <summary>Whether the slice still has one unit of <paramref name="ask"/> beside its open holds (<paramref name="on"/>): money, a request permit, tokens and a slot.</summary>
+    internal bool Covers(HoldAsk ask, (decimal Held, int Slots, int Count) on) =>
+        Free(on.Held) >= ask.UnitCost
+        && Requests - RequestsUsed >= 1
+        && Tokens - TokensUsed >= ask.UnitTokens
+        && (Slots is not { } cap || cap - on.Slots >= ask.LeastSlots);
+
     /// <summary>Money not yet spent nor held by the <paramref name="held"/> dollars of open holds drawn on it.</summary>
     public decimal Free(decimal held) => Amount - Spent - held;
 }

@@ -5,13 +5,14 @@ namespace Orleans.AiFleet.Grains.Budgets;
 /// <summary>Setting a user's caps, and what is read back: status, usage per day and model, the ledger.</summary>
 internal sealed partial class UserBudgetGrain
 {
-    public async Task SetLimitsAsync(BudgetLimits limits)
+    public async Task<BudgetStatus> SetLimitsAsync(BudgetLimits limits)
     {
         BudgetLimitRules.Check(limits);
 
         state.State.Limits = limits;
         _caps.Set(limits);
         await WriteAsync();
+        return await GetStatusAsync();
     }
 
     public async Task<bool> SetDefaultLimitsAsync(BudgetLimits limits)
@@ -36,24 +37,10 @@ internal sealed partial class UserBudgetGrain
         var now = time.GetUtcNow();
         ExpireDue(now);
         var today = DateOnly.FromDateTime(now.UtcDateTime);
-        return Task.FromResult(new BudgetStatus(User, _caps.Limits, _usage.Day(today), _usage.MonthTo(today), _holds.Held, _holds.Count));
+        return Task.FromResult(new BudgetStatus(Key, _caps.Limits, _usage.Day(today), _usage.MonthTo(today), _holds.Held, _holds.Count));
     }
 
     public Task<IReadOnlyList<UsageRow>> GetUsageAsync(DateOnly from, DateOnly to) => Task.FromResult(_usage.Rows(from, to));
 
-    public async Task<IReadOnlyList<LedgerEntry>> GetLedgerAsync(DateOnly from, DateOnly to)
-    {
-        if (to < from || to.DayNumber - from.DayNumber > 366)
-        {
-            throw AiFleetException.Invalid("a ledger range is at most 367 days, from before to");
-        }
-
-        var entries = new List<LedgerEntry>();
-        for (var day = from; day <= to; day = day.AddDays(1))
-        {
-            entries.AddRange(await ledger.ReadAsync(User, day));
-        }
-
-        return entries;
-    }
+    public Task<IReadOnlyList<LedgerEntry>> GetLedgerAsync(DateOnly from, DateOnly to) => _book.ReadAsync(from, to);
 }

@@ -33,9 +33,9 @@ public sealed class BudgetHierarchyTests(ManualClockClusterFixture fixture) : IC
     /// <summary>Lets the slices go idle and waits until every one has been returned to its parent.</summary>
     private async Task ReturnSlicesAsync(string org, string team)
     {
-        fixture.Time.Advance(UserBudgetGrain.IdleReturn + TimeSpan.FromSeconds(1));
+        fixture.Time.Advance(ParentSlices.IdleReturn + TimeSpan.FromSeconds(1));
         await Eventually.TrueAsync(async () => (await Budget(BudgetKeys.Team(org, team)).GetStatusAsync()).OpenReservations == 0, "the students' slices returned to the class");
-        fixture.Time.Advance(UserBudgetGrain.IdleReturn + TimeSpan.FromSeconds(1));
+        fixture.Time.Advance(ParentSlices.IdleReturn + TimeSpan.FromSeconds(1));
         await Eventually.TrueAsync(async () => (await Budget(BudgetKeys.Org(org)).GetStatusAsync()).OpenReservations == 0, "the class's slices returned to the organization");
     }
 
