@@ -43,7 +43,7 @@ internal sealed partial class CourseGenerationGrain(
     /// <summary>How often a running step renews the saga's hold to <see cref="HoldFor"/>.</summary>
     private static readonly TimeSpan RenewEvery = TimeSpan.FromMinutes(5);
 
-    private readonly SemaphoreSlim _writes = new(1, 1);
+    private SagaJournal? _journal;
 
     private CancellationTokenSource _cancel = new();
 
@@ -214,32 +214,12 @@ internal sealed partial class CourseGenerationGrain(
         await SaveAsync();
     }
 
-    private void Record(string step, string kind, string message)
-    {
-        S.UpdatedAt = time.GetUtcNow();
-        S.Events.Add(new SagaEvent(S.Events.Count + 1, S.UpdatedAt, step, kind, message, S.Lessons.Count, S.Spend, S.State));
-        Changed();
-    }
+    /// <summary>The saga's record: its events, its writes, its watchers; each write is reported one-way to the console's list of jobs.</summary>
+    private SagaJournal Journal => _journal ??= new SagaJournal(state, time, Status, s => GrainFactory.GetGrain<ISagaIndexGrain>(0).RecordAsync(s));
 
-    /// <summary>Writes one at a time: lessons finish concurrently and each is saved as it lands.</summary>
-    private async Task SaveAsync()
-    {
-        await _writes.WaitAsync();
-        try
-        {
-            await state.WriteOwnStateAsync();
-        }
-        finally
-        {
-            _writes.Release();
-            Changed(); // a state change (an end, say) is saved, if not always recorded as an event
-        }
+    private void Record(string step, string kind, string message) => Journal.Record(step, kind, message);
 
-        if (S.Request is not null)
-        {
-            await GrainFactory.GetGrain<ISagaIndexGrain>(0).RecordAsync(Status()); // one-way: the console's list of jobs
-        }
-    }
+    private Task SaveAsync() => Journal.SaveAsync();
 
     private SagaStatus Status() => new(
         this.GetPrimaryKeyString(), S.User ?? "", S.State, S.Step, S.Lessons.Count, S.Request?.Lessons ?? 0, S.Spend, S.Reserved,

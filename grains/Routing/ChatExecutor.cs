@@ -26,10 +26,6 @@ internal sealed partial class ChatExecutor(
 
     private ChatPlanner Planner => planner;
 
-    private ResponseCache Cache => cache;
-
-    private InferenceMetrics Metrics => metrics;
-
     private readonly ResiliencePipeline _replicaRetry = pipelines.GetPipeline(RoutingPipelines.ChatReplicaRetry);
 
     private readonly ResiliencePipeline<ChatCompletion> _fallback = pipelines.GetPipeline<ChatCompletion>(RoutingPipelines.ChatFallback);
@@ -128,7 +124,7 @@ internal sealed partial class ChatExecutor(
     /// Holds and starts the first model of the plan that gives a first token; one that fails (its fault, not the
     /// request's) or gives none in its <c>requestTimeoutMs</c> is settled at nothing and the next is tried.
     /// </summary>
-    private async Task<OpenStream> OpenAsync(ChatRequest request, ChatPlanner.Plan plan, string? cacheKey, bool panicAllowed, CancellationToken cancellationToken)
+    private async Task<ChatStream> OpenAsync(ChatRequest request, ChatPlanner.Plan plan, string? cacheKey, bool panicAllowed, CancellationToken cancellationToken)
     {
         var (kind, reason) = (plan.ReasonKind, plan.Reason);
         var skipped = new List<string>();
@@ -157,7 +153,7 @@ internal sealed partial class ChatExecutor(
                     model.Name, candidate.WorstCase, candidate.PromptTokens + request.MaxTokens, RequestId: ChatPlanner.HoldId(request, model), UserTier: request.UserTier, Team: request.Team));
 
             var key = i == 0 ? cacheKey : request.Temperature == 0 ? planner.CacheKey(model, request) : null;
-            var stream = new OpenStream(this, hold, candidate, replicas, kind, reason, key);
+            var stream = new ChatStream(cache, metrics, hold, candidate, replicas, kind, reason, key);
             try
             {
                 await stream.StartAsync(request, panicAllowed, _replicaRetry, cancellationToken);
