@@ -2,8 +2,7 @@
 # Budgets at three levels against one, same server, same run: KServe v2 (the text encoder, charged through the
 # router's leased slices) and /v1/embeddings (a new sentence every request: a hold and a settle on the budget per
 # request), 64 connections each (wrk, 1 thread), from a user outside any organization (one level) and from a student
-# of a class of a school (user, team and organization budgets, each with a cap), alternating flat, tenant, flat,
-# tenant. Then the parents' call rate: calls the team and organization budgets took (aifleet_budget_parent_calls_total
+# of a class of a school (user, team and organization budgets, each with a cap), in rounds, the order swapped every round (ROUNDS, default 4). Then the parents' call rate: calls the team and organization budgets took (aifleet_budget_parent_calls_total
 # on /metrics) per request the student sent.
 # Usage: bash bench/tenants.sh [seconds] > bench/out/tenants.md
 set -euo pipefail
@@ -46,11 +45,15 @@ run() { # route-script path levels key round
     / 50%/ { p50 = ms($2) } / 99%/ { p99 = ms($2) } /Requests\/sec/ { rps = $2 } /Non-2xx/ { bad = $5 } / requests in / { n = $1 }
     END { printf "| %s | %s | %d | %.0f | %.2f | %.2f | %d | %d | %.5f |\n", r, l, round, rps, p50, p99, bad + 0, calls, (n > 0 ? calls / n : 0) }'
 }
-for round in 1 2; do
-  run kserve-encoder /v2/models/text-encoder/infer "one (user)" "$flat" "$round"
-  run kserve-encoder /v2/models/text-encoder/infer "three (user, class, school)" "$tenant" "$round"
-  run embed-miss /v1/embeddings "one (user)" "$flat" "$round"
-  run embed-miss /v1/embeddings "three (user, class, school)" "$tenant" "$round"
+for round in $(seq 1 "${ROUNDS:-4}"); do
+  # The order alternates between rounds, so neither side always runs second.
+  if [ $((round % 2)) = 1 ]; then first=("one (user)" "$flat") second=("three (user, class, school)" "$tenant")
+  else first=("three (user, class, school)" "$tenant") second=("one (user)" "$flat"); fi
+  for route in "kserve-encoder /v2/models/text-encoder/infer" "embed-miss /v1/embeddings"; do
+    set -- $route
+    run "$1" "$2" "${first[0]}" "${first[1]}" "$round"
+    run "$1" "$2" "${second[0]}" "${second[1]}" "$round"
+  done
 done
 for _ in $(seq 1 100); do # the slices go back up after 2 idle seconds
   call GET /v1/admin/orgs/bench-school/budget | grep -q '"openReservations":0' && break; sleep 0.2
