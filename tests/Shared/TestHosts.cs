@@ -11,19 +11,44 @@ namespace Orleans.AiFleet.Tests;
 /// <summary>Loopback ports and real cluster-mode silo hosts for the integration tests.</summary>
 internal static class TestHosts
 {
+    /// <summary>Test ports come from below Linux's ephemeral range (32768–60999 by default), where the system never picks a port for an outgoing connection.</summary>
+    private const int FirstPort = 15_000, LastPort = 32_000;
+
     private static readonly HashSet<int> HandedOut = [];
 
+    // Each test process starts at its own place in the range, so two suites run at once rarely meet.
+    private static int _next = FirstPort + Random.Shared.Next(LastPort - FirstPort);
+
     /// <summary>
-    /// A loopback port free at the time of the call, and never one this process handed out before: the system may
-    /// offer a just-released port again, and a host given the same port for its silo and its gateway cannot start.
+    /// A loopback port free at the time of the call, never one this process handed out before (a host given the same
+    /// port for its silo and its gateway cannot start), and outside the ephemeral range: a port from that range, once
+    /// released, can be taken by any outgoing connection (to Redis, PostgreSQL, another test host) before the host it
+    /// was meant for binds it, which is seconds later, after its silo has started (an upload test's second host once
+    /// failed so: "address already in use").
     /// </summary>
     public static int FreePort()
     {
         while (true)
         {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            var port = ((IPEndPoint)listener.LocalEndpoint).Port;
+            var port = FirstPort + ((Interlocked.Increment(ref _next) - FirstPort) % (LastPort - FirstPort));
+            lock (HandedOut)
+            {
+                if (HandedOut.Contains(port))
+                {
+                    continue;
+                }
+            }
+
+            try
+            {
+                using var listener = new TcpListener(IPAddress.Loopback, port);
+                listener.Start();
+            }
+            catch (SocketException)
+            {
+                continue; // in use (a service the tests started, another process)
+            }
+
             lock (HandedOut)
             {
                 if (HandedOut.Add(port))
