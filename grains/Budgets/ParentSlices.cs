@@ -71,11 +71,7 @@ internal sealed partial class ParentSlices(
     /// </summary>
     public async Task<ReserveResult?> TopUpAsync(string parent, HoldAsk ask)
     {
-        if (!_topUps.TryGetValue(parent, out var gate))
-        {
-            _topUps[parent] = gate = new SemaphoreSlim(1, 1);
-        }
-
+        var gate = Gate(parent);
         await gate.WaitAsync();
         try
         {
@@ -143,7 +139,11 @@ internal sealed partial class ParentSlices(
         }
     }
 
-    /// <summary>Settles a slice at its parent at what was spent on it, then forgets it; kept for the next try when the parent cannot be reached.</summary>
+    /// <summary>
+    /// Settles a slice at its parent at what was spent on it, then forgets it; kept for the next try when the parent cannot
+    /// be reached. Never while a top-up of the same parent is in flight: a growth the parent granted after the slice was
+    /// settled there would be spent on a lease that no longer exists, and never reach the parent's ledger.
+    /// </summary>
     public async Task ReturnAsync(ParentSlice slice)
     {
         if (slice.Returning)
@@ -151,20 +151,36 @@ internal sealed partial class ParentSlices(
             return;
         }
 
-        (slice.Closing, slice.Returning) = (true, true);
+        slice.Closing = true; // no new holds from here on
+        var gate = Gate(slice.Parent);
+        await gate.WaitAsync();
         try
         {
-            await grains.GetGrain<IUserBudgetGrain>(slice.Parent).SettleAsync(new SettleRequest(
-                slice.Lease, slice.Spent, (int)Math.Min(slice.TokensSpent, int.MaxValue), slice.Settled == 0 ? "slice returned unused" : "slice", slice.Settled));
+            if (slice.Returning || !slices.Contains(slice) || holds.On(slice.Lease).Count > 0)
+            {
+                return; // returned meanwhile, or a hold drawn on it before it closed is still open: returned when it ends
+            }
+
+            slice.Returning = true;
+            try
+            {
+                await grains.GetGrain<IUserBudgetGrain>(slice.Parent).SettleAsync(new SettleRequest(
+                    slice.Lease, slice.Spent, (int)Math.Min(slice.TokensSpent, int.MaxValue), slice.Settled == 0 ? "slice returned unused" : "slice", slice.Settled));
+            }
+            catch (Exception e)
+            {
+                slice.Returning = false;
+                LogParentUnreachable(logger, e, BudgetKeys.Describe(key), BudgetKeys.Describe(slice.Parent));
+                return;
+            }
+
+            slices.Remove(slice);
         }
-        catch (Exception e)
+        finally
         {
-            slice.Returning = false;
-            LogParentUnreachable(logger, e, BudgetKeys.Describe(key), BudgetKeys.Describe(slice.Parent));
-            return;
+            gate.Release();
         }
 
-        slices.Remove(slice);
         try
         {
             await write();
@@ -193,10 +209,13 @@ internal sealed partial class ParentSlices(
         return new LeaseRequest(key, lacking, amount, requests, SliceTtl, UnitTokens: lackingTokens, Tokens: tokens, Slots: Math.Max(1, ask.LeastSlots), Extend: slice?.Lease);
     }
 
-    /// <summary>Adds what the parent granted: to the slice when it grew it, else as a new slice (the old one, let expire there, closes).</summary>
+    /// <summary>
+    /// Adds what the parent granted: to the slice when it grew it (even one closed meanwhile: the growth belongs to its
+    /// lease, and goes back with it), else as a new slice (the old one, let expire there, closes).
+    /// </summary>
     private ParentSlice Take(string parent, ParentSlice? slice, LeaseResult result, DateTimeOffset now)
     {
-        if (slice is not null && !slice.Closing && result.Hold.ReservationId == slice.Lease)
+        if (slice is not null && result.Hold.ReservationId == slice.Lease)
         {
             slice.Amount += result.Amount;
             slice.Requests += result.Requests;
@@ -222,6 +241,16 @@ internal sealed partial class ParentSlices(
         };
         slices.Add(fresh);
         return fresh;
+    }
+
+    private SemaphoreSlim Gate(string parent)
+    {
+        if (!_topUps.TryGetValue(parent, out var gate))
+        {
+            _topUps[parent] = gate = new SemaphoreSlim(1, 1);
+        }
+
+        return gate;
     }
 
     private async Task RenewAsync(ParentSlice slice)

@@ -10,6 +10,8 @@ namespace Orleans.AiFleet.Grains.Tests.Cluster;
 /// A Redis that stalls for 10 s (SIGSTOP) while several users send KServe and embedding traffic, then resumes: every
 /// user is served again at once, no hold stays open and each ledger adds up to its user's spend. Before the write loop
 /// fix a busy user's budget kept a finished write task after a synchronous store failure and hung every later call.
+/// The users are students of one class of one school, so every hold also draws on the class's and the school's
+/// budgets through their slices: after the stall those hold nothing either, and their ledgers sum the students'.
 /// </summary>
 public sealed class RedisStallTests(PostgresFixture postgres, Xunit.Abstractions.ITestOutputHelper output) : IClassFixture<PostgresFixture>
 {
@@ -23,6 +25,8 @@ public sealed class RedisStallTests(PostgresFixture postgres, Xunit.Abstractions
         var grains = host.Services.GetRequiredService<IGrainFactory>();
         var router = grains.GetGrain<IInferenceRouterGrain>(0);
         var users = Enumerable.Range(0, Users).Select(i => $"stall-{i}-{Guid.NewGuid():N}").ToArray();
+        var school = $"stall-{Guid.NewGuid():N}"[..20];
+        await Task.WhenAll(users.Select(u => grains.GetGrain<IUserBudgetGrain>(u).SetParentsAsync(school, ["class"])));
         var lastServed = new ConcurrentDictionary<string, long>();
         var served = 0;
         var refused = 0;
@@ -79,6 +83,7 @@ public sealed class RedisStallTests(PostgresFixture postgres, Xunit.Abstractions
 
         // Slices idle for BudgetLeases.IdleReturn are settled: then no hold is open, and every ledger is exact.
         var today = DateOnly.FromDateTime(DateTime.UtcNow);
+        var students = 0m;
         foreach (var user in users)
         {
             var budget = grains.GetGrain<IUserBudgetGrain>(user);
@@ -88,6 +93,18 @@ public sealed class RedisStallTests(PostgresFixture postgres, Xunit.Abstractions
             Assert.Equal(0m, status.Reserved);
             Assert.True(status.SpentToday > 0m, $"{user} was charged nothing");
             Assert.Equal(status.SpentToday, ledger.Sum(e => e.Cost));
+            students += status.SpentToday;
+        }
+
+        foreach (var parent in new[] { BudgetKeys.Team(school, "class"), BudgetKeys.Org(school) })
+        {
+            var budget = grains.GetGrain<IUserBudgetGrain>(parent);
+            await Eventually.TrueAsync(async () => (await budget.GetStatusAsync()).OpenReservations == 0, $"every slice of {parent} returned", TimeSpan.FromSeconds(30));
+            var ledger = await budget.GetLedgerAsync(today.AddDays(-1), today.AddDays(1));
+            output.WriteLine($"{parent}: ledger ${ledger.Sum(e => e.Cost)} in {ledger.Count} slice settlements; the students spent ${students}");
+
+            Assert.Equal(students, ledger.Sum(e => e.Cost));
+            Assert.Equal(students, (await budget.GetStatusAsync()).SpentToday);
         }
 
         await host.StopAsync();
