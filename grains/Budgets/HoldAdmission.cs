@@ -72,7 +72,9 @@ internal sealed class HoldAdmission(string key, BudgetCaps caps, OpenHolds holds
         var room = caps.Headroom(holds.Held, usage, now);
         if (held.Slice is not null)
         {
-            room = Math.Min(room, slice is { Returning: false } ? Math.Max(0m, slice.Free(holds.On(slice.Lease).Held)) : 0m);
+            // Only from a slice still open for holds: a closing one may have been settled at its parent already (a return
+            // whose answer was lost), and what it takes in after that would never reach the parent.
+            room = Math.Min(room, slice is { Closing: false } ? Math.Max(0m, slice.Free(holds.On(slice.Lease).Held)) : 0m);
         }
 
         var capped = Math.Min(charge, room);
